@@ -1,0 +1,58 @@
+"""Text conventions of OneDep message files (SPEC section 2).
+
+Files are ASCII: non-ASCII characters are written as XML numeric character
+references (`&#197;`), and a text line that would begin with `;` (which would
+end a CIF text field) is written as ` ;`. Some tools wrote `\\uXXXX` escapes
+instead. The API speaks Unicode; these functions convert at the file's edge.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));")
+# A \uXXXX escape, optionally a UTF-16 surrogate pair written as two escapes.
+_U_ESCAPE = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|\\u([0-9a-fA-F]{4})", re.IGNORECASE)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Lines starting with spaces then `;`: one more space on write, one less on read,
+# so a user's own " ;" survives too.
+_SEMICOLON_LINE_OUT = re.compile(r"\n( *);")
+_SEMICOLON_LINE_IN = re.compile(r"\n ( *);")
+
+
+def _char_ref(match: re.Match[str]) -> str:
+    hex_digits, decimal = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(decimal)
+    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return match.group(0)  # not a character: keep the text as written
+    return chr(code)
+
+
+def _u_escape(match: re.Match[str]) -> str:
+    high, low, single = match.groups()
+    if single is not None:
+        code = int(single, 16)
+        if 0xD800 <= code <= 0xDFFF:
+            return match.group(0)  # a lone surrogate is no character
+        return chr(code)
+    return (chr(int(high, 16)) + chr(int(low, 16))).encode("utf-16", "surrogatepass").decode("utf-16")
+
+
+def decode_text(value: str) -> str:
+    """File text to Unicode: character references, `\\uXXXX` escapes, ` ;` line starts."""
+    if "&#" in value:
+        value = _CHAR_REF.sub(_char_ref, value)
+    if "\\u" in value or "\\U" in value:
+        value = _U_ESCAPE.sub(_u_escape, value)
+    if "\n " in value:
+        value = _SEMICOLON_LINE_IN.sub(r"\n\1;", value)
+    return value
+
+
+def encode_text(value: str) -> str:
+    """Unicode to file text: ASCII with `&#NNN;` references, ` ;` for lines starting `;`."""
+    if not value.isascii():
+        value = _NON_ASCII.sub(lambda m: f"&#{ord(m.group(0))};", value)
+    if ";" in value:
+        value = _SEMICOLON_LINE_OUT.sub(r"\n \1;", value)
+    return value

@@ -1,0 +1,38 @@
+"""Typed errors. Everything raised to callers derives from MessagingError."""
+
+from __future__ import annotations
+
+
+class MessagingError(Exception):
+    """Base class of every error this library raises to its callers."""
+
+
+class InvalidDepositionIdError(MessagingError, ValueError):
+    """A deposition id is not `D_` or `G_` followed by digits."""
+
+
+class InvalidInputError(MessagingError, ValueError):
+    """An argument other than a deposition id is malformed."""
+
+
+class CifParseError(MessagingError):
+    """A message file could not be parsed; names the file and the line."""
+
+    def __init__(self, path: str, line: int | None, detail: str) -> None:
+        self.path = path
+        self.line = line
+        self.detail = detail
+        where = f"{path}, line {line}" if line is not None else path
+        super().__init__(f"cannot parse message file {where}: {detail}")
+
+
+class StoreLockTimeout(MessagingError):
+    """The exclusive lock on a message file could not be taken in time."""
+
+
+class StorageError(MessagingError):
+    """A backend could not read or write; the message says which and why."""
+
+
+class BackendUnavailableError(StorageError):
+    """A backend could not be reached at all (server down, path missing)."""

@@ -1,0 +1,1 @@
+"""OneDep-facing entry points (`MessagingFactory`)."""

@@ -1,0 +1,346 @@
+"""The one data model: the four message categories and a deposition's document.
+
+A `Document` is what one message file holds: the rows of one deposition's
+messages of one content type, in file order. Every backend, tool and test uses
+these classes; backends convert at their edge. Values are `str` or `None`
+(a CIF null), exactly as stored, so nothing is lost in conversion.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields, replace
+from typing import ClassVar
+
+from .errors import InvalidDepositionIdError, InvalidInputError
+
+CONTENT_TYPES: tuple[str, ...] = (
+    "messages-to-depositor",
+    "messages-from-depositor",
+    "notes-from-annotator",
+)
+# Holds the status rows of every message of the deposition (SPEC section 2).
+STATUS_CONTENT_TYPE = "messages-to-depositor"
+
+_DEPOSITION_ID = re.compile(r"[DG]_[0-9]+")
+
+
+def validate_deposition_id(deposition_id: object) -> str:
+    """Return `deposition_id` if it is `D_`/`G_` + digits, else raise ValueError.
+
+    Called before any path or query is built from the id.
+    """
+    if not isinstance(deposition_id, str) or not _DEPOSITION_ID.fullmatch(deposition_id):
+        raise InvalidDepositionIdError(
+            f"invalid deposition id {deposition_id!r}: expected 'D_' or 'G_' followed by digits"
+        )
+    return deposition_id
+
+
+def validate_content_type(content_type: object) -> str:
+    """Return `content_type` if it is one of CONTENT_TYPES, else raise ValueError."""
+    if content_type not in CONTENT_TYPES:
+        raise InvalidInputError(
+            f"invalid content type {content_type!r}: expected one of {', '.join(CONTENT_TYPES)}"
+        )
+    return content_type  # type: ignore[return-value]
+
+
+class Row:
+    """A row of one category; subclasses list their items in file order."""
+
+    __slots__ = ()
+    CATEGORY: ClassVar[str]
+    ITEMS: ClassVar[tuple[str, ...]]
+
+    def values(self) -> tuple[str | None, ...]:
+        return tuple(getattr(self, item) for item in self.ITEMS)
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {item: getattr(self, item) for item in self.ITEMS}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]):  # type: ignore[no-untyped-def]
+        """Build a row from a mapping; unknown keys are an error, missing items are null."""
+        unknown = set(data) - set(cls.ITEMS)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown item(s) for {cls.CATEGORY}: {', '.join(sorted(unknown))}"
+            )
+        values = {}
+        for key, value in data.items():
+            if value is not None and not isinstance(value, str):
+                value = str(value)
+            values[key] = value
+        return cls(**values)
+
+
+@dataclass(slots=True)
+class Message(Row):
+    """A row of `_pdbx_deposition_message_info`."""
+
+    CATEGORY: ClassVar[str] = "pdbx_deposition_message_info"
+    ITEMS: ClassVar[tuple[str, ...]] = (
+        "ordinal_id",
+        "message_id",
+        "deposition_data_set_id",
+        "timestamp",
+        "sender",
+        "context_type",
+        "context_value",
+        "parent_message_id",
+        "message_subject",
+        "message_text",
+        "message_type",
+        "send_status",
+    )
+    ordinal_id: str | None = None
+    message_id: str | None = None
+    deposition_data_set_id: str | None = None
+    timestamp: str | None = None
+    sender: str | None = None
+    context_type: str | None = None
+    context_value: str | None = None
+    parent_message_id: str | None = None
+    message_subject: str | None = None
+    message_text: str | None = None
+    message_type: str | None = None
+    send_status: str | None = None
+
+
+@dataclass(slots=True)
+class FileReference(Row):
+    """A row of `_pdbx_deposition_message_file_reference`."""
+
+    CATEGORY: ClassVar[str] = "pdbx_deposition_message_file_reference"
+    ITEMS: ClassVar[tuple[str, ...]] = (
+        "ordinal_id",
+        "message_id",
+        "deposition_data_set_id",
+        "content_type",
+        "content_format",
+        "partition_number",
+        "version_id",
+        "storage_type",
+        "upload_file_name",
+    )
+    ordinal_id: str | None = None
+    message_id: str | None = None
+    deposition_data_set_id: str | None = None
+    content_type: str | None = None
+    content_format: str | None = None
+    partition_number: str | None = None
+    version_id: str | None = None
+    storage_type: str | None = None
+    upload_file_name: str | None = None
+
+
+@dataclass(slots=True)
+class MessageStatus(Row):
+    """A row of `_pdbx_deposition_message_status` (no ordinal: kept in stored order)."""
+
+    CATEGORY: ClassVar[str] = "pdbx_deposition_message_status"
+    ITEMS: ClassVar[tuple[str, ...]] = (
+        "message_id",
+        "deposition_data_set_id",
+        "read_status",
+        "action_reqd",
+        "for_release",
+    )
+    message_id: str | None = None
+    deposition_data_set_id: str | None = None
+    read_status: str | None = None
+    action_reqd: str | None = None
+    for_release: str | None = None
+
+
+@dataclass(slots=True)
+class OrigCommReference(Row):
+    """A row of `_pdbx_deposition_message_origcomm_reference` (archived e-mail)."""
+
+    CATEGORY: ClassVar[str] = "pdbx_deposition_message_origcomm_reference"
+    ITEMS: ClassVar[tuple[str, ...]] = (
+        "ordinal_id",
+        "message_id",
+        "deposition_data_set_id",
+        "orig_message_id",
+        "orig_deposition_data_set_id",
+        "orig_timestamp",
+        "orig_sender",
+        "orig_recipient",
+        "orig_message_subject",
+        "orig_attachments",
+    )
+    ordinal_id: str | None = None
+    message_id: str | None = None
+    deposition_data_set_id: str | None = None
+    orig_message_id: str | None = None
+    orig_deposition_data_set_id: str | None = None
+    orig_timestamp: str | None = None
+    orig_sender: str | None = None
+    orig_recipient: str | None = None
+    orig_message_subject: str | None = None
+    orig_attachments: str | None = None
+
+
+@dataclass(frozen=True)
+class Category:
+    """One mmCIF category: its name, row class and the Document attribute holding it."""
+
+    name: str
+    row_type: type[Row]
+    attribute: str
+
+    @property
+    def items(self) -> tuple[str, ...]:
+        return self.row_type.ITEMS
+
+
+# In file order (SPEC section 2).
+CATEGORIES: tuple[Category, ...] = (
+    Category(Message.CATEGORY, Message, "messages"),
+    Category(FileReference.CATEGORY, FileReference, "file_references"),
+    Category(MessageStatus.CATEGORY, MessageStatus, "statuses"),
+    Category(OrigCommReference.CATEGORY, OrigCommReference, "origcomm_references"),
+)
+CATEGORY_BY_NAME = {category.name: category for category in CATEGORIES}
+
+
+def _next_ordinal(rows: Iterable[Row]) -> str:
+    highest = 0
+    for row in rows:
+        ordinal = getattr(row, "ordinal_id", None)
+        if ordinal is not None and ordinal.isdigit():
+            highest = max(highest, int(ordinal))
+    return str(highest + 1)
+
+
+@dataclass
+class Document:
+    """One deposition's message file of one content type, rows in file order.
+
+    `deposition_id` is the deposition the document lives under (the archive
+    folder); the `deposition_data_set_id` inside rows is data and may differ.
+    """
+
+    deposition_id: str
+    content_type: str
+    messages: list[Message] = field(default_factory=list)
+    file_references: list[FileReference] = field(default_factory=list)
+    statuses: list[MessageStatus] = field(default_factory=list)
+    origcomm_references: list[OrigCommReference] = field(default_factory=list)
+
+    def rows(self, category: Category) -> list[Row]:
+        return getattr(self, category.attribute)
+
+    def is_empty(self) -> bool:
+        return not any(self.rows(category) for category in CATEGORIES)
+
+    def row_counts(self) -> dict[str, int]:
+        return {category.name: len(self.rows(category)) for category in CATEGORIES}
+
+    def copy(self) -> Document:
+        """A deep enough copy: new lists of new rows."""
+        return Document(
+            self.deposition_id,
+            self.content_type,
+            messages=[replace(row) for row in self.messages],
+            file_references=[replace(row) for row in self.file_references],
+            statuses=[replace(row) for row in self.statuses],
+            origcomm_references=[replace(row) for row in self.origcomm_references],
+        )
+
+    # -- lookups ---------------------------------------------------------
+
+    def find_message(self, message_id: str) -> Message | None:
+        for message in self.messages:
+            if message.message_id == message_id:
+                return message
+        return None
+
+    def find_status(self, message_id: str) -> MessageStatus | None:
+        for status in self.statuses:
+            if status.message_id == message_id:
+                return status
+        return None
+
+    def references_of(self, message_id: str) -> list[FileReference]:
+        return [ref for ref in self.file_references if ref.message_id == message_id]
+
+    def origcomm_of(self, message_id: str) -> list[OrigCommReference]:
+        return [ref for ref in self.origcomm_references if ref.message_id == message_id]
+
+    # -- changes (pure; stores make them atomic) -------------------------
+
+    def put_message(
+        self,
+        message: Message,
+        file_references: Iterable[FileReference] = (),
+        origcomm_references: Iterable[OrigCommReference] = (),
+    ) -> None:
+        """Append a message, or replace the one with the same message_id (draft editing).
+
+        Ordinal ids of new rows continue the existing numbering; a replaced
+        message keeps its ordinal and its references are replaced with the
+        given ones.
+        """
+        if not message.message_id:
+            raise InvalidInputError("a message needs a message_id")
+        existing = self.find_message(message.message_id)
+        if existing is not None:
+            message.ordinal_id = existing.ordinal_id
+            self.messages[self.messages.index(existing)] = message
+            self.file_references = [
+                ref for ref in self.file_references if ref.message_id != message.message_id
+            ]
+            self.origcomm_references = [
+                ref for ref in self.origcomm_references if ref.message_id != message.message_id
+            ]
+        else:
+            message.ordinal_id = _next_ordinal(self.messages)
+            self.messages.append(message)
+        for ref in file_references:
+            ref.ordinal_id = _next_ordinal(self.file_references)
+            self.file_references.append(ref)
+        for orig in origcomm_references:
+            orig.ordinal_id = _next_ordinal(self.origcomm_references)
+            self.origcomm_references.append(orig)
+
+    def set_status(
+        self,
+        message_id: str,
+        deposition_data_set_id: str,
+        *,
+        read_status: str | None = None,
+        action_reqd: str | None = None,
+        for_release: str | None = None,
+    ) -> MessageStatus:
+        """Update the first status row of `message_id`, creating it (N, N, N) if missing.
+
+        Only the flags given (not None) change.
+        """
+        changes = {"read_status": read_status, "action_reqd": action_reqd, "for_release": for_release}
+        for name, value in changes.items():
+            if value is not None and value not in ("Y", "N"):
+                raise InvalidInputError(f"{name} must be 'Y' or 'N', not {value!r}")
+        status = self.find_status(message_id)
+        if status is None:
+            status = MessageStatus(message_id, deposition_data_set_id, "N", "N", "N")
+            self.statuses.append(status)
+        for name, value in changes.items():
+            if value is not None:
+                setattr(status, name, value)
+        return status
+
+
+def iter_rows(document: Document) -> Iterator[tuple[Category, int, Row]]:
+    """Every row of a document with its category and position, in file order."""
+    for category in CATEGORIES:
+        for index, row in enumerate(document.rows(category)):
+            yield category, index, row
+
+
+def row_fields(row_type: type[Row]) -> tuple[str, ...]:
+    """Field names of a row class (the same as its ITEMS; checked in tests)."""
+    return tuple(f.name for f in fields(row_type))  # type: ignore[arg-type]

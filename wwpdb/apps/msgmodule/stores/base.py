@@ -1,0 +1,131 @@
+"""The store interface every backend implements.
+
+A store keeps documents (one deposition's rows of one content type). The
+required core is `load`, `save`, `update` and `list_depositions`; the
+incremental operations a messaging service needs are built on `update`, which
+each store makes atomic its own way (a file lock, a database transaction).
+A store may override them with something faster.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from ..model import (
+    CONTENT_TYPES,
+    STATUS_CONTENT_TYPE,
+    Document,
+    FileReference,
+    Message,
+    MessageStatus,
+    OrigCommReference,
+    validate_content_type,
+    validate_deposition_id,
+)
+
+T = TypeVar("T")
+
+
+class MessageStore(ABC):
+    """Abstract store of message documents."""
+
+    #: short backend name used in configuration, logs and errors ("cif", "db")
+    name: str = "abstract"
+
+    @abstractmethod
+    def load(self, deposition_id: str, content_type: str) -> Document:
+        """The document, or an empty one when the deposition has none."""
+
+    @abstractmethod
+    def save(self, document: Document) -> None:
+        """Replace the stored document with this one, atomically."""
+
+    @abstractmethod
+    def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
+        """Load, apply `change` to the document in place, and save, as one atomic step.
+
+        No other writer can interleave between the load and the save. Returns
+        what `change` returned. If `change` raises, nothing is stored.
+        """
+
+    @abstractmethod
+    def list_depositions(self) -> list[str]:
+        """Ids of every deposition that has at least one document, sorted."""
+
+    def describe(self) -> str:
+        """Where this store keeps its data, safe to print (no passwords)."""
+        return self.name
+
+    # -- built on the core ---------------------------------------------------
+
+    def load_all(self, deposition_id: str) -> dict[str, Document]:
+        """Every content type's document of a deposition."""
+        validate_deposition_id(deposition_id)
+        return {content_type: self.load(deposition_id, content_type) for content_type in CONTENT_TYPES}
+
+    def put_message(
+        self,
+        deposition_id: str,
+        content_type: str,
+        message: Message,
+        file_references: Iterable[FileReference] = (),
+        origcomm_references: Iterable[OrigCommReference] = (),
+        status: MessageStatus | None = None,
+    ) -> str:
+        """Append a message (or replace a draft with the same id) with its references.
+
+        A status row, when given, goes to the deposition's messages-to-depositor
+        document; when that is another document it is a second atomic step.
+        """
+        validate_deposition_id(deposition_id)
+        validate_content_type(content_type)
+        refs = list(file_references)
+        origs = list(origcomm_references)
+
+        def change(document: Document) -> None:
+            document.put_message(message, refs, origs)
+            if status is not None and content_type == STATUS_CONTENT_TYPE:
+                _apply_status(document, status)
+
+        self.update(deposition_id, content_type, change)
+        if status is not None and content_type != STATUS_CONTENT_TYPE:
+            self.update(deposition_id, STATUS_CONTENT_TYPE, lambda doc: _apply_status(doc, status))
+        assert message.message_id is not None
+        return message.message_id
+
+    def set_status(
+        self,
+        deposition_id: str,
+        message_id: str,
+        deposition_data_set_id: str | None = None,
+        *,
+        read_status: str | None = None,
+        action_reqd: str | None = None,
+        for_release: str | None = None,
+    ) -> MessageStatus:
+        """Change flags of a message's status row, creating the row if it is missing."""
+        validate_deposition_id(deposition_id)
+        return self.update(
+            deposition_id,
+            STATUS_CONTENT_TYPE,
+            lambda doc: doc.set_status(
+                message_id,
+                deposition_data_set_id or deposition_id,
+                read_status=read_status,
+                action_reqd=action_reqd,
+                for_release=for_release,
+            ),
+        )
+
+
+def _apply_status(document: Document, status: MessageStatus) -> None:
+    assert status.message_id is not None
+    document.set_status(
+        status.message_id,
+        status.deposition_data_set_id or document.deposition_id,
+        read_status=status.read_status,
+        action_reqd=status.action_reqd,
+        for_release=status.for_release,
+    )

@@ -1,0 +1,199 @@
+"""The CIF archive store: OneDep message files under `<root>/<DEPID>/`.
+
+Layout: `<root>/<DEPID>/<DEPID>_<content-type>_P1.cif.V<n>`; the current file
+is the highest `n`. Writes keep OneDep's legacy behaviour: the current version
+is rewritten in place after rotating snapshots `.PREV0`..`.PREV4` (`V1` is
+created when there is no file). Each write is atomic (temporary file, fsync,
+rename) and runs under an exclusive lock that spans the read-modify-write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from filelock import FileLock, Timeout
+
+from ..cifformat import format_document, parse_file
+from ..errors import BackendUnavailableError, StorageError, StoreLockTimeout
+from ..model import CONTENT_TYPES, Document, validate_content_type, validate_deposition_id
+from .base import MessageStore
+
+T = TypeVar("T")
+
+PREV_SNAPSHOTS = 5
+_FILE_NAME = re.compile(
+    r"(?P<dep>[DG]_[0-9]+)_(?P<ct>" + "|".join(map(re.escape, CONTENT_TYPES)) + r")_P1\.cif\.V(?P<version>[0-9]+)"
+)
+_DEPOSITION_DIR = re.compile(r"[DG]_[0-9]+")
+
+
+def file_name(deposition_id: str, content_type: str, version: int) -> str:
+    return f"{deposition_id}_{content_type}_P1.cif.V{version}"
+
+
+class CifMessageStore(MessageStore):
+    """Message documents in an archive of OneDep mmCIF files."""
+
+    name = "cif"
+
+    def __init__(self, root: str | os.PathLike[str], lock_timeout: float = 120.0) -> None:
+        self.root = Path(root)
+        self.lock_timeout = lock_timeout
+
+    def describe(self) -> str:
+        return f"cif archive at {self.root}"
+
+    # -- paths -----------------------------------------------------------
+
+    def deposition_dir(self, deposition_id: str) -> Path:
+        return self.root / validate_deposition_id(deposition_id)
+
+    def current_file(self, deposition_id: str, content_type: str) -> Path | None:
+        """The highest version of the document's file, or None when there is none."""
+        validate_content_type(content_type)
+        folder = self.deposition_dir(deposition_id)
+        best: tuple[int, Path] | None = None
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot list {folder}: {exc.strerror or exc}") from exc
+        for entry in names:
+            match = _FILE_NAME.fullmatch(entry)
+            if match and match["dep"] == deposition_id and match["ct"] == content_type:
+                version = int(match["version"])
+                if best is None or version > best[0]:
+                    best = (version, folder / entry)
+        return best[1] if best else None
+
+    def _check_root(self) -> None:
+        if not self.root.is_dir():
+            raise BackendUnavailableError(
+                f"CIF archive root {self.root} does not exist or is not a directory "
+                "(set MSGCIF_ROOT to the folder holding the D_* deposition folders)"
+            )
+
+    # -- core --------------------------------------------------------------
+
+    def load(self, deposition_id: str, content_type: str) -> Document:
+        self._check_root()
+        path = self.current_file(deposition_id, content_type)
+        if path is None:
+            return Document(deposition_id, content_type)
+        return parse_file(path, deposition_id, content_type)
+
+    def save(self, document: Document) -> None:
+        with self._locked(document.deposition_id, document.content_type):
+            self._write(document)
+
+    def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
+        with self._locked(deposition_id, content_type):
+            document = self.load(deposition_id, content_type)
+            result = change(document)
+            self._write(document)
+            return result
+
+    def list_depositions(self) -> list[str]:
+        self._check_root()
+        found = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if _DEPOSITION_DIR.fullmatch(entry.name) and entry.is_dir():
+                    found.append(entry.name)
+        return sorted(found)
+
+    # -- locking and atomic writes --------------------------------------------
+
+    @contextmanager
+    def _locked(self, deposition_id: str, content_type: str) -> Iterator[None]:
+        validate_content_type(content_type)
+        folder = self.deposition_dir(deposition_id)
+        self._check_root()
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+        lock_path = folder / f".{deposition_id}_{content_type}.lock"
+        lock = FileLock(str(lock_path), timeout=self.lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise StoreLockTimeout(
+                f"another process holds {lock_path} for more than {self.lock_timeout:.0f}s; "
+                "retry later or look for a stuck writer"
+            ) from exc
+        except OSError as exc:
+            raise StorageError(f"cannot lock {lock_path}: {exc.strerror or exc}") from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _write(self, document: Document) -> None:
+        """Write the document as the current version. Caller holds the lock."""
+        deposition_id, content_type = document.deposition_id, document.content_type
+        folder = self.deposition_dir(deposition_id)
+        current = self.current_file(deposition_id, content_type)
+        target = current or folder / file_name(deposition_id, content_type, 1)
+        data = format_document(document).encode("ascii")
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise StorageError(f"cannot write in {folder}: {exc.strerror or exc}") from exc
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp_name, 0o644)
+            if current is not None:
+                _rotate_snapshots(current)
+            os.replace(tmp_name, target)
+        except OSError as exc:
+            _remove_quietly(tmp_name)
+            raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        except BaseException:
+            _remove_quietly(tmp_name)
+            raise
+        _fsync_dir(folder)
+
+
+def _rotate_snapshots(current: Path) -> None:
+    """Shift PREV0..PREV3 up one (dropping PREV4) and make PREV0 the current file."""
+    for index in range(PREV_SNAPSHOTS - 2, -1, -1):
+        older = current.with_name(f"{current.name}.PREV{index}")
+        if older.exists():
+            os.replace(older, current.with_name(f"{current.name}.PREV{index + 1}"))
+    snapshot = current.with_name(f"{current.name}.PREV0")
+    try:
+        # A hard link keeps the old inode once the new file is renamed over it.
+        os.link(current, snapshot)
+    except OSError:
+        shutil.copy2(current, snapshot)
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # some file systems do not open directories; the rename is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
