@@ -33,7 +33,7 @@ lint: install  ## ruff and mypy
 	$(BIN)/mypy
 
 tox: install  ## run the suite on every Python from 3.10 to 3.13 found here, plus lint
-	PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[0-3]' | paste -sd:) $(BIN)/tox
+	PATH="$$(for v in $$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[0-3]\.'); do printf '%s:' "$$(pyenv root)/versions/$$v/bin"; done)$$PATH" $(BIN)/tox
 
 clean:  ## remove the virtualenv, demo data and caches
 	rm -rf $(VENV) $(DEMO_DIR) .tox .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -13,7 +13,9 @@ import re
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));")
 # A \uXXXX escape, optionally a UTF-16 surrogate pair written as two escapes.
 _U_ESCAPE = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|\\u([0-9a-fA-F]{4})", re.IGNORECASE)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Non-ASCII, and control characters other than tab and newline (a bare CR would
+# read back as a line end), are written as character references.
+_NEEDS_REFERENCE = re.compile(r"[^\t\n\x20-\x7e]")
 # Lines starting with spaces then `;`: one more space on write, one less on read,
 # so a user's own " ;" survives too.
 _SEMICOLON_LINE_OUT = re.compile(r"\n( *);")
@@ -23,7 +25,7 @@ _SEMICOLON_LINE_IN = re.compile(r"\n ( *);")
 def _char_ref(match: re.Match[str]) -> str:
     hex_digits, decimal = match.groups()
     code = int(hex_digits, 16) if hex_digits else int(decimal)
-    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
         return match.group(0)  # not a character: keep the text as written
     return chr(code)
 
@@ -50,9 +52,9 @@ def decode_text(value: str) -> str:
 
 
 def encode_text(value: str) -> str:
-    """Unicode to file text: ASCII with `&#NNN;` references, ` ;` for lines starting `;`."""
-    if not value.isascii():
-        value = _NON_ASCII.sub(lambda m: f"&#{ord(m.group(0))};", value)
+    """Unicode to file text: printable ASCII with `&#NNN;` references, ` ;` for lines starting `;`."""
+    if _NEEDS_REFERENCE.search(value):
+        value = _NEEDS_REFERENCE.sub(lambda m: f"&#{ord(m.group(0))};", value)
     if ";" in value:
         value = _SEMICOLON_LINE_OUT.sub(r"\n \1;", value)
     return value

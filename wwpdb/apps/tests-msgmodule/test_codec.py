@@ -37,6 +37,6 @@ def test_encoded_emoji_is_one_reference_per_character():
     assert encode_text("😀") == "&#128512;"
 
 
-@pytest.mark.parametrize("text", ["&#0;", "&#55296;", "&#99999999;", r"\ud800 alone", "&#abc;", "&amp;"])
+@pytest.mark.parametrize("text", ["&#55296;", "&#99999999;", r"\ud800 alone", "&#abc;", "&amp;"])
 def test_text_that_is_not_a_character_is_kept_as_written(text):
     assert decode_text(text) == text
