@@ -8,10 +8,15 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_namespace_packages(include=["wwpdb.apps.msgmodule", "wwpdb.apps.msgmodule.*"]),
+    package_data={"wwpdb.apps.msgmodule.db.migrations": ["script.py.mako"]},
     install_requires=[
         "gemmi>=0.6.5",
         "filelock>=3.12",
         "click>=8.1",
+        "SQLAlchemy>=2.0",
+        "PyMySQL>=1.1",
+        "alembic>=1.12",
+        "tenacity>=8.2",
     ],
     extras_require={
         "dev": [

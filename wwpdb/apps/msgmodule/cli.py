@@ -8,11 +8,10 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .config import DEFAULT_CIF_ROOT, resolve_db_url
 from .errors import MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, validate_deposition_id
 from .stores.cif import CifMessageStore
-
-DEFAULT_CIF_ROOT = "./msgmodule-data/archive"
 
 cif_root_option = click.option(
     "--cif-root",
@@ -21,6 +20,11 @@ cif_root_option = click.option(
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Archive root holding the D_* deposition folders (env MSGCIF_ROOT).",
+)
+db_url_option = click.option(
+    "--db-url",
+    default=None,
+    help="SQLAlchemy URL of the message database (else MSGDB_URL, MSGDB_HOST..., else the SQLite default).",
 )
 
 
@@ -52,21 +56,63 @@ def show(cif_root: Path, deposition_ids: tuple[str, ...]) -> None:
                 click.echo(f"    {message.timestamp or '?':<19}  {subject}")
 
 
-def main() -> None:
-    """Entry point: typed library errors become one line on stderr and exit status 1."""
+@cli.command("init-db")
+@db_url_option
+@click.option("--verify-only", is_flag=True, help="Change nothing; exit 1 and list the differences on a mismatch.")
+@click.option("--reset", is_flag=True, help="DROP every message table and recreate the schema (destroys data).")
+@click.option("--yes", is_flag=True, help="With --reset: do not ask for confirmation.")
+def init_db(db_url: str | None, verify_only: bool, reset: bool, yes: bool) -> None:
+    """Create the message schema, or upgrade it to the current revision (safe to repeat)."""
+    from .db import schema_versions
+    from .db.engine import mask_url
+
+    url = resolve_db_url(db_url)
+    if verify_only:
+        status = schema_versions.verify(url)
+        if status.ok:
+            click.echo(f"schema OK at {status.url}: revision {status.current_revision}")
+            return
+        click.echo(f"schema MISMATCH at {status.url} (revision {status.current_revision}, expected "
+                   f"{status.head_revision}):", err=True)
+        for problem in status.problems:
+            click.echo(f"  - {problem}", err=True)
+        raise SystemExit(1)
+    if reset:
+        if not yes:
+            click.confirm(f"Drop ALL message tables and their data at {mask_url(url)}?", abort=True)
+        schema_versions.reset(url)
+        click.echo(f"schema dropped and recreated at {mask_url(url)}")
+        return
+    before, after = schema_versions.upgrade(url)
+    if before == after:
+        click.echo(f"schema already current at {mask_url(url)}: revision {after}; nothing changed")
+    else:
+        click.echo(f"schema {'upgraded from ' + before if before else 'created'} at {mask_url(url)}: revision {after}")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line; typed library errors become one line on stderr and status 1."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(1)
+        return 1
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
     except (MessagingError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        return 1
+    return 0
+
+
+def main() -> None:
+    """Console entry point of `msgmodule`."""
+    sys.exit(run())
 
 
 if __name__ == "__main__":

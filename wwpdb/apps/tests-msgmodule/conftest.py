@@ -80,3 +80,105 @@ def read_only(folder: Path):
         yield
     finally:
         subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+# -- databases -------------------------------------------------------------------
+
+MYSQL_SERVER_URL = os.environ.get("MSGMODULE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+REQUIRE_MYSQL = os.environ.get("MSGMODULE_REQUIRE_MYSQL", "").lower() in ("1", "true", "yes", "on")
+
+
+def _mysql_unreachable_reason() -> str | None:
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(MYSQL_SERVER_URL)
+    try:
+        pymysql.connect(
+            host=url.host, port=url.port or 3306, user=url.username, password=url.password or "", connect_timeout=3
+        ).close()
+    except pymysql.MySQLError as exc:
+        return f"no MySQL/MariaDB server at {url.render_as_string(hide_password=True)}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> str:
+    """The URL of a reachable MySQL server (no database), or a visible skip (a failure under CI)."""
+    reason = _mysql_unreachable_reason()
+    if reason:
+        if REQUIRE_MYSQL:
+            pytest.fail(f"MSGMODULE_REQUIRE_MYSQL is set but {reason}")
+        pytest.skip(reason)
+    return MYSQL_SERVER_URL
+
+
+@contextlib.contextmanager
+def scratch_mysql_database(server_url: str):
+    """A uniquely named, empty utf8mb4 database, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    name = f"msgtest_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    try:
+        yield f"{server_url}/{name}?charset=utf8mb4"
+    finally:
+        from wwpdb.apps.msgmodule.db.engine import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+
+
+@pytest.fixture
+def mysql_url(mysql_server):
+    """A fresh empty MySQL database for one test."""
+    with scratch_mysql_database(mysql_server) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path}/messaging.db"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def empty_db_url(request):
+    """An empty database without schema: SQLite, and MariaDB when reachable."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def db_url(request):
+    """An empty database with the current schema: SQLite, and MariaDB when reachable."""
+    from wwpdb.apps.msgmodule.db import schema_versions
+
+    url = request.getfixturevalue(f"{request.param}_url")
+    schema_versions.upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["cif", "sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def store_kind(request):
+    return request.param
+
+
+@pytest.fixture
+def store(store_kind, request, tmp_path):
+    """An empty store of each backend: the CIF archive, SQLite, MariaDB."""
+    from wwpdb.apps.msgmodule.db import schema_versions
+    from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
+    from wwpdb.apps.msgmodule.stores.db import DbMessageStore
+
+    if store_kind == "cif":
+        root = tmp_path / "store-archive"
+        root.mkdir()
+        return CifMessageStore(root)
+    url = request.getfixturevalue(f"{store_kind}_url")
+    schema_versions.upgrade(url)
+    return DbMessageStore(url)

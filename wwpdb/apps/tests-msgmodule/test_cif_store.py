@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import subprocess
 import sys
@@ -133,39 +132,7 @@ def test_write_into_a_read_only_folder_fails_and_keeps_the_file(example_archive)
     assert snapshot_tree(folder) == before
 
 
-# -- several processes ---------------------------------------------------------------
-
-
-def _append_many(root: str, worker: int, count: int) -> None:
-    store = CifMessageStore(root)
-    for number in range(count):
-        store.put_message(
-            "D_7000000001",
-            TO,
-            Message(message_id=f"w{worker}-{number}", deposition_data_set_id="D_7000000001", message_text="x"),
-        )
-
-
-@pytest.mark.slow
-def test_eight_processes_appending_lose_no_message(tmp_path):
-    root = tmp_path / "archive"
-    root.mkdir()
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_append_many, args=(str(root), w, 25)) for w in range(8)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(120)
-        assert process.exitcode == 0
-    store = CifMessageStore(root)
-    document = store.load("D_7000000001", TO)
-    ids = [m.message_id for m in document.messages]
-    assert len(ids) == 200 and len(set(ids)) == 200
-    assert sorted(int(m.ordinal_id) for m in document.messages) == list(range(1, 201))
-    folder = root / "D_7000000001"
-    snapshots = [p for p in folder.iterdir() if ".PREV" in p.name]
-    assert len(snapshots) <= 5
-    gemmi.cif.read(str(store.current_file("D_7000000001", TO)))
+# -- a killed writer ---------------------------------------------------------------
 
 
 WRITER = textwrap.dedent(

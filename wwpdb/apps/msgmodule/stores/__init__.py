@@ -15,6 +15,7 @@ from .base import MessageStore
 # backend name -> "module:Class", relative to this package
 REGISTRY: dict[str, str] = {
     "cif": ".cif:CifMessageStore",
+    "db": ".db:DbMessageStore",
 }
 
 

@@ -1,0 +1,1 @@
+"""The database side: schema (`schema`), engines and errors (`engine`), versioned DDL (`migrations`)."""

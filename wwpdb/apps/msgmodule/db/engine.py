@@ -1,0 +1,232 @@
+"""Engines (one per process and URL), typed errors, and retries of transient failures."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+
+from ..errors import BackendUnavailableError, InvalidInputError, StorageError
+
+T = TypeVar("T")
+
+DEFAULT_CONNECT_TIMEOUT = 5  # seconds: an unreachable server must fail quickly
+POOL_RECYCLE = 1800  # below MySQL's default wait_timeout of 8 hours, and typical proxies' idle limits
+
+
+class DatabaseLoginError(BackendUnavailableError):
+    """The server refused the user name or password."""
+
+
+class SchemaMissingError(StorageError):
+    """The database has no (or an older) message schema."""
+
+
+class ValueTooLargeError(StorageError, InvalidInputError):
+    """A value is larger than the server accepts (max_allowed_packet or a column size)."""
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password hidden, safe to print or log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def normalise_url(url: str) -> URL:
+    """Parse a URL; MySQL URLs get the PyMySQL driver and utf8mb4."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidInputError(f"invalid database URL {mask_url(url)!r}: {exc}") from None
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername="mysql+pymysql")
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed
+
+
+_engines: dict[tuple[int, str], Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(url: str | URL) -> Engine:
+    """The process's engine for this URL (created once per process and URL)."""
+    parsed = normalise_url(str(url) if isinstance(url, str) else url.render_as_string(hide_password=False))
+    key = (os.getpid(), parsed.render_as_string(hide_password=False))
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _create_engine(parsed)
+            _engines[key] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (tests, and before forking)."""
+    with _engines_lock:
+        for (pid, _), engine in list(_engines.items()):
+            if pid == os.getpid():
+                engine.dispose()
+        _engines.clear()
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _create_engine(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _create_sqlite_engine(url)
+    if backend == "mysql":
+        connect_timeout = float(os.environ.get("MSGDB_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT))
+        read_timeout = float(os.environ["MSGDB_READ_TIMEOUT"]) if os.environ.get("MSGDB_READ_TIMEOUT") else None
+        engine = create_engine(
+            url,
+            isolation_level="READ COMMITTED",
+            pool_pre_ping=True,
+            pool_recycle=POOL_RECYCLE,
+            # PyMySQL's connect_timeout covers only the TCP connect; the handshake is a
+            # read, so reads are bounded too until the connection is up (see below).
+            connect_args={
+                "connect_timeout": connect_timeout,
+                "read_timeout": connect_timeout,
+                "write_timeout": connect_timeout,
+            },
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT @@max_allowed_packet")
+            engine.info_max_allowed_packet = int(cursor.fetchone()[0])  # type: ignore[attr-defined]
+            cursor.close()
+            # Connected: queries may now wait as long as the server lets them (lock waits
+            # end server-side), unless MSGDB_READ_TIMEOUT says otherwise. PyMySQL has no
+            # public setter; it applies these attributes at the next read or write.
+            dbapi_connection._read_timeout = read_timeout
+            dbapi_connection._write_timeout = read_timeout
+
+        return engine
+    # Other SQLAlchemy databases may work but are not tested.
+    return create_engine(url, pool_pre_ping=True, pool_recycle=POOL_RECYCLE)
+
+
+def _create_sqlite_engine(url: URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, start transactions, so writers can BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Writers take the write lock up front: no deadlock on lock upgrade between processes.
+        writing = connection.get_execution_options().get("msgmodule_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine
+
+
+def max_allowed_packet(engine: Engine) -> int | None:
+    """The server's max_allowed_packet in bytes (MySQL only; known after the first connection)."""
+    return getattr(engine, "info_max_allowed_packet", None)
+
+
+# -- errors ------------------------------------------------------------------
+
+# MySQL error numbers (server and client).
+_TRANSIENT_MYSQL = {1205, 1213, 2006, 2013, 1040, 1927}  # lock wait, deadlock, gone away, lost, too many, killed
+_CANNOT_CONNECT = {2002, 2003, 2005}
+_LOGIN_REFUSED = {1044, 1045, 1698}
+_UNKNOWN_DATABASE = 1049
+_NO_TABLE = {1146, 1054}
+_TOO_LARGE = {1153, 1301, 1406}
+
+
+def _mysql_code(exc: BaseException) -> int | None:
+    orig = getattr(exc, "orig", None)
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure worth retrying: the transaction was rolled back and may succeed if run again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = _mysql_code(exc)
+    if code is not None:
+        return code in _TRANSIENT_MYSQL
+    message = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+def translate(exc: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
+    """A typed, actionable error for a database failure."""
+    where = mask_url(url)
+    code = _mysql_code(exc)
+    detail = str(getattr(exc, "orig", exc)).strip()
+    if code in _CANNOT_CONNECT:
+        return BackendUnavailableError(
+            f"cannot reach the database server at {where} while trying to {what}: {detail}. "
+            "Check that the server is running and MSGDB_URL (or MSGDB_HOST/MSGDB_PORT) is right."
+        )
+    if code in _LOGIN_REFUSED:
+        return DatabaseLoginError(
+            f"the database server at {where} refused the login while trying to {what}: {detail}. "
+            "Check MSGDB_USER/MSGDB_PASS (or the user and password in MSGDB_URL) and the user's grants."
+        )
+    if code == _UNKNOWN_DATABASE:
+        return BackendUnavailableError(
+            f"the database named in {where} does not exist ({detail}). "
+            "Create it (CREATE DATABASE ... CHARACTER SET utf8mb4), then run scripts/init_messaging_database.py."
+        )
+    if code in _NO_TABLE or "no such table" in detail.lower() or "no such column" in detail.lower():
+        return SchemaMissingError(
+            f"the message schema is missing or out of date in {where} ({detail}) while trying to {what}. "
+            "Run: python scripts/init_messaging_database.py"
+        )
+    if code in _TOO_LARGE or "max_allowed_packet" in detail:
+        return ValueTooLargeError(
+            f"a value is larger than the database at {where} accepts while trying to {what}: {detail}. "
+            "Raise max_allowed_packet on the server (it needs no client setting)."
+        )
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return BackendUnavailableError(f"lost the connection to {where} while trying to {what}: {detail}")
+    return StorageError(f"database error at {where} while trying to {what}: {detail}")
+
+
+def run_with_retries(engine: Engine, what: str, work: Callable[[], T], attempts: int = 5) -> T:
+    """Run `work` (one whole transaction), retrying transient failures with backoff.
+
+    Safe because `work` is one transaction: a failed attempt was rolled back.
+    Other failures become typed errors at once.
+    """
+    retrying = retry(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=0.05, max=2.0) + wait_random(0, 0.05),
+        reraise=True,
+    )
+    try:
+        return retrying(work)()
+    except SQLAlchemyError as exc:
+        raise translate(exc, engine.url, what) from exc

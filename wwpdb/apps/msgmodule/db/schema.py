@@ -1,0 +1,114 @@
+"""Tables: one per category, columns named after the items, plus what a database needs.
+
+Every category table carries a surrogate key, `source_deposition_id` and
+`source_content_type` (the document a row belongs to: the archive folder and
+file, which can differ from the id inside the row), `row_order` (the row's
+position in the document, so a document reads back in file order), and
+created/updated times. No constraint rejects a row that real data has: no
+uniqueness on message ids, no foreign keys, generous sizes.
+
+`msgmodule_document` has one row per stored document; writers lock it, which
+serialises read-modify-writes of one document across processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects import mysql
+
+from ..model import CATEGORIES, Category
+
+# Bump with every new revision under migrations/versions.
+SCHEMA_REVISION = "0001"
+
+MYSQL_TABLE_OPTIONS: dict[str, Any] = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+}
+
+metadata = MetaData()
+
+ID = String(255)  # deposition ids, message ids: indexed, so not TEXT
+SHORT = String(255)  # codes and flags; wide because real data is dirty
+LONG_TEXT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+MEDIUM_TEXT = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+# Column type of each item. Free text is TEXT; anything indexed is a VARCHAR.
+ITEM_TYPES = {
+    "ordinal_id": String(32),
+    "message_id": ID,
+    "deposition_data_set_id": ID,
+    "timestamp": String(64),
+    "sender": String(1000),
+    "context_type": String(1000),
+    "context_value": String(1000),
+    "parent_message_id": ID,
+    "message_subject": MEDIUM_TEXT,
+    "message_text": LONG_TEXT,
+    "message_type": SHORT,
+    "send_status": SHORT,
+    "content_type": SHORT,
+    "content_format": SHORT,
+    "partition_number": SHORT,
+    "version_id": SHORT,
+    "storage_type": SHORT,
+    "upload_file_name": MEDIUM_TEXT,
+    "read_status": SHORT,
+    "action_reqd": SHORT,
+    "for_release": SHORT,
+    "orig_message_id": MEDIUM_TEXT,
+    "orig_deposition_data_set_id": SHORT,
+    "orig_timestamp": String(64),
+    "orig_sender": MEDIUM_TEXT,
+    "orig_recipient": MEDIUM_TEXT,
+    "orig_message_subject": MEDIUM_TEXT,
+    "orig_attachments": MEDIUM_TEXT,
+}
+
+SOURCE_COLUMNS = ("source_deposition_id", "source_content_type")
+
+
+def _category_table(category: Category) -> Table:
+    columns: list[Column[Any]] = [
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        Column("source_deposition_id", String(32), nullable=False),
+        Column("source_content_type", String(32), nullable=False),
+        Column("row_order", Integer, nullable=False),
+    ]
+    columns += [Column(item, ITEM_TYPES[item], nullable=True) for item in category.items]
+    columns += [
+        Column("created_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+        Column("updated_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+    ]
+    table = Table(category.name, metadata, *columns, **MYSQL_TABLE_OPTIONS)
+    Index(f"ix_{category.name}_document", table.c.source_deposition_id, table.c.source_content_type, table.c.row_order)
+    Index(f"ix_{category.name}_message", table.c.message_id)
+    return table
+
+
+CATEGORY_TABLES: dict[str, Table] = {category.name: _category_table(category) for category in CATEGORIES}
+
+documents = Table(
+    "msgmodule_document",
+    metadata,
+    Column("source_deposition_id", String(32), primary_key=True),
+    Column("source_content_type", String(32), primary_key=True),
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+    Column("updated_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+    **MYSQL_TABLE_OPTIONS,
+)

@@ -1,0 +1,243 @@
+"""The database store: documents in the category tables (SQLAlchemy Core).
+
+A document is selected by (`source_deposition_id`, `source_content_type`) and
+read in `row_order`, which is its file order. Every write is one transaction
+that first locks the document's row in `msgmodule_document`, so read-modify-
+writes of one document from many processes never interleave. Transient
+failures (deadlock, lock wait timeout, lost connection) are retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import func
+
+from ..db.engine import (
+    ValueTooLargeError,
+    get_engine,
+    is_sqlite,
+    mask_url,
+    max_allowed_packet,
+    run_with_retries,
+)
+from ..db.schema import CATEGORY_TABLES, documents
+from ..model import CATEGORIES, Category, Document, Row, validate_content_type, validate_deposition_id
+from .base import MessageStore
+
+T = TypeVar("T")
+
+# Rows per INSERT statement, and bytes: kept well below any max_allowed_packet.
+BATCH_ROWS = 500
+BATCH_BYTES = 4 * 1024 * 1024
+
+
+class DbMessageStore(MessageStore):
+    """Message documents in a SQL database (MySQL/MariaDB or SQLite)."""
+
+    name = "db"
+
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or get_engine(url)
+
+    def describe(self) -> str:
+        return f"database at {mask_url(self.url)}"
+
+    # -- core ------------------------------------------------------------------
+
+    def load(self, deposition_id: str, content_type: str) -> Document:
+        validate_deposition_id(deposition_id)
+        validate_content_type(content_type)
+        return self._run(f"read {deposition_id} {content_type}", lambda: self._load_once(deposition_id, content_type))
+
+    def _load_once(self, deposition_id: str, content_type: str) -> Document:
+        connection_options: dict[str, Any] = {}
+        if not is_sqlite(self.engine):
+            # One snapshot for the four selects: never a message without its status.
+            connection_options["isolation_level"] = "REPEATABLE READ"
+        with self.engine.connect().execution_options(**connection_options) as connection, connection.begin():
+            return read_document(connection, deposition_id, content_type)
+
+    def save(self, document: Document) -> None:
+        validate_deposition_id(document.deposition_id)
+        validate_content_type(document.content_type)
+        self._check_sizes(document)
+
+        def work() -> None:
+            with self._write_transaction() as connection:
+                _lock_document(connection, document.deposition_id, document.content_type)
+                _delete_document(connection, document.deposition_id, document.content_type)
+                insert_document(connection, document)
+
+        self._run(f"save {document.deposition_id} {document.content_type}", work)
+
+    def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
+        validate_deposition_id(deposition_id)
+        validate_content_type(content_type)
+
+        def work() -> T:
+            with self._write_transaction() as connection:
+                _lock_document(connection, deposition_id, content_type)
+                before = read_document(connection, deposition_id, content_type)
+                document = before.copy()
+                result = change(document)
+                self._check_sizes(document)
+                _write_changes(connection, before, document)
+                return result
+
+        return self._run(f"update {deposition_id} {content_type}", work)
+
+    def list_depositions(self) -> list[str]:
+        def work() -> list[str]:
+            with self.engine.connect() as connection:
+                query = select(documents.c.source_deposition_id).distinct().order_by(documents.c.source_deposition_id)
+                return [row[0] for row in connection.execute(query)]
+
+        return self._run("list depositions", work)
+
+    def ping(self) -> None:
+        """Really talk to the database: a query that needs the schema."""
+        self._run("check the connection", lambda: self._ping_once())
+
+    def _ping_once(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(select(func.count()).select_from(documents)).scalar_one()
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _run(self, what: str, work: Callable[[], T]) -> T:
+        return run_with_retries(self.engine, what, work)
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(msgmodule_write=True) as connection, connection.begin():
+            yield connection
+
+    def _check_sizes(self, document: Document) -> None:
+        """Refuse a value the server would drop the connection for, with a clear error."""
+        limit = max_allowed_packet(self.engine)
+        if limit is None:
+            if is_sqlite(self.engine):
+                return
+            with self.engine.connect():  # the connect hook reads the limit
+                limit = max_allowed_packet(self.engine)
+            if limit is None:
+                return
+        for category in CATEGORIES:
+            for row in document.rows(category):
+                for item, value in zip(category.items, row.values(), strict=True):
+                    if value is not None and len(value) * 4 + 1024 > limit and len(value.encode()) + 1024 > limit:
+                        raise ValueTooLargeError(
+                            f"{document.deposition_id} {document.content_type}: {category.name}.{item} of message "
+                            f"{getattr(row, 'message_id', None)} is {len(value.encode())} bytes, larger than the "
+                            f"server's max_allowed_packet ({limit} bytes) at {mask_url(self.url)}. "
+                            "Raise max_allowed_packet on the server; nothing was written."
+                        )
+
+
+# -- reading and writing within a transaction ---------------------------------------
+
+
+def _document_filter(table: Any, deposition_id: str, content_type: str) -> Any:
+    return and_(table.c.source_deposition_id == deposition_id, table.c.source_content_type == content_type)
+
+
+def read_document(connection: Connection, deposition_id: str, content_type: str) -> Document:
+    """The document's rows from the four tables, in stored order."""
+    document = Document(deposition_id, content_type)
+    for category in CATEGORIES:
+        table = CATEGORY_TABLES[category.name]
+        columns = [table.c[item] for item in category.items]
+        query = (
+            select(*columns)
+            .where(_document_filter(table, deposition_id, content_type))
+            .order_by(table.c.row_order, table.c.id)
+        )
+        row_type = category.row_type
+        document.rows(category).extend(row_type(*values) for values in connection.execute(query))
+    return document
+
+
+def _lock_document(connection: Connection, deposition_id: str, content_type: str) -> None:
+    """Create or bump the document's row, holding its exclusive lock until the transaction ends.
+
+    One upsert takes the exclusive lock at once; a separate insert-then-select
+    would take a shared lock first and deadlock between writers upgrading it.
+    """
+    key = {"source_deposition_id": deposition_id, "source_content_type": content_type, "revision": 1}
+    bump = {"revision": documents.c.revision + 1, "updated_at": func.current_timestamp()}
+    if connection.dialect.name == "sqlite":
+        statement: Any = sqlite_insert(documents).values(**key)
+        statement = statement.on_conflict_do_update(index_elements=list(documents.primary_key.columns), set_=bump)
+    else:
+        statement = mysql_insert(documents).values(**key).on_duplicate_key_update(**bump)
+    connection.execute(statement)
+
+
+def _delete_document(connection: Connection, deposition_id: str, content_type: str) -> None:
+    for table in CATEGORY_TABLES.values():
+        connection.execute(delete(table).where(_document_filter(table, deposition_id, content_type)))
+
+
+def _row_params(document: Document, category: Category, row: Row, order: int) -> dict[str, Any]:
+    params: dict[str, Any] = row.as_dict()
+    params["source_deposition_id"] = document.deposition_id
+    params["source_content_type"] = document.content_type
+    params["row_order"] = order
+    return params
+
+
+def insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Multi-row INSERTs in batches capped by row count and by bytes (below max_allowed_packet)."""
+    packet = max_allowed_packet(connection.engine)
+    cap = BATCH_BYTES if packet is None else max(1024, min(BATCH_BYTES, packet // 2))
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for params in rows:
+        row_size = sum(len(v) for v in params.values() if isinstance(v, str)) + 64
+        if batch and (len(batch) >= BATCH_ROWS or size + row_size > cap):
+            connection.execute(insert(table), batch)
+            batch, size = [], 0
+        batch.append(params)
+        size += row_size
+    if batch:
+        connection.execute(insert(table), batch)
+
+
+def insert_document(connection: Connection, document: Document) -> None:
+    """Insert all rows of a document (its old rows must be gone)."""
+    for category in CATEGORIES:
+        rows = document.rows(category)
+        if rows:
+            params = [_row_params(document, category, row, order) for order, row in enumerate(rows)]
+            insert_rows(connection, CATEGORY_TABLES[category.name], params)
+
+
+def _write_changes(connection: Connection, before: Document, after: Document) -> None:
+    """Write only what changed between two versions of a document, position by position."""
+    deposition_id, content_type = after.deposition_id, after.content_type
+    for category in CATEGORIES:
+        table = CATEGORY_TABLES[category.name]
+        old_rows, new_rows = before.rows(category), after.rows(category)
+        where = _document_filter(table, deposition_id, content_type)
+        for order in range(min(len(old_rows), len(new_rows))):
+            if old_rows[order] != new_rows[order]:
+                connection.execute(
+                    update(table)
+                    .where(and_(where, table.c.row_order == order))
+                    .values(**new_rows[order].as_dict(), updated_at=func.current_timestamp())
+                )
+        if len(old_rows) > len(new_rows):
+            connection.execute(delete(table).where(and_(where, table.c.row_order >= len(new_rows))))
+        if len(new_rows) > len(old_rows):
+            params = [
+                _row_params(after, category, new_rows[order], order) for order in range(len(old_rows), len(new_rows))
+            ]
+            insert_rows(connection, table, params)
