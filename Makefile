@@ -29,7 +29,7 @@ demo: install  ## build a small archive from the project's example files and sho
 	MSGCIF_ROOT=$(DEMO_DIR)/archive $(BIN)/msgmodule show
 
 lint: install  ## ruff and mypy
-	$(BIN)/ruff check wwpdb scripts
+	$(BIN)/ruff check wwpdb scripts benchmarks
 	$(BIN)/mypy
 
 tox: install  ## run the suite on every Python from 3.10 to 3.13 found here, plus lint
