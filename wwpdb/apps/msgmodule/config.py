@@ -1,13 +1,51 @@
-"""Configuration values read from arguments, the environment and defaults (SPEC section 5)."""
+"""Configuration (SPEC section 5): explicit arguments > environment > config file > defaults.
+
+The config file (`MSGMODULE_CONFIG`, default `msgmodule.cfg` in the working
+directory) is INI. Keys are the environment variables' names. `[msgmodule]`
+applies everywhere; a `[site:<SITE_ID>]` section overrides it for one site:
+
+    [msgmodule]
+    MSGMODULE_STAGE = dual-write
+    MSGCIF_ROOT = /wwpdb/data/archive
+
+    [site:PDBE]
+    MSGDB_URL = mysql+pymysql://onedep@db.example.org/messages
+"""
 
 from __future__ import annotations
 
+import configparser
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
+
+from .policy import FLAG_NAMES, ConfigurationError, Stage, decide, parse_flag
 
 DEFAULT_CIF_ROOT = "./msgmodule-data/archive"
 DEFAULT_DB_URL = "sqlite:///./msgmodule-data/messaging.db"
+DEFAULT_STATE_DIR = "./msgmodule-data"
+DEFAULT_CONFIG_FILE = "msgmodule.cfg"
+GLOBAL_SECTION = "msgmodule"
+# OneDep's usual subjects of a depositor's request to release an entry.
+DEFAULT_RELEASE_SUBJECTS = ("Release request", "Request to release", "Release of entry", "Release now")
+
+KNOWN_KEYS = (
+    *FLAG_NAMES,
+    "MSGMODULE_STAGE",
+    "MSGCIF_ROOT",
+    "MSGDB_URL",
+    "MSGDB_HOST",
+    "MSGDB_PORT",
+    "MSGDB_NAME",
+    "MSGDB_USER",
+    "MSGDB_PASS",
+    "MSGMODULE_STATE_DIR",
+    "MSGMODULE_SHADOW_SAMPLE",
+    "MSGMODULE_RELEASE_SUBJECTS",
+)
 
 
 def resolve_db_url(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
@@ -19,11 +57,11 @@ def resolve_db_url(explicit: str | None = None, environ: Mapping[str, str] | Non
         return env["MSGDB_URL"]
     host = env.get("MSGDB_HOST")
     if host:
-        user = quote_plus(env.get("MSGDB_USER", "root"))
+        user = quote_plus(env.get("MSGDB_USER") or "root")
         password = env.get("MSGDB_PASS", "")
         credentials = f"{user}:{quote_plus(password)}" if password else user
-        port = env.get("MSGDB_PORT", "3306")
-        name = env.get("MSGDB_NAME", "wwpdb_messaging")
+        port = env.get("MSGDB_PORT") or "3306"
+        name = env.get("MSGDB_NAME") or "wwpdb_messaging"
         return f"mysql+pymysql://{credentials}@{host}:{port}/{name}?charset=utf8mb4"
     return DEFAULT_DB_URL
 
@@ -32,3 +70,147 @@ def resolve_cif_root(explicit: str | None = None, environ: Mapping[str, str] | N
     """The archive root: an explicit one, else MSGCIF_ROOT, else ./msgmodule-data/archive."""
     env = os.environ if environ is None else environ
     return explicit or env.get("MSGCIF_ROOT") or DEFAULT_CIF_ROOT
+
+
+def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("MSGMODULE_CONFIG") or DEFAULT_CONFIG_FILE)
+
+
+def read_config_file(path: Path, site_id: str | None) -> dict[str, str]:
+    """Keys of the global section, overridden by the site's section; {} when there is no file."""
+    if not path.exists():
+        return {}
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc}") from None
+    values: dict[str, str] = {}
+    sections = [GLOBAL_SECTION] + ([f"site:{site_id}"] if site_id else [])
+    for section in sections:
+        if parser.has_section(section):
+            for key, value in parser.items(section):
+                if key not in KNOWN_KEYS:
+                    raise ConfigurationError(f"{path} [{section}]: unknown key {key}; known: {', '.join(KNOWN_KEYS)}")
+                values[key] = value
+    return values
+
+
+@dataclass
+class Settings:
+    """Resolved configuration: where the data is, and the stage."""
+
+    stage: Stage
+    cif_root: str
+    db_url: str
+    state_dir: str
+    shadow_sample: float
+    release_subjects: tuple[str, ...]
+    site_id: str | None
+    config_file: Path
+    sources: dict[str, str] = field(default_factory=dict)  # key -> where its value came from
+
+    @property
+    def journal_path(self) -> Path:
+        return Path(self.state_dir) / "journal.jsonl"
+
+    @property
+    def mismatch_log_path(self) -> Path:
+        return Path(self.state_dir) / "shadow-mismatches.jsonl"
+
+    @property
+    def validation_record_path(self) -> Path:
+        return Path(self.state_dir) / "last-validation.json"
+
+    @property
+    def stats_path(self) -> Path:
+        return Path(self.state_dir) / "backend-stats.json"
+
+
+def load_settings(
+    config: Mapping[str, Any] | None = None,
+    site_id: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every setting: `config` (explicit) > environment > config file > defaults."""
+    env = os.environ if environ is None else environ
+    explicit = {key.upper(): value for key, value in (config or {}).items() if value is not None}
+    for key in explicit:
+        if key not in KNOWN_KEYS and key != "MSGMODULE_CONFIG":
+            raise ConfigurationError(f"unknown configuration key {key}; known: {', '.join(KNOWN_KEYS)}")
+    site_id = site_id or env.get("WWPDB_SITE_ID") or None
+    path = Path(explicit["MSGMODULE_CONFIG"]) if "MSGMODULE_CONFIG" in explicit else config_file_path(env)
+    from_file = read_config_file(path, site_id)
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key in KNOWN_KEYS:
+        if key in explicit:
+            values[key], sources[key] = explicit[key], "argument"
+        elif env.get(key) not in (None, ""):
+            values[key], sources[key] = env[key], "environment"
+        elif key in from_file:
+            values[key], sources[key] = from_file[key], f"config file {path}"
+
+    given_flags = {name: parse_flag(name, values[name]) for name in FLAG_NAMES if name in values}
+    stage = decide(values.get("MSGMODULE_STAGE"), given_flags)
+
+    sample_text = values.get("MSGMODULE_SHADOW_SAMPLE", "1.0")
+    try:
+        sample = float(sample_text)
+    except (TypeError, ValueError):
+        sample = -1.0
+    if not 0.0 <= sample <= 1.0:
+        raise ConfigurationError(f"MSGMODULE_SHADOW_SAMPLE={sample_text!r} must be a number from 0 to 1")
+
+    subjects = values.get("MSGMODULE_RELEASE_SUBJECTS")
+    release_subjects = (
+        tuple(s.strip() for s in str(subjects).split("|") if s.strip()) if subjects else DEFAULT_RELEASE_SUBJECTS
+    )
+    db_parts = {k: str(v) for k, v in values.items() if k.startswith("MSGDB_")}
+    return Settings(
+        stage=stage,
+        cif_root=str(values.get("MSGCIF_ROOT") or DEFAULT_CIF_ROOT),
+        db_url=resolve_db_url(None, db_parts),
+        state_dir=str(values.get("MSGMODULE_STATE_DIR") or DEFAULT_STATE_DIR),
+        shadow_sample=sample,
+        release_subjects=release_subjects,
+        site_id=site_id,
+        config_file=path,
+        sources=sources,
+    )
+
+
+def write_config_values(path: Path, updates: Mapping[str, str | None], site_id: str | None = None) -> dict[str, str]:
+    """Set (or with None, remove) keys in the config file's global or site section.
+
+    Returns the previous values of the keys that changed. Other sections, keys
+    and comments-free content are kept; the file is replaced atomically.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
+    if path.exists():
+        parser.read(path, encoding="utf-8")
+    section = f"site:{site_id}" if site_id else GLOBAL_SECTION
+    if not parser.has_section(section):
+        parser.add_section(section)
+    previous: dict[str, str] = {}
+    for key, value in updates.items():
+        old = parser.get(section, key, fallback=None)
+        if value is None:
+            if old is not None:
+                parser.remove_option(section, key)
+                previous[key] = old
+        elif old != value:
+            parser.set(section, key, value)
+            previous[key] = old if old is not None else ""
+    tmp = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "w", encoding="utf-8") as handle:
+        parser.write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return previous

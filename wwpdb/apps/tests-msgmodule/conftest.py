@@ -182,3 +182,35 @@ def store(store_kind, request, tmp_path):
     url = request.getfixturevalue(f"{store_kind}_url")
     schema_versions.upgrade(url)
     return DbMessageStore(url)
+
+
+# -- configuration isolation ------------------------------------------------------------
+
+_TEST_CONTROLS = {"MSGMODULE_SAMPLES", "MSGMODULE_REQUIRE_MYSQL", "MSGMODULE_TEST_MYSQL_URL"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_configuration(tmp_path, monkeypatch):
+    """No MSG* setting or msgmodule.cfg from the developer's shell or checkout leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(("MSGCIF_", "MSGDB_", "MSGMODULE_")) and name not in _TEST_CONTROLS:
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("WWPDB_SITE_ID", raising=False)
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    return workdir
+
+
+def stage_config(tmp_path: Path, stage: str, db_url: str, **extra: str) -> dict[str, str]:
+    """Explicit settings for a service on `stage` with everything under tmp_path."""
+    config = {
+        "MSGMODULE_STAGE": stage,
+        "MSGCIF_ROOT": str(tmp_path / "archive"),
+        "MSGDB_URL": db_url,
+        "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
+        "MSGMODULE_CONFIG": str(tmp_path / "msgmodule.cfg"),
+    }
+    (tmp_path / "archive").mkdir(exist_ok=True)
+    config.update(extra)
+    return config

@@ -1,0 +1,61 @@
+"""The OneDep entry point: a messaging service for the configured stage.
+
+    from wwpdb.apps.msgmodule.io.MessagingFactory import create_messaging_service
+    svc = create_messaging_service(site_id="RCSB")
+
+The stage and backends come from explicit `config`, the environment, the
+config file and defaults (see `wwpdb.apps.msgmodule.config`). There is never
+a silent fallback: a backend that cannot be reached fails the call that needs
+it, with a `MessagingError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..backends import backend_info, build_store
+from ..config import Settings, load_settings
+from ..service import MessagingService
+
+
+def _site_from_request(req_obj: Any) -> str | None:
+    if req_obj is None:
+        return None
+    get_value = getattr(req_obj, "getValue", None)
+    if get_value is None:
+        raise TypeError("req_obj must be a OneDep request object with getValue(name)")
+    value = get_value("WWPDB_SITE_ID")
+    return str(value) if value else None
+
+
+class MessagingFactory:
+    """Builds messaging services; `get_backend_info` describes what they would use."""
+
+    @staticmethod
+    def settings(site_id: str | None = None, config: Mapping[str, Any] | None = None) -> Settings:
+        return load_settings(config, site_id)
+
+    @staticmethod
+    def create_messaging_service(
+        site_id: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        req_obj: Any = None,
+    ) -> MessagingService:
+        """A service on the configured stage's store(s). Raises on invalid configuration."""
+        settings = load_settings(config, site_id or _site_from_request(req_obj))
+        return MessagingService(build_store(settings), settings)
+
+    @staticmethod
+    def get_backend_info(site_id: str | None = None, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Stage, flags, read/write backends, archive root, database URL (password masked), counters."""
+        return backend_info(load_settings(config, site_id))
+
+
+def create_messaging_service(
+    req_obj: Any = None,
+    site_id: str | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> MessagingService:
+    """A messaging service; accepts a OneDep request object carrying WWPDB_SITE_ID."""
+    return MessagingFactory.create_messaging_service(site_id=site_id, config=config, req_obj=req_obj)

@@ -1,0 +1,128 @@
+"""Durable local records: the journal of failed second writes, and other JSON-lines logs.
+
+The journal lives in the state directory, outside both backends, so a
+failure of either one can be recorded. Each append is fsynced under a file
+lock; `msgmodule reconcile` replays and clears entries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from .errors import StorageError
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+
+
+class JsonLines:
+    """An append-only JSON-lines file, safe for several processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = FileLock(str(self.path) + ".lock", timeout=60)
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise StorageError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        records = []
+        with open(self.path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        records.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        # A line torn by a crash mid-append: report it, keep the rest.
+                        records.append({"unreadable_line": number})
+        return records
+
+    def remove(self, done: Callable[[dict[str, Any]], bool]) -> int:
+        """Drop the records for which `done` is true (others, and any appended meanwhile, stay)."""
+        with self._lock:
+            records = self.read()
+            keep = [r for r in records if not done(r)]
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.writelines(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in keep)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+            return len(records) - len(keep)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A document whose second write failed: `failed` must be re-copied from the other backend."""
+
+    deposition_id: str
+    content_type: str
+    failed: str  # backend name: "cif" or "db"
+    error: str
+    time: str
+    id: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.deposition_id, self.content_type, self.failed)
+
+
+class Journal:
+    """Failed second writes of the dual-mode store, awaiting `reconcile`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.lines = JsonLines(path)
+
+    @property
+    def path(self) -> Path:
+        return self.lines.path
+
+    def record(self, deposition_id: str, content_type: str, failed: str, error: str) -> None:
+        entry = JournalEntry(deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex)
+        self.lines.append(asdict(entry))
+
+    def entries(self) -> list[JournalEntry]:
+        found = []
+        for record in self.lines.read():
+            if "unreadable_line" in record:
+                raise StorageError(
+                    f"journal {self.path} line {record['unreadable_line']} is unreadable; "
+                    "fix or delete that line, then reconcile again"
+                )
+            found.append(JournalEntry(**record))
+        return found
+
+    def pending(self) -> dict[tuple[str, str, str], list[str]]:
+        """Entry ids per (deposition, content type, failed backend), oldest first."""
+        grouped: dict[tuple[str, str, str], list[str]] = {}
+        for entry in self.entries():
+            grouped.setdefault(entry.key, []).append(entry.id)
+        return grouped
+
+    def clear(self, entry_ids: Iterable[str]) -> int:
+        """Remove these entries; entries recorded since they were read stay."""
+        done = set(entry_ids)
+        return self.lines.remove(lambda r: r.get("id") in done)
+
+    def is_empty(self) -> bool:
+        return not self.lines.read()

@@ -1,0 +1,123 @@
+"""Per-backend counters and latencies, in-process and merged into a stats file for `backend-info`."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+FLUSH_EVERY = 60.0  # seconds between merges into the stats file
+
+
+def _empty() -> dict[str, float]:
+    return {"calls": 0, "errors": 0, "total_ms": 0.0, "max_ms": 0.0}
+
+
+class Metrics:
+    """Counts, errors and latency per (backend, operation)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[str, dict[str, dict[str, float]]] = {}
+        self._unflushed: dict[str, dict[str, dict[str, float]]] = {}
+        self._stats_path: Path | None = None
+        self._last_flush = time.monotonic()
+
+    @contextmanager
+    def measure(self, backend: str, operation: str) -> Iterator[None]:
+        start = time.perf_counter()
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            elapsed = (time.perf_counter() - start) * 1000.0
+            self.add(backend, operation, elapsed, failed)
+
+    def add(self, backend: str, operation: str, elapsed_ms: float, failed: bool = False) -> None:
+        with self._lock:
+            for table in (self._totals, self._unflushed):
+                entry = table.setdefault(backend, {}).setdefault(operation, _empty())
+                entry["calls"] += 1
+                entry["errors"] += int(failed)
+                entry["total_ms"] += elapsed_ms
+                entry["max_ms"] = max(entry["max_ms"], elapsed_ms)
+        if self._stats_path is not None and time.monotonic() - self._last_flush > FLUSH_EVERY:
+            self.flush()
+
+    def snapshot(self) -> dict[str, dict[str, dict[str, float]]]:
+        with self._lock:
+            return _with_means(json.loads(json.dumps(self._totals)))
+
+    def persist_to(self, path: Path) -> None:
+        """Merge this process's figures into `path` now and then, and at exit."""
+        first = self._stats_path is None
+        self._stats_path = path
+        if first:
+            atexit.register(self.flush)
+
+    def flush(self) -> None:
+        path = self._stats_path
+        if path is None:
+            return
+        with self._lock:
+            delta, self._unflushed = self._unflushed, {}
+            self._last_flush = time.monotonic()
+        if not delta:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(path) + ".lock", timeout=10):
+                merged = read_stats(path)
+                merge(merged, delta)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
+                os.replace(tmp, path)
+        except OSError:
+            pass  # figures are advisory: never fail or slow a caller over them
+
+
+def merge(into: dict[str, Any], delta: dict[str, Any]) -> None:
+    for backend, operations in delta.items():
+        for operation, figures in operations.items():
+            entry = into.setdefault(backend, {}).setdefault(operation, _empty())
+            entry["calls"] += figures["calls"]
+            entry["errors"] += figures["errors"]
+            entry["total_ms"] += figures["total_ms"]
+            entry["max_ms"] = max(entry["max_ms"], figures["max_ms"])
+
+
+def read_stats(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _with_means(data: dict[str, Any]) -> dict[str, Any]:
+    for operations in data.values():
+        for figures in operations.values():
+            figures["mean_ms"] = figures["total_ms"] / figures["calls"] if figures["calls"] else 0.0
+    return data
+
+
+def combined(path: Path, live: Metrics) -> dict[str, Any]:
+    """Figures persisted by earlier processes plus this one's unflushed ones."""
+    data = read_stats(path)
+    with live._lock:
+        merge(data, json.loads(json.dumps(live._unflushed)))
+    return _with_means(data)
+
+
+METRICS = Metrics()

@@ -1,0 +1,135 @@
+"""Dual mode: two stores kept in step, composed from the ordinary ones.
+
+The authoritative store (the one reads come from) is written first; if that
+fails the call fails and the other store is not touched. Then the other
+store is brought to the authoritative document's state; if that fails, the
+call still succeeds and the document is recorded in the journal for
+`reconcile`. In shadow mode reads also read the other store, compare with the
+SPEC equivalence, and log mismatches; the caller always gets the
+authoritative answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..equivalence import differences
+from ..errors import MessagingError
+from ..journal import Journal, JsonLines
+from ..metrics import METRICS, Metrics
+from ..model import Document
+from ..sync import copy_document
+from .base import MessageStore
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class MeteredStore(MessageStore):
+    """A store whose calls are counted and timed under its backend's name."""
+
+    def __init__(self, inner: MessageStore, metrics: Metrics = METRICS) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.metrics = metrics
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def load(self, deposition_id: str, content_type: str) -> Document:
+        with self.metrics.measure(self.name, "read"):
+            return self.inner.load(deposition_id, content_type)
+
+    def save(self, document: Document) -> None:
+        with self.metrics.measure(self.name, "write"):
+            self.inner.save(document)
+
+    def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
+        with self.metrics.measure(self.name, "write"):
+            return self.inner.update(deposition_id, content_type, change)
+
+    def list_depositions(self) -> list[str]:
+        with self.metrics.measure(self.name, "list"):
+            return self.inner.list_depositions()
+
+
+class DualStore(MessageStore):
+    """Two stores in step: `primary` is authoritative, `secondary` follows."""
+
+    name = "dual"
+
+    def __init__(
+        self,
+        primary: MessageStore,
+        secondary: MessageStore,
+        journal: Journal,
+        shadow_log: JsonLines | None = None,
+        shadow_sample: float = 1.0,
+    ) -> None:
+        self.primary = primary
+        self.secondary = secondary
+        self.journal = journal
+        self.shadow_log = shadow_log
+        self.shadow_sample = shadow_sample
+
+    def describe(self) -> str:
+        return f"{self.primary.describe()} (authoritative), then {self.secondary.describe()}"
+
+    # -- reads ---------------------------------------------------------------
+
+    def load(self, deposition_id: str, content_type: str) -> Document:
+        document = self.primary.load(deposition_id, content_type)
+        if self.shadow_log is not None and random.random() < self.shadow_sample:
+            self._compare(document)
+        return document
+
+    def list_depositions(self) -> list[str]:
+        return self.primary.list_depositions()
+
+    def _compare(self, document: Document) -> None:
+        record: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "deposition_id": document.deposition_id,
+            "content_type": document.content_type,
+            "authoritative": self.primary.name,
+            "compared": self.secondary.name,
+        }
+        try:
+            other = self.secondary.load(document.deposition_id, document.content_type)
+        except MessagingError as exc:
+            record["error"] = str(exc)
+        else:
+            found = differences(document, other)
+            if not found:
+                return
+            record["differences"] = [difference.as_dict() for difference in found]
+        assert self.shadow_log is not None
+        try:
+            self.shadow_log.append(record)
+        except MessagingError as exc:  # the caller's read must not fail over the comparison
+            log.error("cannot log a shadow mismatch of %s: %s", document.deposition_id, exc)
+
+    # -- writes --------------------------------------------------------------
+
+    def save(self, document: Document) -> None:
+        self.primary.save(document)
+        self._follow(document.deposition_id, document.content_type)
+
+    def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
+        result = self.primary.update(deposition_id, content_type, change)
+        self._follow(deposition_id, content_type)
+        return result
+
+    def _follow(self, deposition_id: str, content_type: str) -> None:
+        try:
+            copy_document(self.primary, self.secondary, deposition_id, content_type)
+        except MessagingError as exc:
+            log.warning(
+                "second write to %s failed for %s %s; journaled for reconcile: %s",
+                self.secondary.name, deposition_id, content_type, exc,
+            )
+            self.journal.record(deposition_id, content_type, self.secondary.name, str(exc))

@@ -1,0 +1,85 @@
+"""Configuration precedence: argument > environment > config file (site section) > defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from wwpdb.apps.msgmodule.config import DEFAULT_DB_URL, load_settings, write_config_values
+from wwpdb.apps.msgmodule.policy import ConfigurationError
+
+
+def write_cfg(path, text):
+    path.write_text(text)
+    return {"MSGMODULE_CONFIG": str(path)}
+
+
+def test_defaults_without_anything(isolated_configuration):
+    settings = load_settings()
+    assert settings.stage.name == "cif-only"
+    assert settings.cif_root == "./msgmodule-data/archive"
+    assert settings.db_url == DEFAULT_DB_URL
+    assert settings.shadow_sample == 1.0
+
+
+def test_default_config_file_in_the_working_directory_is_read(isolated_configuration):
+    (isolated_configuration / "msgmodule.cfg").write_text("[msgmodule]\nMSGMODULE_STAGE = dual-write\n")
+    assert load_settings().stage.name == "dual-write"
+
+
+def test_precedence_argument_over_environment_over_file(tmp_path, monkeypatch):
+    cfg = write_cfg(tmp_path / "m.cfg", "[msgmodule]\nMSGCIF_ROOT = /from/file\nMSGDB_URL = sqlite:///file.db\n")
+    assert load_settings(cfg).cif_root == "/from/file"
+    monkeypatch.setenv("MSGCIF_ROOT", "/from/env")
+    settings = load_settings(cfg)
+    assert settings.cif_root == "/from/env"
+    assert settings.db_url == "sqlite:///file.db"
+    assert settings.sources["MSGCIF_ROOT"] == "environment"
+    assert load_settings({**cfg, "MSGCIF_ROOT": "/from/arg"}).cif_root == "/from/arg"
+
+
+def test_site_section_overrides_the_global_section(tmp_path, monkeypatch):
+    cfg = write_cfg(
+        tmp_path / "m.cfg",
+        "[msgmodule]\nMSGMODULE_STAGE = cif-only\n\n[site:PDBE]\nMSGMODULE_STAGE = dual-write\n",
+    )
+    assert load_settings(cfg).stage.name == "cif-only"
+    assert load_settings(cfg, site_id="PDBE").stage.name == "dual-write"
+    assert load_settings(cfg, site_id="RCSB").stage.name == "cif-only"
+    monkeypatch.setenv("WWPDB_SITE_ID", "PDBE")
+    assert load_settings(cfg).stage.name == "dual-write"
+
+
+def test_flags_from_the_environment_and_stage_from_the_file_must_agree(tmp_path, monkeypatch):
+    cfg = write_cfg(tmp_path / "m.cfg", "[msgmodule]\nMSGMODULE_STAGE = dual-write\n")
+    monkeypatch.setenv("MSGDB_WRITES_ENABLED", "false")
+    with pytest.raises(ConfigurationError, match="disagrees"):
+        load_settings(cfg)
+
+
+def test_invalid_flag_in_the_environment_names_the_variable(monkeypatch):
+    monkeypatch.setenv("MSGCIF_READS_ENABLED", "perhaps")
+    with pytest.raises(ConfigurationError, match="MSGCIF_READS_ENABLED='perhaps'"):
+        load_settings()
+
+
+def test_unknown_key_in_the_file_is_an_error(tmp_path):
+    cfg = write_cfg(tmp_path / "m.cfg", "[msgmodule]\nMSGDB_WRITE_ENABLED = true\n")
+    with pytest.raises(ConfigurationError, match="unknown key MSGDB_WRITE_ENABLED"):
+        load_settings(cfg)
+
+
+def test_shadow_sample_is_checked(monkeypatch):
+    monkeypatch.setenv("MSGMODULE_SHADOW_SAMPLE", "0.25")
+    assert load_settings().shadow_sample == 0.25
+    monkeypatch.setenv("MSGMODULE_SHADOW_SAMPLE", "2")
+    with pytest.raises(ConfigurationError, match="MSGMODULE_SHADOW_SAMPLE"):
+        load_settings()
+
+
+def test_write_config_values_keeps_other_sections_and_reports_changes(tmp_path):
+    path = tmp_path / "m.cfg"
+    path.write_text("[msgmodule]\nMSGCIF_ROOT = /a\nMSGDB_WRITES_ENABLED = true\n\n[site:X]\nMSGDB_URL = sqlite:///x\n")
+    previous = write_config_values(path, {"MSGMODULE_STAGE": "dual-write", "MSGDB_WRITES_ENABLED": None})
+    assert previous == {"MSGMODULE_STAGE": "", "MSGDB_WRITES_ENABLED": "true"}
+    settings = load_settings({"MSGMODULE_CONFIG": str(path)}, site_id="X")
+    assert (settings.stage.name, settings.cif_root, settings.db_url) == ("dual-write", "/a", "sqlite:///x")

@@ -1,0 +1,239 @@
+"""Dual mode for real: both stores written, failures journaled, reconcile, shadow reads, stages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, read_only, stage_config
+from sqlalchemy import text
+
+from wwpdb.apps.msgmodule.cli import run
+from wwpdb.apps.msgmodule.config import load_settings
+from wwpdb.apps.msgmodule.db import schema_versions
+from wwpdb.apps.msgmodule.db.engine import get_engine
+from wwpdb.apps.msgmodule.equivalence import differences
+from wwpdb.apps.msgmodule.errors import MessagingError, StorageError
+from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
+from wwpdb.apps.msgmodule.journal import Journal
+from wwpdb.apps.msgmodule.model import CONTENT_TYPES
+from wwpdb.apps.msgmodule.stage_control import record_validation
+from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
+from wwpdb.apps.msgmodule.stores.db import DbMessageStore
+
+DEP = "D_1000000042"
+UNREACHABLE = "mysql+pymysql://root@127.0.0.1:1/nowhere"
+
+
+def service(config):
+    return MessagingFactory.create_messaging_service(config=config)
+
+
+def cif_of(config) -> CifMessageStore:
+    return CifMessageStore(config["MSGCIF_ROOT"])
+
+
+def assert_stores_equal(config, db_url, deposition_id=DEP):
+    cif, db = cif_of(config), DbMessageStore(db_url)
+    for content_type in CONTENT_TYPES:
+        assert differences(cif.load(deposition_id, content_type), db.load(deposition_id, content_type)) == []
+
+
+def write_config(config) -> str:
+    """Persist the settings in their config file, so a CLI run sees the same ones."""
+    Path(config["MSGMODULE_CONFIG"]).write_text(
+        "[msgmodule]\n" + "".join(f"{k} = {v}\n" for k, v in config.items() if k != "MSGMODULE_CONFIG")
+    )
+    return config["MSGMODULE_CONFIG"]
+
+
+def add_messages(svc, count=3):
+    ids = []
+    for number in range(count):
+        ids.append(svc.set(DEP, {"message_text": f"message {number} Å"}, file_references=[{"content_type": "model"}]))
+    svc.set(DEP, {"message_text": "from the depositor"}, "messages-from-depositor")
+    svc.mark_read(DEP, ids[0])
+    return ids
+
+
+def test_dual_write_writes_both_stores_equivalently(tmp_path, db_url):
+    config = stage_config(tmp_path, "dual-write", db_url)
+    svc = service(config)
+    add_messages(svc)
+    assert len(DbMessageStore(db_url).load(DEP, "messages-to-depositor").messages) == 3
+    assert_stores_equal(config, db_url)
+    counters = MessagingFactory.get_backend_info(config=config)["counters"]
+    assert counters["cif"]["write"]["calls"] >= 5 and counters["db"]["write"]["calls"] >= 5
+
+
+@pytest.mark.mysql
+def test_database_down_in_dual_write_journals_and_reconcile_catches_up(tmp_path, mysql_url):
+    schema_versions.upgrade(mysql_url)
+    down = stage_config(tmp_path, "dual-write", UNREACHABLE)
+    ids = add_messages(service(down))  # succeeds: CIF is authoritative
+    assert len(cif_of(down).load(DEP, "messages-to-depositor").messages) == 3
+    journal = Journal(load_settings(down).journal_path)
+    assert {(d, c, f) for d, c, f in journal.pending()} == {
+        (DEP, "messages-to-depositor", "db"),
+        (DEP, "messages-from-depositor", "db"),
+    }
+    assert "cannot reach the database server" in journal.entries()[0].error
+    assert DbMessageStore(mysql_url).load(DEP, "messages-to-depositor").is_empty()
+    # The health check says so while it lasts.
+    assert run(["health", "--config", write_config(down)]) == 1
+
+    back = {**down, "MSGDB_URL": mysql_url}
+    assert run(["reconcile", "--config", write_config(back)]) == 0
+    assert journal.pending() == {}
+    assert_stores_equal(back, mysql_url)
+    assert DbMessageStore(mysql_url).load(DEP, "messages-to-depositor").find_message(ids[2]) is not None
+
+
+def test_broken_database_in_dual_write_is_journaled_for_sqlite_too(tmp_path, sqlite_url):
+    config = stage_config(tmp_path, "dual-write", sqlite_url)  # no schema yet: every DB write fails
+    add_messages(service(config))
+    journal = Journal(load_settings(config).journal_path)
+    assert len(journal.pending()) == 2
+    cfg = write_config(config)
+    assert run(["reconcile", "--config", cfg]) == 1  # still no schema: nothing is cleared
+    assert len(journal.pending()) == 2
+    schema_versions.upgrade(sqlite_url)
+    assert run(["reconcile", "--config", cfg]) == 0
+    assert journal.pending() == {}
+    assert_stores_equal(config, sqlite_url)
+
+
+def test_read_only_archive_in_dual_write_fails_the_call_and_leaves_the_database_alone(tmp_path, db_url):
+    config = stage_config(tmp_path, "dual-write", db_url)
+    svc = service(config)
+    svc.set(DEP, {"message_text": "before"})
+    before = DbMessageStore(db_url).load(DEP, "messages-to-depositor")
+    with read_only(Path(config["MSGCIF_ROOT"]) / DEP), pytest.raises(StorageError):
+        svc.set(DEP, {"message_text": "refused"})
+    assert DbMessageStore(db_url).load(DEP, "messages-to-depositor") == before
+    assert Journal(load_settings(config).journal_path).pending() == {}
+
+
+@pytest.mark.mysql
+def test_database_down_in_db_primary_fails_the_call_and_leaves_the_archive_alone(tmp_path, mysql_url):
+    schema_versions.upgrade(mysql_url)
+    up = stage_config(tmp_path, "db-primary", mysql_url)
+    service(up).set(DEP, {"message_text": "before"})
+    archive_before = cif_of(up).load(DEP, "messages-to-depositor")
+    down = {**up, "MSGDB_URL": UNREACHABLE}
+    with pytest.raises(MessagingError, match="cannot reach the database server"):
+        service(down).set(DEP, {"message_text": "refused"})
+    assert cif_of(up).load(DEP, "messages-to-depositor") == archive_before
+
+
+def test_read_only_archive_in_db_primary_is_journaled_then_reconciled(tmp_path, db_url):
+    config = stage_config(tmp_path, "db-primary", db_url)
+    svc = service(config)
+    svc.set(DEP, {"message_text": "first"})
+    with read_only(Path(config["MSGCIF_ROOT"]) / DEP):
+        mid = svc.set(DEP, {"message_text": "archive was read-only"})
+    journal = Journal(load_settings(config).journal_path)
+    assert [key[2] for key in journal.pending()] == ["cif"]
+    assert cif_of(config).load(DEP, "messages-to-depositor").find_message(mid) is None
+    assert svc.get_message(DEP, mid)["message_text"] == "archive was read-only"  # read from the database
+    assert run(["reconcile", "--config", write_config(config)]) == 0
+    assert journal.pending() == {}
+    assert_stores_equal(config, db_url)
+
+
+def test_shadow_logs_a_field_that_differs_and_returns_the_archive_answer(tmp_path, db_url):
+    config = stage_config(tmp_path, "shadow", db_url)
+    svc = service(config)
+    mid = svc.set(DEP, {"message_text": "the real text"})
+    assert svc.get(DEP)[0]["message_text"] == "the real text"
+    log_path = load_settings(config).mismatch_log_path
+    assert not log_path.exists()  # equal stores log nothing
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text("UPDATE pdbx_deposition_message_info SET message_text = 'changed behind its back' "
+                 "WHERE message_id = :mid"),
+            {"mid": mid},
+        )
+    assert svc.get(DEP)[0]["message_text"] == "the real text"
+    records = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert len(records) == 1
+    (difference,) = records[0]["differences"]
+    assert (records[0]["deposition_id"], records[0]["content_type"]) == (DEP, "messages-to-depositor")
+    assert (difference["item"], difference["left"], difference["right"]) == (
+        "message_text", "the real text", "changed behind its back"
+    )
+
+
+def test_shadow_sample_zero_compares_nothing(tmp_path, sqlite_url):
+    schema_versions.upgrade(sqlite_url)
+    config = stage_config(tmp_path, "shadow", sqlite_url, MSGMODULE_SHADOW_SAMPLE="0")
+    svc = service(config)
+    svc.set(DEP, {"message_text": "x"})
+    with get_engine(sqlite_url).begin() as connection:
+        connection.execute(text("DELETE FROM pdbx_deposition_message_info"))
+    svc.get(DEP)
+    assert not load_settings(config).mismatch_log_path.exists()
+
+
+def test_health_answers_for_every_enabled_backend(tmp_path, db_url):
+    config = stage_config(tmp_path, "dual-write", db_url)
+    args = ["health", "--config", write_config(config)]
+    assert run(args) == 0
+    assert run([*args, "--db-url", UNREACHABLE]) == 1
+    assert run([*args, "--cif-root", str(tmp_path / "missing")]) == 1
+
+
+def make(target: str, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO_ROOT), target, *extra],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_make_migration_phase_1_persists_dual_write_for_new_processes(tmp_path):
+    env = {"MSGMODULE_CONFIG": str(tmp_path / "site.cfg"), "MSGMODULE_STATE_DIR": str(tmp_path / "state")}
+    result = make("migration-phase-1", env)
+    assert result.returncode == 0, result.stderr
+    assert "stage cif-only -> dual-write" in result.stdout
+    assert "MSGMODULE_STAGE: (unset) -> dual-write" in result.stdout
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         "from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory as F;"
+         "i = F.get_backend_info(); print(i['stage'], i['write_backends'])"],
+        env={**os.environ, **env}, capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert probe.stdout.strip() == "dual-write ['cif', 'db']", probe.stderr
+    again = make("migration-phase-1", env)
+    assert "nothing changed" in again.stdout
+
+
+def test_moving_to_database_reads_needs_a_passed_validation_and_an_empty_journal(tmp_path):
+    env = {"MSGMODULE_CONFIG": str(tmp_path / "site.cfg"), "MSGMODULE_STATE_DIR": str(tmp_path / "state")}
+    assert make("migration-phase-1", env).returncode == 0
+    refused = make("migration-phase-2", env)
+    assert refused.returncode != 0
+    assert "never been validated" in refused.stderr
+    settings = load_settings({"MSGMODULE_CONFIG": env["MSGMODULE_CONFIG"], "MSGMODULE_STATE_DIR": env[
+        "MSGMODULE_STATE_DIR"]})
+    record_validation(settings, passed=False, depositions=10, failed=2, report=None)
+    assert "found 2 deposition(s)" in make("migration-phase-2", env).stderr
+    record_validation(settings, passed=True, depositions=10, failed=0, report=None)
+    Journal(settings.journal_path).record("D_1", "messages-to-depositor", "db", "test outage")
+    assert "not yet reconciled" in make("migration-phase-2", env).stderr
+    forced = make("migration-phase-2", env, "FORCE=1")
+    assert forced.returncode == 0 and "FORCED past a safety check" in forced.stderr
+    assert "stage dual-write -> db-primary" in forced.stdout
+    assert load_settings({"MSGMODULE_CONFIG": env["MSGMODULE_CONFIG"]}).stage.name == "db-primary"
+
+
+def test_environment_stage_overriding_the_file_is_warned_about(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MSGMODULE_STAGE", "cif-only")
+    assert run(["stage", "dual-write", "--config", str(tmp_path / "c.cfg")]) == 0
+    assert "MSGMODULE_STAGE set in the environment override the config file" in capsys.readouterr().err
+    assert load_settings({"MSGMODULE_CONFIG": str(tmp_path / "c.cfg")}).stage.name == "cif-only"
+    monkeypatch.delenv("MSGMODULE_STAGE")
+    assert load_settings({"MSGMODULE_CONFIG": str(tmp_path / "c.cfg")}).stage.name == "dual-write"
