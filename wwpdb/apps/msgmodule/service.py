@@ -130,8 +130,7 @@ class MessagingService:
         """The documents of a deposition: one content type, or all (statuses always loaded)."""
         validate_deposition_id(deposition_id)
         wanted = CONTENT_TYPES if content_type is None else (validate_content_type(content_type),)
-        needed = dict.fromkeys((*wanted, STATUS_CONTENT_TYPE))
-        return {ct: self.store.load(deposition_id, ct) for ct in needed}
+        return self.store.load_many(deposition_id, list(dict.fromkeys((*wanted, STATUS_CONTENT_TYPE))))
 
     def get(self, deposition_id: str, content_type: str | None = None) -> list[dict[str, Any]]:
         """Every message (of one content type, or all), oldest first, as dicts.

@@ -60,10 +60,14 @@ class MessageStore(ABC):
 
     # -- built on the core ---------------------------------------------------
 
+    def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
+        """Several content types' documents of a deposition (a store may read them in one go)."""
+        validate_deposition_id(deposition_id)
+        return {content_type: self.load(deposition_id, content_type) for content_type in content_types}
+
     def load_all(self, deposition_id: str) -> dict[str, Document]:
         """Every content type's document of a deposition."""
-        validate_deposition_id(deposition_id)
-        return {content_type: self.load(deposition_id, content_type) for content_type in CONTENT_TYPES}
+        return self.load_many(deposition_id, CONTENT_TYPES)
 
     def put_message(
         self,

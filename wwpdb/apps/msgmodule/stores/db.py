@@ -9,7 +9,7 @@ failures (deadlock, lock wait timeout, lost connection) are retried.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -53,17 +53,20 @@ class DbMessageStore(MessageStore):
     # -- core ------------------------------------------------------------------
 
     def load(self, deposition_id: str, content_type: str) -> Document:
-        validate_deposition_id(deposition_id)
-        validate_content_type(content_type)
-        return self._run(f"read {deposition_id} {content_type}", lambda: self._load_once(deposition_id, content_type))
+        return self.load_many(deposition_id, [content_type])[content_type]
 
-    def _load_once(self, deposition_id: str, content_type: str) -> Document:
+    def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
+        validate_deposition_id(deposition_id)
+        wanted = [validate_content_type(content_type) for content_type in content_types]
+        return self._run(f"read {deposition_id} {', '.join(wanted)}", lambda: self._load_once(deposition_id, wanted))
+
+    def _load_once(self, deposition_id: str, content_types: list[str]) -> dict[str, Document]:
         connection_options: dict[str, Any] = {}
         if not is_sqlite(self.engine):
             # One snapshot for the four selects: never a message without its status.
             connection_options["isolation_level"] = "REPEATABLE READ"
         with self.engine.connect().execution_options(**connection_options) as connection, connection.begin():
-            return read_document(connection, deposition_id, content_type)
+            return read_documents(connection, deposition_id, content_types)
 
     def save(self, document: Document) -> None:
         validate_deposition_id(document.deposition_id)
@@ -149,20 +152,26 @@ def _document_filter(table: Any, deposition_id: str, content_type: str) -> Any:
     return and_(table.c.source_deposition_id == deposition_id, table.c.source_content_type == content_type)
 
 
-def read_document(connection: Connection, deposition_id: str, content_type: str) -> Document:
-    """The document's rows from the four tables, in stored order."""
-    document = Document(deposition_id, content_type)
+def read_documents(connection: Connection, deposition_id: str, content_types: list[str]) -> dict[str, Document]:
+    """Documents of a deposition from the four tables (one query per table), rows in stored order."""
+    documents = {content_type: Document(deposition_id, content_type) for content_type in content_types}
     for category in CATEGORIES:
         table = CATEGORY_TABLES[category.name]
         columns = [table.c[item] for item in category.items]
         query = (
-            select(*columns)
-            .where(_document_filter(table, deposition_id, content_type))
-            .order_by(table.c.row_order, table.c.id)
+            select(table.c.source_content_type, *columns)
+            .where(table.c.source_deposition_id == deposition_id, table.c.source_content_type.in_(content_types))
+            .order_by(table.c.source_content_type, table.c.row_order, table.c.id)
         )
         row_type = category.row_type
-        document.rows(category).extend(row_type(*values) for values in connection.execute(query))
-    return document
+        for content_type, *values in connection.execute(query):
+            documents[content_type].rows(category).append(row_type(*values))
+    return documents
+
+
+def read_document(connection: Connection, deposition_id: str, content_type: str) -> Document:
+    """One document's rows, in stored order."""
+    return read_documents(connection, deposition_id, [content_type])[content_type]
 
 
 def _lock_document(connection: Connection, deposition_id: str, content_type: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from ..equivalence import differences
@@ -43,6 +43,10 @@ class MeteredStore(MessageStore):
     def load(self, deposition_id: str, content_type: str) -> Document:
         with self.metrics.measure(self.name, "read"):
             return self.inner.load(deposition_id, content_type)
+
+    def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
+        with self.metrics.measure(self.name, "read"):
+            return self.inner.load_many(deposition_id, content_types)
 
     def save(self, document: Document) -> None:
         with self.metrics.measure(self.name, "write"):
@@ -82,36 +86,41 @@ class DualStore(MessageStore):
     # -- reads ---------------------------------------------------------------
 
     def load(self, deposition_id: str, content_type: str) -> Document:
-        document = self.primary.load(deposition_id, content_type)
+        return self.load_many(deposition_id, [content_type])[content_type]
+
+    def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
+        documents = self.primary.load_many(deposition_id, content_types)
         if self.shadow_log is not None and random.random() < self.shadow_sample:
-            self._compare(document)
-        return document
+            self._compare(deposition_id, documents)
+        return documents
 
     def list_depositions(self) -> list[str]:
         return self.primary.list_depositions()
 
-    def _compare(self, document: Document) -> None:
-        record: dict[str, Any] = {
+    def _compare(self, deposition_id: str, documents: dict[str, Document]) -> None:
+        base = {
             "time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-            "deposition_id": document.deposition_id,
-            "content_type": document.content_type,
+            "deposition_id": deposition_id,
             "authoritative": self.primary.name,
             "compared": self.secondary.name,
         }
+        records: list[dict[str, Any]] = []
         try:
-            other = self.secondary.load(document.deposition_id, document.content_type)
+            others = self.secondary.load_many(deposition_id, list(documents))
         except MessagingError as exc:
-            record["error"] = str(exc)
+            records.append({**base, "content_type": ", ".join(documents), "error": str(exc)})
         else:
-            found = differences(document, other)
-            if not found:
-                return
-            record["differences"] = [difference.as_dict() for difference in found]
+            for content_type, document in documents.items():
+                found = differences(document, others[content_type])
+                if found:
+                    records.append({**base, "content_type": content_type,
+                                    "differences": [difference.as_dict() for difference in found]})
         assert self.shadow_log is not None
-        try:
-            self.shadow_log.append(record)
-        except MessagingError as exc:  # the caller's read must not fail over the comparison
-            log.error("cannot log a shadow mismatch of %s: %s", document.deposition_id, exc)
+        for record in records:
+            try:
+                self.shadow_log.append(record)
+            except MessagingError as exc:  # the caller's read must not fail over the comparison
+                log.error("cannot log a shadow mismatch of %s: %s", deposition_id, exc)
 
     # -- writes --------------------------------------------------------------
 
