@@ -17,6 +17,7 @@ setup(
         "PyMySQL>=1.1",
         "alembic>=1.12",
         "tenacity>=8.2",
+        "tqdm>=4.60",
     ],
     extras_require={
         "dev": [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -163,6 +165,207 @@ def reconcile(**options: str | None) -> None:
         click.echo(f"FAILED {deposition_id} {content_type} into {into}: {error}", err=True)
     click.echo(f"reconciled {len(result.copied)}, failed {len(result.failed)}")
     if result.failed:
+        raise SystemExit(1)
+
+
+def selector_options(function):  # type: ignore[no-untyped-def]
+    """--directory / --deposition ID... / --depositions-file / --shard, and the run options."""
+    function = click.argument("more_ids", nargs=-1, metavar="[ID]...")(function)
+    function = click.option("--progress/--no-progress", default=None,
+                            help="Progress bar (default: only on a terminal).")(function)
+    function = click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+                            help="Write a JSON report, one entry per deposition.")(function)
+    function = click.option("--batch-size", type=click.IntRange(1, 10000), default=50, show_default=True,
+                            help="Depositions per worker task (and per transaction).")(function)
+    function = click.option("--workers", type=click.IntRange(1, 256), default=None,
+                            help="Worker processes [default: the number of cores].")(function)
+    function = click.option("--shard", metavar="K/N", help="Take every Nth deposition starting with the Kth, "
+                            "so N machines can share one archive.")(function)
+    function = click.option("--depositions-file", type=click.Path(dir_okay=False, path_type=Path),
+                            help="A file of deposition ids, one per line (# comments).")(function)
+    function = click.option("--deposition", "deposition_ids", multiple=True, metavar="ID",
+                            help="A deposition id; more may follow (--deposition D_1 D_2).")(function)
+    function = click.option("--directory", type=click.Path(file_okay=False, path_type=Path),
+                            help="The archive root to read (else MSGCIF_ROOT / config).")(function)
+    return function
+
+
+def _selection(settings: Settings, directory: Path | None, deposition_ids: tuple[str, ...],
+               more_ids: tuple[str, ...], depositions_file: Path | None, shard: str | None,
+               listing: Any = None) -> tuple[str, list[str], bool]:
+    """(archive root, deposition ids, whether the whole archive was selected)."""
+    from .archive_tools import select_depositions
+    from .stores.cif import CifMessageStore
+
+    root = str(directory) if directory else settings.cif_root
+    if directory is not None and not directory.is_dir():
+        raise click.UsageError(f"--directory {directory}: no such directory")
+    named = (*deposition_ids, *more_ids)
+    try:
+        store = CifMessageStore(root)
+        if listing is not None and not named and depositions_file is None:
+            ids = select_depositions(store, listing(), None, shard)
+        else:
+            ids = select_depositions(store, named, depositions_file, shard)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    return root, ids, not named and depositions_file is None and not shard
+
+
+def _require_schema(db_url: str) -> None:
+    from .db import schema_versions
+
+    status = schema_versions.verify(db_url)
+    if not status.ok:
+        raise MessagingError(
+            f"the database at {status.url} is not ready: " + "; ".join(status.problems)
+        )
+
+
+def _print_summary(verb: str, summary: Any, target: str, report: Path | None) -> None:
+    rate = summary.total / summary.elapsed if summary.elapsed else 0.0
+    click.echo(f"{verb} {summary.total} deposition(s) in {summary.elapsed:.1f} s ({rate:.0f}/s): {target}")
+    for status, count in sorted(summary.statuses.items(), key=lambda item: -item[1]):
+        click.echo(f"  {status:<22}{count:>8}")
+    if summary.rows:
+        rows = ", ".join(f"{name.replace('pdbx_deposition_message_', '')} {count}"
+                         for name, count in summary.rows.items())
+        click.echo(f"  rows read: {rows}")
+    if summary.failures:
+        click.echo(f"failed ({len(summary.failures)}):", err=True)
+        for deposition_id, error in summary.failures[:20]:
+            click.echo(f"  {deposition_id}: {error}", err=True)
+        if len(summary.failures) > 20:
+            click.echo(f"  ... and {len(summary.failures) - 20} more (see the report)", err=True)
+    if report:
+        click.echo(f"report: {report}")
+
+
+def _open_report(report: Path | None) -> Any:
+    import contextlib
+
+    if report is None:
+        return contextlib.nullcontext(None)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    return open(report, "w", encoding="utf-8")
+
+
+@cli.command()
+@common_options
+@selector_options
+@click.option("--dry-run", is_flag=True, help="Read, parse and compare, but write nothing.")
+@click.option("--force-overwrite", is_flag=True,
+              help="Replace documents even where the database was changed since they were migrated.")
+def migrate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: tuple[str, ...],
+            depositions_file: Path | None, shard: str | None, workers: int | None, batch_size: int,
+            report: Path | None, progress: bool | None, dry_run: bool, force_overwrite: bool,
+            **options: str | None) -> None:
+    """Copy the current version of each deposition's message files into the database.
+
+    Idempotent: unchanged files are skipped, changed ones brought up to date;
+    database changes made since migration are kept unless --force-overwrite.
+    Exit 0 if every deposition migrated, 1 if any failed (the others still do).
+    """
+    from .archive_tools import MigrationOptions, default_workers, migrate_batch, run_batches
+    from .db.engine import mask_url
+
+    settings = settings_from(**options)
+    root, ids, _ = _selection(settings, directory, deposition_ids, more_ids, depositions_file, shard)
+    _require_schema(settings.db_url)
+    run_options = MigrationOptions(root, settings.db_url, dry_run, force_overwrite)
+    with _open_report(report) as handle:
+        summary = run_batches(migrate_batch, run_options, ids, workers or default_workers(), batch_size,
+                              handle, progress)
+    verb = "checked (dry run)" if dry_run else "processed"
+    _print_summary(verb, summary, f"{root} -> {mask_url(settings.db_url)}", report)
+    if summary.total and summary.statuses["unchanged"] + summary.statuses["no-files"] == summary.total:
+        click.echo("nothing to do: every document is unchanged since it was migrated")
+    if summary.statuses["conflict-kept"]:
+        click.echo(f"{summary.statuses['conflict-kept']} deposition(s) kept database changes made since "
+                   "migration (see the report; --force-overwrite replaces them)")
+    if summary.failed:
+        raise SystemExit(1)
+
+
+@cli.command()
+@common_options
+@selector_options
+def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: tuple[str, ...],
+             depositions_file: Path | None, shard: str | None, workers: int | None, batch_size: int,
+             report: Path | None, progress: bool | None, **options: str | None) -> None:
+    """Compare archive and database deposition by deposition; exit 0 only when all are equal."""
+    from .archive_tools import ValidationOptions, default_workers, run_batches, validate_batch
+    from .db.engine import mask_url
+    from .stage_control import record_validation
+    from .stores.db import DbMessageStore
+
+    settings = settings_from(**options)
+    root, ids, whole = _selection(settings, directory, deposition_ids, more_ids, depositions_file, shard)
+    _require_schema(settings.db_url)
+    extra: list[str] = []
+    if whole:  # depositions the database has and the archive does not are differences too
+        archive_ids = set(ids)
+        extra = sorted({d for d, _ in DbMessageStore(settings.db_url).document_keys()} - archive_ids)
+    shown = 0
+
+    def show(outcome: Any) -> None:
+        nonlocal shown
+        if outcome.status == "different" and shown < 20:
+            shown += 1
+            click.echo(f"DIFFERENT {outcome.deposition_id}:")
+            for difference in outcome.differences[:5]:
+                click.echo(f"  {difference['content_type']} {difference['category']} row {difference['row']} "
+                           f"{difference['item'] or ''}: {difference['left']!r} != {difference['right']!r}")
+
+    with _open_report(report) as handle:
+        summary = run_batches(validate_batch, ValidationOptions(root, settings.db_url), ids + extra,
+                              workers or default_workers(), batch_size, handle, progress, on_outcome=show)
+    _print_summary("validated", summary, f"{root} vs {mask_url(settings.db_url)}", report)
+    passed = summary.statuses["equal"] == summary.total
+    if whole:
+        record_validation(settings, passed, summary.total, summary.total - summary.statuses["equal"],
+                          str(report) if report else None)
+    click.echo("ALL EQUAL" if passed else f"{summary.total - summary.statuses['equal']} deposition(s) differ or failed")
+    if not passed:
+        raise SystemExit(1)
+
+
+@cli.command()
+@common_options
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write <DIR>/<ID>/<ID>_<content-type>_P1.cif.V1 files here.")
+@click.option("--in-place", is_flag=True, help="Write into the archive root as new versions V<n+1>.")
+@click.option("--deposition", "deposition_ids", multiple=True, metavar="ID", help="A deposition id (repeatable).")
+@click.option("--depositions-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("more_ids", nargs=-1, metavar="[ID]...")
+def export(output_dir: Path | None, in_place: bool, deposition_ids: tuple[str, ...], depositions_file: Path | None,
+           workers: int, report: Path | None, more_ids: tuple[str, ...], **options: str | None) -> None:
+    """Write database documents back as archive files: the rollback path."""
+    from .archive_tools import ExportOptions, export_batch, run_batches, select_depositions
+    from .stores.cif import CifMessageStore
+    from .stores.db import DbMessageStore
+
+    settings = settings_from(**options)
+    if bool(output_dir) == in_place:
+        raise click.UsageError("give exactly one of --output-dir DIR and --in-place")
+    target = settings.cif_root if in_place else str(output_dir)
+    Path(target).mkdir(parents=True, exist_ok=True)
+    _require_schema(settings.db_url)
+    named = (*deposition_ids, *more_ids)
+    try:
+        if named or depositions_file:
+            ids = select_depositions(CifMessageStore(target), named, depositions_file)
+        else:
+            ids = sorted({d for d, _ in DbMessageStore(settings.db_url).document_keys()})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    with _open_report(report) as handle:
+        summary = run_batches(export_batch, ExportOptions(settings.db_url, target, in_place), ids, workers,
+                              report=handle)
+    _print_summary("exported", summary, target, report)
+    if summary.failed:
         raise SystemExit(1)
 
 

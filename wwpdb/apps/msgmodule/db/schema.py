@@ -8,7 +8,9 @@ created/updated times. No constraint rejects a row that real data has: no
 uniqueness on message ids, no foreign keys, generous sizes.
 
 `msgmodule_document` has one row per stored document; writers lock it, which
-serialises read-modify-writes of one document across processes.
+serialises read-modify-writes of one document across processes. Its
+`revision` counts writes; the migration columns record the archive file a
+document was copied from.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sqlalchemy.dialects import mysql
 from ..model import CATEGORIES, Category
 
 # Bump with every new revision under migrations/versions.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 MYSQL_TABLE_OPTIONS: dict[str, Any] = {
     "mysql_engine": "InnoDB",
@@ -110,5 +112,12 @@ documents = Table(
     Column("revision", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime, nullable=False, server_default=func.current_timestamp()),
     Column("updated_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+    # Set by the archive migration (revision 0002): where the rows came from, and the
+    # document revision written then, so later database changes are recognised.
+    Column("source_file", String(255), nullable=True),
+    Column("source_version", Integer, nullable=True),
+    Column("source_checksum", String(64), nullable=True),
+    Column("migrated_revision", Integer, nullable=True),
+    Column("migrated_at", DateTime, nullable=True),
     **MYSQL_TABLE_OPTIONS,
 )

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -56,24 +56,29 @@ class CifMessageStore(MessageStore):
     def deposition_dir(self, deposition_id: str) -> Path:
         return self.root / validate_deposition_id(deposition_id)
 
-    def current_file(self, deposition_id: str, content_type: str) -> Path | None:
-        """The highest version of the document's file, or None when there is none."""
-        validate_content_type(content_type)
+    def current_files(self, deposition_id: str) -> dict[str, tuple[Path, int]]:
+        """The current (highest-version) file of each content type the deposition has."""
         folder = self.deposition_dir(deposition_id)
-        best: tuple[int, Path] | None = None
         try:
             names = os.listdir(folder)
         except FileNotFoundError:
-            return None
+            return {}
         except OSError as exc:
             raise StorageError(f"cannot list {folder}: {exc.strerror or exc}") from exc
+        best: dict[str, tuple[Path, int]] = {}
         for entry in names:
             match = _FILE_NAME.fullmatch(entry)
-            if match and match["dep"] == deposition_id and match["ct"] == content_type:
+            if match and match["dep"] == deposition_id:
                 version = int(match["version"])
-                if best is None or version > best[0]:
-                    best = (version, folder / entry)
-        return best[1] if best else None
+                if match["ct"] not in best or version > best[match["ct"]][1]:
+                    best[match["ct"]] = (folder / entry, version)
+        return best
+
+    def current_file(self, deposition_id: str, content_type: str) -> Path | None:
+        """The highest version of the document's file, or None when there is none."""
+        validate_content_type(content_type)
+        found = self.current_files(deposition_id).get(content_type)
+        return found[0] if found else None
 
     def _check_root(self) -> None:
         if not self.root.is_dir():
@@ -91,9 +96,31 @@ class CifMessageStore(MessageStore):
             return Document(deposition_id, content_type)
         return parse_file(path, deposition_id, content_type)
 
+    def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
+        self._check_root()
+        wanted = [validate_content_type(content_type) for content_type in content_types]
+        files = self.current_files(deposition_id)
+        return {
+            content_type: parse_file(files[content_type][0], deposition_id, content_type)
+            if content_type in files
+            else Document(deposition_id, content_type)
+            for content_type in wanted
+        }
+
     def save(self, document: Document) -> None:
         with self._locked(document.deposition_id, document.content_type):
             self._write(document)
+
+    def save_new_version(self, document: Document) -> Path:
+        """Write the document as a new version V<n+1> (V1 if none), keeping the old one as it was."""
+        with self._locked(document.deposition_id, document.content_type):
+            current = self.current_files(document.deposition_id).get(document.content_type)
+            version = current[1] + 1 if current else 1
+            target = self.deposition_dir(document.deposition_id) / file_name(
+                document.deposition_id, document.content_type, version
+            )
+            self._write(document, target=target)
+            return target
 
     def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
         with self._locked(deposition_id, content_type):
@@ -138,12 +165,12 @@ class CifMessageStore(MessageStore):
         finally:
             lock.release()
 
-    def _write(self, document: Document) -> None:
-        """Write the document as the current version. Caller holds the lock."""
+    def _write(self, document: Document, target: Path | None = None) -> None:
+        """Write the document in place as the current version (or as `target`). Caller holds the lock."""
         deposition_id, content_type = document.deposition_id, document.content_type
         folder = self.deposition_dir(deposition_id)
-        current = self.current_file(deposition_id, content_type)
-        target = current or folder / file_name(deposition_id, content_type, 1)
+        current = None if target is not None else self.current_file(deposition_id, content_type)
+        target = target or current or folder / file_name(deposition_id, content_type, 1)
         data = format_document(document).encode("ascii")
         try:
             fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)

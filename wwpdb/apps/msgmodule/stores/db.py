@@ -105,6 +105,25 @@ class DbMessageStore(MessageStore):
 
         return self._run("list depositions", work)
 
+    def document_keys(self, deposition_ids: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """(deposition, content type) of every stored document, or of these depositions'."""
+        ids = None if deposition_ids is None else [validate_deposition_id(d) for d in deposition_ids]
+
+        def work() -> list[tuple[str, str]]:
+            query = select(documents.c.source_deposition_id, documents.c.source_content_type)
+            with self.engine.connect() as connection:
+                if ids is None:
+                    return [(d, c) for d, c in connection.execute(query)]
+                found: list[tuple[str, str]] = []
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    found.extend(
+                        (d, c) for d, c in connection.execute(query.where(documents.c.source_deposition_id.in_(chunk)))
+                    )
+                return found
+
+        return self._run("list stored documents", work)
+
     def ping(self) -> None:
         """Really talk to the database: a query that needs the schema."""
         self._run("check the connection", lambda: self._ping_once())
@@ -195,7 +214,7 @@ def _delete_document(connection: Connection, deposition_id: str, content_type: s
         connection.execute(delete(table).where(_document_filter(table, deposition_id, content_type)))
 
 
-def _row_params(document: Document, category: Category, row: Row, order: int) -> dict[str, Any]:
+def row_params(document: Document, category: Category, row: Row, order: int) -> dict[str, Any]:
     params: dict[str, Any] = row.as_dict()
     params["source_deposition_id"] = document.deposition_id
     params["source_content_type"] = document.content_type
@@ -225,7 +244,7 @@ def insert_document(connection: Connection, document: Document) -> None:
     for category in CATEGORIES:
         rows = document.rows(category)
         if rows:
-            params = [_row_params(document, category, row, order) for order, row in enumerate(rows)]
+            params = [row_params(document, category, row, order) for order, row in enumerate(rows)]
             insert_rows(connection, CATEGORY_TABLES[category.name], params)
 
 
@@ -247,6 +266,6 @@ def _write_changes(connection: Connection, before: Document, after: Document) ->
             connection.execute(delete(table).where(and_(where, table.c.row_order >= len(new_rows))))
         if len(new_rows) > len(old_rows):
             params = [
-                _row_params(after, category, new_rows[order], order) for order in range(len(old_rows), len(new_rows))
+                row_params(after, category, new_rows[order], order) for order in range(len(old_rows), len(new_rows))
             ]
             insert_rows(connection, table, params)

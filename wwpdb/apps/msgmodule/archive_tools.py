@@ -1,0 +1,501 @@
+"""Operator tools at archive scale: migrate the archive into the database, validate, export.
+
+Work is split into batches of depositions handled by worker processes. A
+migration batch reads and checksums the current files, skips documents whose
+file is unchanged since they were migrated, parses the rest, and writes them
+in one transaction (multi-row inserts), so a run killed at any moment leaves
+whole batches or nothing, and a re-run finishes the job without duplicates.
+Rows written in the database since a document was migrated are never
+overwritten unless `force_overwrite` is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import func
+
+from .cifformat import parse_text
+from .db.engine import get_engine, run_with_retries
+from .db.schema import CATEGORY_TABLES, documents
+from .equivalence import differences
+from .errors import CifParseError, InvalidInputError, MessagingError
+from .model import CATEGORIES, CONTENT_TYPES, Document, validate_deposition_id
+from .stores.cif import CifMessageStore
+from .stores.db import DbMessageStore, insert_rows, read_document, row_params
+
+DEFAULT_BATCH = 50
+T = TypeVar("T")
+
+# -- selecting depositions ---------------------------------------------------------
+
+
+def select_depositions(
+    store: CifMessageStore,
+    deposition_ids: Iterable[str] = (),
+    depositions_file: Path | None = None,
+    shard: str | None = None,
+) -> list[str]:
+    """Ids named on the command line or in a file (one per line, # comments), else the whole archive.
+
+    `shard` "K/N" keeps every Nth id starting with the Kth (1-based), so N
+    machines can share one archive.
+    """
+    ids = [validate_deposition_id(d) for d in deposition_ids]
+    if depositions_file is not None:
+        try:
+            lines = depositions_file.read_text().splitlines()
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {depositions_file}: {exc.strerror or exc}") from None
+        for number, line in enumerate(lines, 1):
+            text = line.split("#", 1)[0].strip()
+            if text:
+                try:
+                    ids.append(validate_deposition_id(text))
+                except ValueError as exc:
+                    raise InvalidInputError(f"{depositions_file} line {number}: {exc}") from None
+    if not ids and not deposition_ids and depositions_file is None:
+        ids = store.list_depositions()
+    ids = list(dict.fromkeys(ids))
+    if shard:
+        try:
+            k, n = (int(part) for part in shard.split("/"))
+        except ValueError:
+            raise InvalidInputError(f"--shard {shard!r}: expected K/N, e.g. 1/4") from None
+        if not 1 <= k <= n:
+            raise InvalidInputError(f"--shard {shard!r}: K must be between 1 and N")
+        ids = [d for index, d in enumerate(sorted(ids)) if index % n == k - 1]
+    return ids
+
+
+def batches(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- per-deposition outcomes ---------------------------------------------------------
+
+# Worst first: a deposition's status is the worst of its documents'.
+STATUS_ORDER = ["failed", "conflict-kept", "overwritten", "migrated", "in-sync", "unchanged", "no-files"]
+
+
+@dataclass
+class DepositionOutcome:
+    deposition_id: str
+    status: str = "no-files"
+    files: list[dict[str, Any]] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    differences: list[dict[str, Any]] = field(default_factory=list)
+
+    def settle(self) -> None:
+        statuses = [f["action"] for f in self.files] + (["failed"] if self.errors else [])
+        known = [s.removeprefix("would-") for s in statuses]
+        if known:
+            worst = min(known, key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else 0)
+            prefix = "would-" if any(s.startswith("would-") for s in statuses) and worst != "failed" else ""
+            self.status = prefix + worst
+
+
+@dataclass
+class SourceFile:
+    content_type: str
+    path: Path
+    version: int
+    data: bytes
+    checksum: str
+    document: Document | None = None
+
+
+def _read_sources(store: CifMessageStore, outcome: DepositionOutcome) -> list[SourceFile]:
+    try:
+        found = store.current_files(outcome.deposition_id)
+    except MessagingError as exc:
+        outcome.errors.append(str(exc))
+        return []
+    sources = []
+    for content_type in CONTENT_TYPES:
+        if content_type not in found:
+            continue
+        path, version = found[content_type]
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            outcome.errors.append(f"cannot read {path}: {exc.strerror or exc}")
+            continue
+        sources.append(SourceFile(content_type, path, version, data, hashlib.sha256(data).hexdigest()))
+    return sources
+
+
+def _parse(source: SourceFile, deposition_id: str) -> Document:
+    try:
+        text = source.data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = source.data.decode("latin-1")
+    return parse_text(text, deposition_id, source.content_type, source=str(source.path))
+
+
+# -- migration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MigrationOptions:
+    cif_root: str
+    db_url: str
+    dry_run: bool = False
+    force_overwrite: bool = False
+
+
+def _tracking(connection: Connection, keys: list[tuple[str, str]], lock: bool) -> dict[tuple[str, str], Any]:
+    if not keys:
+        return {}
+    condition = or_(*(and_(documents.c.source_deposition_id == d, documents.c.source_content_type == c)
+                      for d, c in keys))
+    query = select(documents).where(condition)
+    if lock and connection.dialect.name != "sqlite":
+        query = query.with_for_update()
+    return {(row.source_deposition_id, row.source_content_type): row for row in connection.execute(query)}
+
+
+def _unchanged(row: Any, source: SourceFile) -> bool:
+    return row is not None and row.source_checksum == source.checksum and row.revision == row.migrated_revision
+
+
+def migrate_batch(options: MigrationOptions, deposition_ids: list[str]) -> list[DepositionOutcome]:
+    """Migrate one batch of depositions; never raises for a single deposition's problem."""
+    store = CifMessageStore(options.cif_root)
+    engine = get_engine(options.db_url)
+    outcomes = {d: DepositionOutcome(d) for d in deposition_ids}
+    sources: dict[tuple[str, str], SourceFile] = {}
+    for deposition_id, outcome in outcomes.items():
+        for source in _read_sources(store, outcome):
+            sources[(deposition_id, source.content_type)] = source
+
+    def plan_read() -> dict[tuple[str, str], Any]:
+        with engine.connect() as connection:
+            return _tracking(connection, list(sources), lock=False)
+
+    try:
+        tracked = run_with_retries(engine, "read migration state", plan_read)
+    except MessagingError as exc:
+        return _fail_all(outcomes, str(exc))
+
+    work: dict[tuple[str, str], SourceFile] = {}
+    for key, source in sources.items():
+        outcome = outcomes[key[0]]
+        entry = {"content_type": source.content_type, "file": source.path.name, "version": source.version,
+                 "checksum": source.checksum, "action": "unchanged"}
+        outcome.files.append(entry)
+        if _unchanged(tracked.get(key), source):
+            continue
+        try:
+            source.document = _parse(source, key[0])
+        except CifParseError as exc:
+            outcome.errors.append(str(exc))
+            entry["action"] = "failed"
+            continue
+        for name, count in source.document.row_counts().items():
+            outcome.rows[name] = outcome.rows.get(name, 0) + count
+        work[key] = source
+    # A deposition with a failed file is not written at all: its documents stay as they were.
+    work = {key: source for key, source in work.items() if not outcomes[key[0]].errors}
+
+    if work:
+        try:
+            if options.dry_run:
+                actions = _decide_dry(DbMessageStore(options.db_url, engine), work, tracked)
+            else:
+                actions = run_with_retries(engine, "write a migration batch",
+                                           lambda: _write_batch(engine, work, options.force_overwrite))
+        except MessagingError as exc:
+            return _fail_all(outcomes, str(exc))
+        for (deposition_id, content_type), action in actions.items():
+            for entry in outcomes[deposition_id].files:
+                if entry["content_type"] == content_type:
+                    entry["action"] = action
+                    if action == "conflict-kept":
+                        outcomes[deposition_id].warnings.append(
+                            f"{content_type}: the database has changes made since migration that differ from "
+                            f"{entry['file']}; kept them (use --force-overwrite to replace)")
+                    elif action == "overwritten":
+                        outcomes[deposition_id].warnings.append(
+                            f"{content_type}: database changes made since migration were overwritten "
+                            f"(--force-overwrite) by {entry['file']}")
+    for outcome in outcomes.values():
+        outcome.settle()
+    return list(outcomes.values())
+
+
+def _fail_all(outcomes: dict[str, DepositionOutcome], error: str) -> list[DepositionOutcome]:
+    for outcome in outcomes.values():
+        outcome.errors.append(error)
+        outcome.settle()
+    return list(outcomes.values())
+
+
+def _decide(row: Any, source: SourceFile, database_document: Callable[[], Document], force: bool) -> str:
+    """What to do with one document, given its locked tracking row."""
+    revision = row.revision if row is not None else 0
+    migrated_revision = (row.migrated_revision or 0) if row is not None else 0
+    if row is not None and row.source_checksum == source.checksum and revision == row.migrated_revision:
+        return "unchanged"
+    if revision == migrated_revision:
+        return "migrated"  # the database has not been written since the last migration (or ever)
+    assert source.document is not None
+    if not differences(source.document, database_document()):
+        return "in-sync"  # e.g. dual-write already copied this very file
+    return "overwritten" if force else "conflict-kept"
+
+
+def _decide_dry(
+    store: DbMessageStore, work: dict[tuple[str, str], SourceFile], tracked: dict
+) -> dict[tuple[str, str], str]:
+    return {
+        key: "would-" + _decide(tracked.get(key), source, partial(store.load, *key), False)
+        for key, source in work.items()
+    }
+
+
+def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bool) -> dict[tuple[str, str], str]:
+    keys = list(work)
+    with engine.connect().execution_options(msgmodule_write=True) as connection, connection.begin():
+        new_rows = [{"source_deposition_id": d, "source_content_type": c, "revision": 0} for d, c in keys]
+        if connection.dialect.name == "sqlite":
+            connection.execute(sqlite_insert(documents).on_conflict_do_nothing(), new_rows)
+        else:
+            connection.execute(mysql_insert(documents).prefix_with("IGNORE"), new_rows)
+        locked = _tracking(connection, keys, lock=True)
+        actions: dict[tuple[str, str], str] = {}
+        for key, source in work.items():
+            actions[key] = _decide(locked.get(key), source, partial(read_document, connection, *key), force)
+        replace = [key for key, action in actions.items() if action in ("migrated", "overwritten")]
+        had_rows = [key for key in replace if locked[key].revision > 0]
+        for table in CATEGORY_TABLES.values():
+            for chunk in batches(had_rows, 200):
+                connection.execute(delete(table).where(or_(*(
+                    and_(table.c.source_deposition_id == d, table.c.source_content_type == c) for d, c in chunk))))
+        for category in CATEGORIES:
+            params: list[dict[str, Any]] = []
+            for key in replace:
+                document = work[key].document
+                assert document is not None
+                params.extend(row_params(document, category, row, order)
+                              for order, row in enumerate(document.rows(category)))
+            if params:
+                insert_rows(connection, CATEGORY_TABLES[category.name], params)
+        tracking_updates = []
+        for key, action in actions.items():
+            if action == "unchanged" or action == "conflict-kept":
+                continue
+            row = locked[key]
+            revision = row.revision + 1 if key in replace else row.revision
+            source = work[key]
+            tracking_updates.append({
+                "d": key[0], "c": key[1], "revision": revision, "migrated_revision": revision,
+                "source_file": source.path.name, "source_version": source.version,
+                "source_checksum": source.checksum,
+            })
+        if tracking_updates:
+            connection.execute(
+                update(documents)
+                .where(documents.c.source_deposition_id == bindparam("d"),
+                       documents.c.source_content_type == bindparam("c"))
+                .values(revision=bindparam("revision"), migrated_revision=bindparam("migrated_revision"),
+                        source_file=bindparam("source_file"), source_version=bindparam("source_version"),
+                        source_checksum=bindparam("source_checksum"), migrated_at=func.current_timestamp(),
+                        updated_at=func.current_timestamp()),
+                tracking_updates,
+            )
+        return actions
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    cif_root: str
+    db_url: str
+    max_differences: int = 100  # per deposition, in the report
+
+
+def validate_batch(options: ValidationOptions, deposition_ids: list[str]) -> list[DepositionOutcome]:
+    """Compare each deposition's documents in the archive and the database."""
+    cif = CifMessageStore(options.cif_root)
+    db = DbMessageStore(options.db_url)
+    outcomes = []
+    for deposition_id in deposition_ids:
+        outcome = DepositionOutcome(deposition_id, status="equal")
+        try:
+            left = cif.load_all(deposition_id)
+            right = db.load_all(deposition_id)
+        except MessagingError as exc:
+            outcome.errors.append(str(exc))
+            outcome.status = "failed"
+            outcomes.append(outcome)
+            continue
+        found = [d for content_type in CONTENT_TYPES for d in differences(left[content_type], right[content_type])]
+        for content_type, document in left.items():
+            for name, count in document.row_counts().items():
+                outcome.rows[name] = outcome.rows.get(name, 0) + count
+            if not document.is_empty():
+                outcome.files.append({"content_type": content_type, "rows": sum(document.row_counts().values())})
+        if found:
+            outcome.status = "different"
+            outcome.differences = [_clip(d.as_dict()) for d in found[: options.max_differences]]
+            if len(found) > options.max_differences:
+                outcome.warnings.append(f"{len(found) - options.max_differences} more differences not listed")
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _clip(record: dict[str, Any], limit: int = 200) -> dict[str, Any]:
+    for side in ("left", "right"):
+        value = record.get(side)
+        if isinstance(value, str) and len(value) > limit:
+            record[side] = value[:limit] + f"... ({len(value)} characters)"
+    return record
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    db_url: str
+    output_dir: str
+    in_place: bool = False
+
+
+def export_batch(options: ExportOptions, deposition_ids: list[str]) -> list[DepositionOutcome]:
+    """Write database documents as archive files (V1 in a new tree, or a new version in place)."""
+    db = DbMessageStore(options.db_url)
+    target = CifMessageStore(options.output_dir)
+    outcomes = []
+    stored = set(db.document_keys(deposition_ids))
+    for deposition_id in deposition_ids:
+        outcome = DepositionOutcome(deposition_id)
+        try:
+            for content_type, document in db.load_all(deposition_id).items():
+                if (deposition_id, content_type) not in stored:
+                    continue
+                path = target.save_new_version(document) if options.in_place else _write_v1(target, document)
+                outcome.files.append({"content_type": content_type, "file": str(path), "action": "migrated"})
+                for name, count in document.row_counts().items():
+                    outcome.rows[name] = outcome.rows.get(name, 0) + count
+        except MessagingError as exc:
+            outcome.errors.append(str(exc))
+        outcome.settle()
+        if outcome.status == "migrated":
+            outcome.status = "exported"
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _write_v1(target: CifMessageStore, document: Document) -> Path:
+    from .stores.cif import file_name
+
+    path = target.deposition_dir(document.deposition_id) / file_name(document.deposition_id, document.content_type, 1)
+    if path.exists():
+        raise MessagingError(f"{path} already exists: export into an empty --output-dir, or use --in-place")
+    target.save(document)
+    return path
+
+
+# -- running batches in worker processes ------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    total: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    rows: Counter = field(default_factory=Counter)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (deposition, first error)
+    elapsed: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return self.statuses["failed"]
+
+
+def _call(job: tuple[Callable[[Any, list[str]], list[DepositionOutcome]], Any, list[str]]) -> list[DepositionOutcome]:
+    function, options, ids = job
+    return function(options, ids)
+
+
+def run_batches(
+    function: Callable[[Any, list[str]], list[DepositionOutcome]],
+    options: Any,
+    ids: list[str],
+    workers: int,
+    batch_size: int = DEFAULT_BATCH,
+    report: TextIO | None = None,
+    progress: bool | None = None,
+    on_outcome: Callable[[DepositionOutcome], None] | None = None,
+) -> RunSummary:
+    """Run `function` over batches of ids, in `workers` processes (1: in this process).
+
+    Outcomes are streamed to `report` (a JSON array) and counted, never all
+    kept in memory, so memory does not grow with the archive.
+    """
+    from tqdm import tqdm
+
+    summary = RunSummary(total=len(ids))
+    start = time.monotonic()
+    jobs = [(function, options, batch) for batch in batches(ids, batch_size)]
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=len(ids), unit="dep", disable=not show, file=sys.stderr, smoothing=0.1)
+    first = True
+    if report is not None:
+        report.write("[\n")
+
+    def consume(outcomes: list[DepositionOutcome]) -> None:
+        nonlocal first
+        for outcome in outcomes:
+            summary.statuses[outcome.status] += 1
+            summary.rows.update(outcome.rows)
+            if outcome.errors:
+                summary.failures.append((outcome.deposition_id, outcome.errors[0]))
+            if report is not None:
+                report.write(("" if first else ",\n") + json.dumps(asdict(outcome), ensure_ascii=False))
+                first = False
+            if on_outcome is not None:
+                on_outcome(outcome)
+        bar.update(len(outcomes))
+
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                consume(_call(job))
+        else:
+            context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            with context.Pool(processes=workers, maxtasksperchild=200) as pool:
+                for outcomes in pool.imap_unordered(_call, jobs):
+                    consume(outcomes)
+    finally:
+        bar.close()
+        if report is not None:
+            report.write("\n]\n")
+            report.flush()
+    summary.elapsed = time.monotonic() - start
+    return summary
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
