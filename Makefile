@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 MSGMODULE := $(BIN)/msgmodule
 FORCE_FLAG := $(if $(filter 1 yes true,$(FORCE)),--force,)
 
-.PHONY: help install test demo lint tox clean backend-info feature-flags health reconcile \
+.PHONY: help install test demo bench lint tox clean backend-info feature-flags health reconcile \
 	backend-cif-only backend-shadow backend-db-only backend-dual-write-cif-read backend-dual-write-db-read \
 	migration-phase-1 migration-phase-2 migration-phase-3 backend-migration-guide
 
@@ -26,11 +26,31 @@ install: $(VENV)/.installed  ## create .venv and install the package with its te
 test: install  ## run the whole test suite (MySQL tests run when a server answers)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-demo: install  ## build a small archive from the project's example files and show it
+DEMO_CFG := $(DEMO_DIR)/msgmodule.cfg
+DEMO_ENV := MSGMODULE_CONFIG=$(DEMO_CFG)
+
+demo: install  ## build a small archive from the example files, migrate it into SQLite, validate, show
 	rm -rf $(DEMO_DIR)
 	mkdir -p $(DEMO_DIR)
 	cp -r wwpdb/apps/tests-msgmodule/test_data/archive $(DEMO_DIR)/archive
-	MSGCIF_ROOT=$(DEMO_DIR)/archive $(BIN)/msgmodule show
+	$(PY) -c "from pathlib import Path; from wwpdb.apps.msgmodule.synthetic import generate_archive; \
+		generate_archive(Path('$(DEMO_DIR)/archive'), 20)"
+	printf '[msgmodule]\nMSGCIF_ROOT = %s\nMSGDB_URL = sqlite:///%s\nMSGMODULE_STATE_DIR = %s\n' \
+		"$(CURDIR)/$(DEMO_DIR)/archive" "$(CURDIR)/$(DEMO_DIR)/messaging.db" "$(CURDIR)/$(DEMO_DIR)/state" > $(DEMO_CFG)
+	$(DEMO_ENV) $(MSGMODULE) show D_1000000001 G_1000003
+	$(DEMO_ENV) $(PY) scripts/init_messaging_database.py
+	$(DEMO_ENV) $(PY) scripts/migrate_cif_to_db.py --report $(DEMO_DIR)/migrate.json
+	$(DEMO_ENV) $(PY) scripts/migrate_cif_to_db.py
+	$(DEMO_ENV) $(PY) scripts/validate_migration.py
+	$(DEMO_ENV) $(MSGMODULE) stage dual-write
+	$(DEMO_ENV) $(MSGMODULE) health
+	$(DEMO_ENV) $(MSGMODULE) backend-info
+	@echo "The demo's settings are in $(DEMO_CFG); use them with: $(DEMO_ENV) $(MSGMODULE) backend-info"
+
+BENCH_ARGS ?=
+bench: install  ## migration/read speed and memory vs baselines; figures in bench-results/
+	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+	$(PY) benchmarks/dual_write_latency.py --json bench-results/dual-write-latency.json
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check wwpdb scripts benchmarks

@@ -11,6 +11,7 @@ overwritten unless `force_overwrite` is set.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -24,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -116,7 +117,7 @@ class DepositionOutcome:
 @dataclass
 class SourceFile:
     content_type: str
-    path: Path
+    path: str
     version: int
     data: bytes
     checksum: str
@@ -135,7 +136,8 @@ def _read_sources(store: CifMessageStore, outcome: DepositionOutcome) -> list[So
             continue
         path, version = found[content_type]
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                data = handle.read()
         except OSError as exc:
             outcome.errors.append(f"cannot read {path}: {exc.strerror or exc}")
             continue
@@ -148,7 +150,7 @@ def _parse(source: SourceFile, deposition_id: str) -> Document:
         text = source.data.decode("utf-8")
     except UnicodeDecodeError:
         text = source.data.decode("latin-1")
-    return parse_text(text, deposition_id, source.content_type, source=str(source.path))
+    return parse_text(text, deposition_id, source.content_type, source=source.path)
 
 
 # -- migration ---------------------------------------------------------------------------
@@ -162,15 +164,19 @@ class MigrationOptions:
     force_overwrite: bool = False
 
 
+_TRACKING = select(documents).where(documents.c.source_deposition_id.in_(bindparam("ids", expanding=True)))
+_TRACKING_LOCKED = _TRACKING.with_for_update()
+
+
 def _tracking(connection: Connection, keys: list[tuple[str, str]], lock: bool) -> dict[tuple[str, str], Any]:
+    """Tracking rows of these documents (one cached statement per batch, whatever its size)."""
     if not keys:
         return {}
-    condition = or_(*(and_(documents.c.source_deposition_id == d, documents.c.source_content_type == c)
-                      for d, c in keys))
-    query = select(documents).where(condition)
-    if lock and connection.dialect.name != "sqlite":
-        query = query.with_for_update()
-    return {(row.source_deposition_id, row.source_content_type): row for row in connection.execute(query)}
+    wanted = set(keys)
+    query = _TRACKING_LOCKED if lock and connection.dialect.name != "sqlite" else _TRACKING
+    rows = connection.execute(query, {"ids": sorted({d for d, _ in keys})})
+    found = {(row.source_deposition_id, row.source_content_type): row for row in rows}
+    return {key: row for key, row in found.items() if key in wanted}
 
 
 def _unchanged(row: Any, source: SourceFile) -> bool:
@@ -199,7 +205,7 @@ def migrate_batch(options: MigrationOptions, deposition_ids: list[str]) -> list[
     work: dict[tuple[str, str], SourceFile] = {}
     for key, source in sources.items():
         outcome = outcomes[key[0]]
-        entry = {"content_type": source.content_type, "file": source.path.name, "version": source.version,
+        entry = {"content_type": source.content_type, "file": os.path.basename(source.path), "version": source.version,
                  "checksum": source.checksum, "action": "unchanged"}
         outcome.files.append(entry)
         if _unchanged(tracked.get(key), source):
@@ -287,9 +293,13 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
         replace = [key for key, action in actions.items() if action in ("migrated", "overwritten")]
         had_rows = [key for key in replace if locked[key].revision > 0]
         for table in CATEGORY_TABLES.values():
-            for chunk in batches(had_rows, 200):
-                connection.execute(delete(table).where(or_(*(
-                    and_(table.c.source_deposition_id == d, table.c.source_content_type == c) for d, c in chunk))))
+            if had_rows:
+                connection.execute(
+                    delete(table).where(
+                        table.c.source_deposition_id == bindparam("d"), table.c.source_content_type == bindparam("c")
+                    ),
+                    [{"d": d, "c": c} for d, c in had_rows],
+                )
         for category in CATEGORIES:
             params: list[dict[str, Any]] = []
             for key in replace:
@@ -308,7 +318,7 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
             source = work[key]
             tracking_updates.append({
                 "d": key[0], "c": key[1], "revision": revision, "migrated_revision": revision,
-                "source_file": source.path.name, "source_version": source.version,
+                "source_file": os.path.basename(source.path), "source_version": source.version,
                 "source_checksum": source.checksum,
             })
         if tracking_updates:
@@ -436,7 +446,13 @@ class RunSummary:
 
 def _call(job: tuple[Callable[[Any, list[str]], list[DepositionOutcome]], Any, list[str]]) -> list[DepositionOutcome]:
     function, options, ids = job
-    return function(options, ids)
+    try:
+        return function(options, ids)
+    finally:
+        # A batch holds megabytes of file text; reference cycles made by libraries on the way
+        # (retry wrappers, SQL compilation) would keep it alive until a full collection, so
+        # memory would climb with the archive's size. Collect now: memory stays flat.
+        gc.collect()
 
 
 def run_batches(

@@ -9,8 +9,8 @@ ASCII only, which gemmi and the `mmcif` package both parse.
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 
 from gemmi import cif
 
@@ -24,32 +24,91 @@ _MAX_INLINE = 2000
 _GEMMI_LOCATION = re.compile(r":(\d+):\d*(?:\(\d+\))?: ?(.*)", re.DOTALL)
 
 
-def _value(raw: str) -> str | None:
-    """A raw CIF token to the model's value: null, or decoded Unicode text."""
-    if raw == "?" or raw == ".":
+# Anything decode_text would change: a character reference, a \\u escape, a " ;" line start.
+_NEEDS_DECODING = re.compile(r"&#|\\[uU]|\n +;")
+
+
+_LIFTED = "\x01"  # marks a text field lifted out before parsing; never in a file we would lift from
+
+
+def _lift_text_fields(text: str) -> tuple[str, list[str]] | None:
+    """The text with each text field's content replaced by a short token, and the contents.
+
+    gemmi parses long text fields a character at a time; message files are
+    mostly text, so cutting the fields out first (a line starting with ";"
+    opens a field, the next such line closes it) and parsing the remaining
+    skeleton is much faster. None when the text has CRs or the token
+    character, or a field is not closed: then the plain parse is used.
+    """
+    if _LIFTED in text or "\r" in text:
         return None
-    first = raw[0]
-    text = cif.as_string(raw) if first == "'" or first == '"' or first == ";" else raw
-    if "&#" in text or "\\u" in text or "\\U" in text or "\n " in text:
-        return decode_text(text)
-    return text
+    fields: list[str] = []
+    pieces: list[str] = []
+    done = 0
+    opening = 0 if text.startswith(";") else _next_line_starting_semicolon(text, 0)
+    while opening >= 0:
+        closing = text.find("\n;", opening + 1)
+        if closing < 0:
+            return None
+        pieces.append(text[done:opening])
+        pieces.append(f";{_LIFTED}{len(fields)}")
+        fields.append(text[opening + 1 : closing])
+        done = closing  # the closing "\n;" stays in the skeleton
+        opening = _next_line_starting_semicolon(text, closing + 2)
+    pieces.append(text[done:])
+    return "".join(pieces), fields
+
+
+def _next_line_starting_semicolon(text: str, start: int) -> int:
+    found = text.find("\n;", start)
+    return -1 if found < 0 else found + 1
+
+
+def _column(values: list[str | bool | None], decode: bool, fields: list[str]) -> list[str | None]:
+    """One column from gemmi (quotes removed; None for `?`, False for `.`) to model values."""
+    column = [None if value is False else value for value in values] if False in values else values
+    if fields:
+        column = [
+            fields[int(value[1:])] if value.__class__ is str and value.startswith(_LIFTED) else value  # type: ignore[union-attr,index]
+            for value in column
+        ]
+    if decode:
+        strings: list[str] = [value for value in column if value is not None]  # type: ignore[misc]
+        if _NEEDS_DECODING.search("\x00".join(strings)):
+            return [None if value is None else decode_text(value) for value in column]  # type: ignore[arg-type]
+    return column  # type: ignore[return-value]
 
 
 def parse_text(text: str, deposition_id: str, content_type: str, source: str = "<string>") -> Document:
     """Parse message-file text into a Document."""
-    if not text.strip():
+    if not text or text.isspace():
         return Document(deposition_id, content_type)
+    lifted = _lift_text_fields(text)
+    fields: list[str] = []
     try:
-        parsed = cif.read_string(text)
+        if lifted is None:
+            parsed = cif.read_string(text)
+        else:
+            skeleton, fields = lifted
+            parsed = cif.read_string(skeleton)
     except (ValueError, RuntimeError) as exc:
-        raise _parse_error(source, exc) from None
-    return _to_document(parsed, deposition_id, content_type)
+        try:  # report the error as the original text has it (its lines, its wording)
+            parsed = cif.read_string(text)
+            fields = []
+        except (ValueError, RuntimeError) as original:
+            raise _parse_error(source, original) from None
+        if lifted is None:
+            raise _parse_error(source, exc) from None
+    # One scan of the file decides whether any value needs decoding at all (most need none).
+    decode = _NEEDS_DECODING.search(text) is not None
+    return _to_document(parsed, deposition_id, content_type, decode, fields)
 
 
-def parse_file(path: Path, deposition_id: str, content_type: str) -> Document:
+def parse_file(path: str | os.PathLike[str], deposition_id: str, content_type: str) -> Document:
     """Parse a message file into a Document; an empty file is an empty Document."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise CifParseError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
     try:
@@ -58,7 +117,7 @@ def parse_file(path: Path, deposition_id: str, content_type: str) -> Document:
         line = data.count(b"\n", 0, exc.start) + 1
         # Stray Latin-1 bytes occur in old files; keep the characters, don't drop the file.
         text = data.decode("latin-1")
-        if not text.strip():
+        if not text or text.isspace():
             raise CifParseError(str(path), line, "not text") from exc
     return parse_text(text, deposition_id, content_type, source=str(path))
 
@@ -71,21 +130,26 @@ def _parse_error(source: str, exc: Exception) -> CifParseError:
     return CifParseError(source, None, message)
 
 
-def _to_document(parsed: cif.Document, deposition_id: str, content_type: str) -> Document:
+def _to_document(
+    parsed: cif.Document, deposition_id: str, content_type: str, decode: bool, fields: list[str]
+) -> Document:
     document = Document(deposition_id, content_type)
     for block in parsed:
         for category in CATEGORIES:
-            table = block.find_mmcif_category("_" + category.name + ".")
-            if len(table) == 0:
+            # One call per category: gemmi unquotes and maps nulls in C++.
+            columns = block.get_mmcif_category("_" + category.name + ".", raw=False)
+            if not columns:
                 continue
-            prefix_length = len(category.name) + 2
-            columns = {tag[prefix_length:].lower(): index for index, tag in enumerate(table.tags)}
-            positions = [columns.get(item) for item in category.items]
+            lowered = {tag.lower(): values for tag, values in columns.items()}
+            length = len(next(iter(lowered.values())))
+            if length == 0:
+                continue
+            missing: list[str | None] = [None] * length
+            values = [
+                _column(lowered[item], decode, fields) if item in lowered else missing for item in category.items
+            ]
             row_type = category.row_type
-            rows = document.rows(category)
-            for row in table:
-                values = [None if pos is None else _value(row[pos]) for pos in positions]
-                rows.append(row_type(*values))
+            document.rows(category).extend(row_type(*row) for row in zip(*values, strict=True))
     return document
 
 

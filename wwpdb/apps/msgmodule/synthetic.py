@@ -19,8 +19,9 @@ from .stores.cif import file_name
 
 PARAGRAPH = (
     "Thank you for depositing your structure with the wwPDB. Please review the processed files and the "
-    "validation report. The resolution reported is 1.7 \u00c5; please check the ligand geometry.\n"
+    "validation report, and check the geometry of the ligands listed below.\n"
 )
+RESOLUTION = "The resolution reported is 1.7 \u00c5.\n"
 REFERENCE_TYPES = [
     ("model-annotate", "pdbx"), ("model-review", "pdbx"), ("model-annotate", "pdb"),
     ("structure-factors-annotate", "pdbx"), ("validation-report-annotate", "pdf"),
@@ -47,7 +48,8 @@ def deposition_documents(deposition_id: str, seed: int) -> list[Document]:
     day = rng.randrange(300)
     for number in range(rng.randint(2, 6)):
         mid = _uuid(rng)
-        text = PARAGRAPH * rng.randint(10, 40)
+        # Character references are as rare as in the samples: about one message in eight.
+        text = (RESOLUTION if rng.random() < 0.125 else "") + PARAGRAPH * rng.randint(10, 40)
         to_dep.put_message(
             Message(None, mid, deposition_id, _timestamp(rng, day + number * 7), "CS", "vldtn", None, mid,
                     f"PDB ID XXXX - Validation report {number}", text, "text", "Y"),
@@ -61,7 +63,8 @@ def deposition_documents(deposition_id: str, seed: int) -> list[Document]:
         from_dep.put_message(
             Message(None, mid, deposition_id, _timestamp(rng, day + 3 + number), "depositor - Cat, Thomas",
                     "Re-upload files", None, parent, "Re-upload files",
-                    "Dear staff,\n\nPlease unlock the entry.\n;-) Thanks\n", "text", "Y")
+                    "Dear staff,\n\nPlease unlock the entry.\n" + (";-) Thanks\n" if rng.random() < 0.125 else ""),
+                    "text", "Y")
         )
         to_dep.statuses.append(MessageStatus(mid, deposition_id, rng.choice("YN"), "N", "N"))
     for number in range(rng.randint(0, 3)):

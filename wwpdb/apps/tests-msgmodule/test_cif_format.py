@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mmcif.io.PdbxReader import PdbxReader
 
+from wwpdb.apps.msgmodule import cifformat
 from wwpdb.apps.msgmodule.cifformat import format_document, parse_file, parse_text
 from wwpdb.apps.msgmodule.equivalence import differences
 from wwpdb.apps.msgmodule.errors import CifParseError
@@ -205,3 +206,46 @@ def test_any_unicode_text_survives_a_write_and_read(value, subject):
     assert_parses_with_both_readers(text, doc)
     again = parse_text(text, "D_1", "messages-to-depositor")
     assert again == doc
+
+
+def _both_ways(text: str, monkeypatch) -> tuple[Document, Document]:
+    fast = parse_text(text, "D_1", "messages-to-depositor")
+    with monkeypatch.context() as patch:
+        patch.setattr(cifformat, "_lift_text_fields", lambda _text: None)  # the plain gemmi parse
+        plain = parse_text(text, "D_1", "messages-to-depositor")
+    return fast, plain
+
+
+def test_lifting_text_fields_out_before_parsing_changes_no_value(monkeypatch, samples):
+    files = sorted(EXAMPLE_ARCHIVE.rglob("*_P1.cif.V*")) + samples
+    for path in files:
+        fast, plain = _both_ways(path.read_text(), monkeypatch)
+        assert fast == plain, path.name
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.text(max_size=80), min_size=1, max_size=4))
+def test_lifting_agrees_with_plain_parsing_on_any_text(values):
+    doc = Document("D_1", "messages-to-depositor")
+    for index, value in enumerate(values):
+        doc.messages.append(Message(str(index + 1), f"m{index}", "D_1", message_subject=value, message_text=value))
+    text = format_document(doc)
+    fast = parse_text(text, "D_1", "messages-to-depositor")
+    original = cifformat._lift_text_fields
+    try:
+        cifformat._lift_text_fields = lambda _text: None
+        plain = parse_text(text, "D_1", "messages-to-depositor")
+    finally:
+        cifformat._lift_text_fields = original
+    assert fast == plain == doc
+
+
+def test_an_error_after_a_lifted_text_field_reports_the_original_line():
+    text = (
+        "data_messages\nloop_\n_pdbx_deposition_message_info.ordinal_id\n"
+        "_pdbx_deposition_message_info.message_text\n"
+        "1\n;line one\nline two\nline three\n;\n2 'unterminated\n"
+    )
+    with pytest.raises(CifParseError) as raised:
+        parse_text(text, "D_1", "messages-to-depositor", source="x.cif")
+    assert raised.value.line == 10

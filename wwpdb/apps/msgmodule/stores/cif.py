@@ -56,8 +56,13 @@ class CifMessageStore(MessageStore):
     def deposition_dir(self, deposition_id: str) -> Path:
         return self.root / validate_deposition_id(deposition_id)
 
-    def current_files(self, deposition_id: str) -> dict[str, tuple[Path, int]]:
-        """The current (highest-version) file of each content type the deposition has."""
+    def current_files(self, deposition_id: str) -> dict[str, tuple[str, int]]:
+        """The current (highest-version) file path and version of each content type the deposition has.
+
+        Paths are plain strings: pathlib interns every path part it parses,
+        which over an archive of hundreds of thousands of files is memory
+        that is never given back.
+        """
         folder = self.deposition_dir(deposition_id)
         try:
             names = os.listdir(folder)
@@ -65,20 +70,21 @@ class CifMessageStore(MessageStore):
             return {}
         except OSError as exc:
             raise StorageError(f"cannot list {folder}: {exc.strerror or exc}") from exc
-        best: dict[str, tuple[Path, int]] = {}
+        best: dict[str, tuple[str, int]] = {}
         for entry in names:
             match = _FILE_NAME.fullmatch(entry)
             if match and match["dep"] == deposition_id:
                 version = int(match["version"])
                 if match["ct"] not in best or version > best[match["ct"]][1]:
-                    best[match["ct"]] = (folder / entry, version)
-        return best
+                    best[match["ct"]] = (entry, version)
+        base = str(folder)
+        return {content_type: (os.path.join(base, entry), version) for content_type, (entry, version) in best.items()}
 
     def current_file(self, deposition_id: str, content_type: str) -> Path | None:
         """The highest version of the document's file, or None when there is none."""
         validate_content_type(content_type)
         found = self.current_files(deposition_id).get(content_type)
-        return found[0] if found else None
+        return Path(found[0]) if found else None
 
     def _check_root(self) -> None:
         if not self.root.is_dir():

@@ -1,0 +1,302 @@
+"""`make bench`: migration and CIF-read speed, and migration memory, as ratios against baselines run beside them.
+
+    .venv/bin/python benchmarks/bench.py [--depositions 1000] [--memory-sizes 1000,10000]
+                                         [--mysql-url mysql+pymysql://root@127.0.0.1:3306] [--out bench-results]
+
+Measured in one run, on a generated archive shaped like the OneDep samples:
+- migration (the real tool, worker processes, batched transactions) into SQLite and MariaDB, against
+  a per-row insert-and-commit baseline (read, parse, one INSERT and COMMIT per row; run on a subset
+  and compared as rows per second) and against the raw limit (already parsed rows, plain batched
+  inserts, nothing else);
+- reading every deposition through the CIF store against the `mmcif` package's PdbxReader and
+  against gemmi's bare parse of the same files;
+- peak memory (max RSS of any process) of a migration at each archive size.
+Figures go to a JSON file and a table; the SPEC targets are printed beside them. Never fails on a
+missed target: it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from gemmi import cif
+from sqlalchemy import create_engine, insert
+
+from wwpdb.apps.msgmodule.archive_tools import MigrationOptions, default_workers, migrate_batch, run_batches
+from wwpdb.apps.msgmodule.codec import decode_text
+from wwpdb.apps.msgmodule.db import schema_versions
+from wwpdb.apps.msgmodule.db.engine import dispose_engines, get_engine
+from wwpdb.apps.msgmodule.db.schema import CATEGORY_TABLES
+from wwpdb.apps.msgmodule.model import CATEGORIES, Document
+from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
+from wwpdb.apps.msgmodule.stores.db import insert_rows, row_params
+from wwpdb.apps.msgmodule.synthetic import generate_archive
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE_DEPOSITIONS = 100  # the per-row baseline is slow by design: measured on a subset, compared per row
+
+
+class Databases:
+    """Fresh, empty databases with the schema: SQLite files and uniquely named MariaDB databases."""
+
+    def __init__(self, workdir: Path, mysql_url: str) -> None:
+        self.workdir = workdir
+        self.mysql_url = mysql_url
+        self.created: list[str] = []
+        self.admin = create_engine(mysql_url, isolation_level="AUTOCOMMIT")
+        try:
+            with self.admin.connect():
+                self.mysql_error = None
+        except Exception as exc:  # noqa: BLE001 - a benchmark reports what it could not measure
+            self.mysql_error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+
+    def kinds(self) -> list[str]:
+        return ["sqlite"] + ([] if self.mysql_error else ["mariadb"])
+
+    def fresh(self, kind: str) -> str:
+        name = f"msgbench_{uuid.uuid4().hex[:10]}"
+        if kind == "sqlite":
+            url = f"sqlite:///{self.workdir / name}.db"
+        else:
+            with self.admin.connect() as connection:
+                connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+            self.created.append(name)
+            url = f"{self.mysql_url}/{name}?charset=utf8mb4"
+        schema_versions.upgrade(url)
+        return url
+
+    def drop_all(self) -> None:
+        dispose_engines()
+        with self.admin.connect() as connection:
+            for name in self.created:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        self.admin.dispose()
+
+
+def parsed_documents(root: Path, ids: list[str]) -> list[Document]:
+    store = CifMessageStore(root)
+    return [document for d in ids for document in store.load_all(d).values() if not document.is_empty()]
+
+
+def total_rows(documents: list[Document]) -> int:
+    return sum(sum(document.row_counts().values()) for document in documents)
+
+
+def time_migration(root: Path, url: str, ids: list[str], workers: int) -> float:
+    start = time.perf_counter()
+    summary = run_batches(migrate_batch, MigrationOptions(str(root), url), ids, workers, progress=False)
+    elapsed = time.perf_counter() - start
+    if summary.failed:
+        raise RuntimeError(f"migration failed: {summary.failures[:3]}")
+    return elapsed
+
+
+def time_per_row_baseline(root: Path, url: str, ids: list[str]) -> tuple[float, int]:
+    """Read, parse, then one INSERT and one COMMIT per row: what a naive migration does."""
+    engine = get_engine(url)
+    start = time.perf_counter()
+    documents = parsed_documents(root, ids)
+    for document in documents:
+        for category in CATEGORIES:
+            table = CATEGORY_TABLES[category.name]
+            for order, row in enumerate(document.rows(category)):
+                with engine.begin() as connection:
+                    connection.execute(insert(table).values(**row_params(document, category, row, order)))
+    return time.perf_counter() - start, total_rows(documents)
+
+
+def time_raw_limit(url: str, documents: list[Document], batch: int = 50) -> float:
+    """Already parsed rows, plain multi-row inserts in one transaction per batch of depositions."""
+    engine = get_engine(url)
+    start = time.perf_counter()
+    for first in range(0, len(documents), batch * 3):
+        chunk = documents[first : first + batch * 3]
+        with engine.begin() as connection:
+            for category in CATEGORIES:
+                params = [row_params(d, category, row, order) for d in chunk
+                          for order, row in enumerate(d.rows(category))]
+                if params:
+                    insert_rows(connection, CATEGORY_TABLES[category.name], params)
+    return time.perf_counter() - start
+
+
+def pdbx_reader_document(path: Path, deposition_id: str, content_type: str) -> Document:
+    """The legacy way: PdbxReader, then rows into the same model objects (same null and text rules)."""
+    from mmcif.io.PdbxReader import PdbxReader
+
+    containers: list[Any] = []
+    with open(path, encoding="utf-8") as handle:
+        PdbxReader(handle).read(containers)
+    document = Document(deposition_id, content_type)
+    for container in containers:
+        for category in CATEGORIES:
+            table = container.getObj(category.name)
+            if table is None:
+                continue
+            names = table.getAttributeList()
+            positions = [names.index(item) if item in names else None for item in category.items]
+            for row in table.getRowList():
+                values = [None if p is None or row[p] in ("?", ".") else decode_text(row[p]) for p in positions]
+                document.rows(category).append(category.row_type(*values))
+    return document
+
+
+def time_reads(root: Path, ids: list[str], repeat: int = 3) -> dict[str, float]:
+    """Best of `repeat` runs of each way of reading every deposition's current files."""
+    from mmcif.io.PdbxReader import PdbxReader
+
+    store = CifMessageStore(root)
+    files = [(path, d, ct) for d in ids for ct, (path, _) in store.current_files(d).items()]
+
+    def best(work: Any) -> float:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    def bare_pdbx() -> None:
+        for path, _, _ in files:
+            with open(path, encoding="utf-8") as handle:
+                PdbxReader(handle).read([])
+
+    return {
+        "cif_store": best(lambda: [store.load_all(d) for d in ids]),
+        "gemmi_parse": best(lambda: [cif.read(str(path)) for path, _, _ in files]),
+        "pdbx_reader": best(bare_pdbx),
+        "pdbx_reader_to_objects": best(lambda: [pdbx_reader_document(*f) for f in files]),
+    }
+
+
+def peak_memory_of_migration(root: Path, url: str, workers: int) -> float:
+    """Max RSS (MiB) of any process of a migration run as the operator runs it."""
+    probe = (
+        "import resource, subprocess, sys;"
+        "r = subprocess.run(sys.argv[1:]);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
+    )
+    command = [sys.executable, "-c", probe, sys.executable, str(REPO / "scripts" / "migrate_cif_to_db.py"),
+               "--directory", str(root), "--db-url", url, "--workers", str(workers), "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return int(result.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--depositions", type=int, default=1000)
+    parser.add_argument("--memory-sizes", default="1000,10000")
+    parser.add_argument("--mysql-url", default="mysql+pymysql://root@127.0.0.1:3306")
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--out", type=Path, default=REPO / "bench-results")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "machine": {"python": platform.python_version(), "cores": os.cpu_count(), "workers": args.workers},
+        "depositions": args.depositions,
+    }
+    with tempfile.TemporaryDirectory(prefix="msgbench-") as tmp:
+        workdir = Path(tmp)
+        databases = Databases(workdir, args.mysql_url)
+        try:
+            root = workdir / "archive"
+            ids = generate_archive(root, args.depositions)
+            documents = parsed_documents(root, ids)
+            rows = total_rows(documents)
+            figures["rows"] = rows
+            figures["archive_bytes"] = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+            if databases.mysql_error:
+                figures["mariadb_not_measured"] = databases.mysql_error
+            for kind in databases.kinds():
+                migration = time_migration(root, databases.fresh(kind), ids, args.workers)
+                baseline_seconds, baseline_rows = time_per_row_baseline(
+                    root, databases.fresh(kind), ids[:BASELINE_DEPOSITIONS])
+                raw = time_raw_limit(databases.fresh(kind), documents)
+                figures[kind] = {
+                    "migration_s": migration,
+                    "migration_rows_per_s": rows / migration,
+                    "per_row_baseline_rows_per_s": baseline_rows / baseline_seconds,
+                    "raw_limit_s": raw,
+                    "speedup_vs_per_row": (rows / migration) / (baseline_rows / baseline_seconds),
+                    "migration_over_raw_limit": migration / raw,
+                }
+            reads = time_reads(root, ids)
+            figures["cif_read"] = {
+                **{f"{k}_s": v for k, v in reads.items()},
+                "speedup_vs_pdbx_reader_to_objects": reads["pdbx_reader_to_objects"] / reads["cif_store"],
+                "speedup_vs_pdbx_reader_parse_only": reads["pdbx_reader"] / reads["cif_store"],
+                "over_gemmi_parse": reads["cif_store"] / reads["gemmi_parse"],
+            }
+            memory = {}
+            for size in (int(s) for s in args.memory_sizes.split(",") if s):
+                sized_root = workdir / f"archive-{size}"
+                generate_archive(sized_root, size)
+                memory[str(size)] = peak_memory_of_migration(sized_root, databases.fresh("sqlite"), args.workers)
+            figures["peak_memory_mib"] = memory
+            if len(memory) >= 2:
+                values = list(memory.values())
+                figures["memory_growth"] = values[-1] / values[0]
+        finally:
+            databases.drop_all()
+    table = render(figures)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    (args.out / f"bench-{stamp}.json").write_text(json.dumps(figures, indent=1))
+    (args.out / f"bench-{stamp}.txt").write_text(table + "\n")
+    print(f"written: {args.out}/bench-{stamp}.json and .txt")
+
+
+def render(figures: dict[str, Any]) -> str:
+    lines = [f"msgmodule bench {figures['when']} UTC: {figures['depositions']} depositions, {figures['rows']} rows, "
+             f"{figures['archive_bytes'] / 1e6:.1f} MB, {figures['machine']['workers']} workers"]
+
+    def check(ok: bool) -> str:
+        return "meets" if ok else "MISSES"
+
+    for kind in ("sqlite", "mariadb"):
+        if kind not in figures:
+            continue
+        f = figures[kind]
+        lines += [
+            f"{kind}: migration {f['migration_s']:.2f} s ({f['migration_rows_per_s']:.0f} rows/s); "
+            f"per-row baseline {f['per_row_baseline_rows_per_s']:.0f} rows/s; raw limit {f['raw_limit_s']:.2f} s",
+            f"  speed-up over per-row insert+commit: {f['speedup_vs_per_row']:.1f}x "
+            f"(target >= 10x: {check(f['speedup_vs_per_row'] >= 10)})",
+            f"  migration / raw limit: {f['migration_over_raw_limit']:.2f}x "
+            f"(target <= 2x: {check(f['migration_over_raw_limit'] <= 2)})",
+        ]
+    if "mariadb_not_measured" in figures:
+        lines.append(f"mariadb: not measured ({figures['mariadb_not_measured']})")
+    r = figures["cif_read"]
+    lines += [
+        f"cif read (files to model objects): store {r['cif_store_s']:.2f} s; gemmi parse only "
+        f"{r['gemmi_parse_s']:.2f} s; PdbxReader to the same objects {r['pdbx_reader_to_objects_s']:.2f} s "
+        f"(parse only {r['pdbx_reader_s']:.2f} s)",
+        f"  speed-up over PdbxReader to objects: {r['speedup_vs_pdbx_reader_to_objects']:.1f}x "
+        f"(target >= 3x: {check(r['speedup_vs_pdbx_reader_to_objects'] >= 3)}); "
+        f"over its parse alone: {r['speedup_vs_pdbx_reader_parse_only']:.1f}x",
+        f"  store / bare gemmi parse: {r['over_gemmi_parse']:.2f}x "
+        f"(target <= 1.5x: {check(r['over_gemmi_parse'] <= 1.5)})",
+    ]
+    memory = figures.get("peak_memory_mib", {})
+    if memory:
+        shown = ", ".join(f"{size} depositions {mib:.0f} MiB" for size, mib in memory.items())
+        growth = figures.get("memory_growth")
+        lines.append(f"peak memory of a migration: {shown}"
+                     + (f"; growth {growth:.2f}x (target <= 1.2x: {check(growth <= 1.2)})" if growth else ""))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

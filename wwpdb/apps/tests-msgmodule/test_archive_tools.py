@@ -1,0 +1,315 @@
+"""Migration, validation and export on real archives, in SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLE_ARCHIVE, REPO_ROOT, stage_config
+from sqlalchemy import func, select, text
+
+from wwpdb.apps.msgmodule.cli import run
+from wwpdb.apps.msgmodule.config import load_settings
+from wwpdb.apps.msgmodule.db import schema_versions
+from wwpdb.apps.msgmodule.db.engine import get_engine
+from wwpdb.apps.msgmodule.db.schema import CATEGORY_TABLES, documents
+from wwpdb.apps.msgmodule.equivalence import differences
+from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
+from wwpdb.apps.msgmodule.model import CONTENT_TYPES, Message
+from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
+from wwpdb.apps.msgmodule.stores.db import DbMessageStore
+from wwpdb.apps.msgmodule.synthetic import generate_archive
+
+SCRIPTS = REPO_ROOT / "scripts"
+TO = "messages-to-depositor"
+
+
+def migrate(root: Path, db_url: str, *extra: str) -> int:
+    return run(["migrate", "--directory", str(root), "--db-url", db_url, "--workers", "2", *extra])
+
+
+def validate(root: Path, db_url: str, *extra: str) -> int:
+    return run(["validate", "--directory", str(root), "--db-url", db_url, "--workers", "2", *extra])
+
+
+def report_of(path: Path) -> dict[str, dict]:
+    return {entry["deposition_id"]: entry for entry in json.loads(path.read_text())}
+
+
+def row_totals(db_url: str) -> dict[str, int]:
+    with get_engine(db_url).connect() as connection:
+        return {name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+                for name, table in CATEGORY_TABLES.items()}
+
+
+def revisions(db_url: str) -> dict[tuple[str, str], int]:
+    with get_engine(db_url).connect() as connection:
+        query = select(documents.c.source_deposition_id, documents.c.source_content_type, documents.c.revision)
+        return {(d, c): r for d, c, r in connection.execute(query)}
+
+
+def archive_totals(root: Path) -> dict[str, int]:
+    store = CifMessageStore(root)
+    totals: dict[str, int] = {}
+    for deposition_id in store.list_depositions():
+        for document in store.load_all(deposition_id).values():
+            for name, count in document.row_counts().items():
+                totals[name] = totals.get(name, 0) + count
+    return totals
+
+
+def test_migrate_validate_export_round_trip(example_archive, db_url, tmp_path, capsys):
+    report = tmp_path / "migrate.json"
+    assert migrate(example_archive, db_url, "--report", str(report)) == 0
+    entries = report_of(report)
+    assert {d: e["status"] for d, e in entries.items()} == {
+        "D_1000000001": "migrated", "D_1000000002": "migrated", "G_1000003": "migrated"}
+    v10 = [f for f in entries["D_1000000002"]["files"] if f["content_type"] == TO][0]
+    assert (v10["file"], v10["version"]) == ("D_1000000002_messages-to-depositor_P1.cif.V10", 10)
+    assert entries["D_1000000001"]["rows"]["pdbx_deposition_message_file_reference"] == 6
+    assert row_totals(db_url) == archive_totals(example_archive)
+
+    assert validate(example_archive, db_url) == 0
+    assert "ALL EQUAL" in capsys.readouterr().out
+
+    export_dir = tmp_path / "export"
+    assert run(["export", "--output-dir", str(export_dir), "--db-url", db_url]) == 0
+    source, exported = CifMessageStore(example_archive), CifMessageStore(export_dir)
+    assert exported.list_depositions() == source.list_depositions()
+    for deposition_id in source.list_depositions():
+        for content_type in CONTENT_TYPES:
+            assert differences(source.load(deposition_id, content_type),
+                               exported.load(deposition_id, content_type)) == []
+    written = exported.current_file("D_1000000002", TO)
+    assert written is not None and written.name.endswith(".V1")
+    assert validate(export_dir, db_url) == 0
+
+
+def test_every_sample_migrates_and_validates(sample_archive, db_url):
+    assert migrate(sample_archive, db_url) == 0
+    assert validate(sample_archive, db_url) == 0
+    assert row_totals(db_url) == archive_totals(sample_archive)
+    stored = DbMessageStore(db_url).load("D_0000277853", TO)
+    assert stored.messages[0].deposition_data_set_id == "D_9000277853"
+
+
+def test_a_rerun_writes_nothing_and_says_so(example_archive, db_url, capsys):
+    assert migrate(example_archive, db_url) == 0
+    before = (revisions(db_url), row_totals(db_url))
+    capsys.readouterr()
+    assert migrate(example_archive, db_url) == 0
+    out = capsys.readouterr().out
+    assert "nothing to do" in out and "unchanged" in out
+    assert (revisions(db_url), row_totals(db_url)) == before
+
+
+def test_changed_files_are_brought_up_to_date_and_only_they(example_archive, db_url, tmp_path):
+    assert migrate(example_archive, db_url) == 0
+    before = revisions(db_url)
+    CifMessageStore(example_archive).put_message("D_1000000001", TO, Message(message_id="later", message_text="new"))
+    report = tmp_path / "again.json"
+    assert migrate(example_archive, db_url, "--report", str(report)) == 0
+    statuses = {d: e["status"] for d, e in report_of(report).items()}
+    assert statuses == {"D_1000000001": "migrated", "D_1000000002": "unchanged", "G_1000003": "unchanged"}
+    after = revisions(db_url)
+    assert after[("D_1000000001", TO)] == before[("D_1000000001", TO)] + 1
+    assert {k: v for k, v in after.items() if k != ("D_1000000001", TO)} == {
+        k: v for k, v in before.items() if k != ("D_1000000001", TO)}
+    assert DbMessageStore(db_url).load("D_1000000001", TO).find_message("later") is not None
+    assert validate(example_archive, db_url) == 0
+
+
+def test_database_changes_since_migration_are_kept_unless_forced(example_archive, db_url, tmp_path, capsys):
+    assert migrate(example_archive, db_url) == 0
+    DbMessageStore(db_url).put_message("D_1000000001", TO, Message(message_id="db-only", message_text="keep me"))
+    report = tmp_path / "r.json"
+    capsys.readouterr()
+    assert migrate(example_archive, db_url, "--report", str(report)) == 0
+    entry = report_of(report)["D_1000000001"]
+    assert entry["status"] == "conflict-kept"
+    assert "kept them" in entry["warnings"][0]
+    assert "kept database changes" in capsys.readouterr().out
+    assert DbMessageStore(db_url).load("D_1000000001", TO).find_message("db-only") is not None
+    assert validate(example_archive, db_url) == 1
+
+    assert migrate(example_archive, db_url, "--force-overwrite", "--report", str(report)) == 0
+    entry = report_of(report)["D_1000000001"]
+    assert entry["status"] == "overwritten" and "overwritten" in entry["warnings"][0]
+    assert DbMessageStore(db_url).load("D_1000000001", TO).find_message("db-only") is None
+    assert validate(example_archive, db_url) == 0
+
+
+def test_documents_written_by_dual_write_are_in_sync_not_conflicts(example_archive, db_url, tmp_path):
+    assert migrate(example_archive, db_url) == 0
+    config = stage_config(tmp_path, "dual-write", db_url, MSGCIF_ROOT=str(example_archive))
+    MessagingFactory.create_messaging_service(config=config).set("D_1000000001", {"message_text": "via dual-write"})
+    report = tmp_path / "r.json"
+    assert migrate(example_archive, db_url, "--report", str(report)) == 0
+    assert report_of(report)["D_1000000001"]["status"] == "in-sync"
+    assert migrate(example_archive, db_url, "--report", str(report)) == 0
+    assert report_of(report)["D_1000000001"]["status"] == "unchanged"
+
+
+def test_dry_run_writes_nothing(example_archive, db_url, tmp_path):
+    report = tmp_path / "dry.json"
+    assert migrate(example_archive, db_url, "--dry-run", "--report", str(report)) == 0
+    assert {e["status"] for e in report_of(report).values()} == {"would-migrated"}
+    assert revisions(db_url) == {} and sum(row_totals(db_url).values()) == 0
+
+
+def test_a_tampered_row_makes_validate_exit_1_naming_deposition_and_field(example_archive, db_url, tmp_path, capsys):
+    assert migrate(example_archive, db_url) == 0
+    with get_engine(db_url).begin() as connection:
+        connection.execute(text(
+            "UPDATE pdbx_deposition_message_status SET read_status = 'N' "
+            "WHERE source_deposition_id = 'D_1000000001' AND message_id = '0b7d3c0e-1111-4a55-9c01-000000000002'"))
+    report = tmp_path / "v.json"
+    capsys.readouterr()
+    assert validate(example_archive, db_url, "--report", str(report)) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERENT D_1000000001" in out and "read_status" in out
+    entry = report_of(report)["D_1000000001"]
+    assert entry["status"] == "different"
+    assert entry["differences"] == [{
+        "content_type": TO, "category": "pdbx_deposition_message_status", "row": 3, "item": "read_status",
+        "left": "Y", "right": "N"}]
+    assert report_of(report)["G_1000003"]["status"] == "equal"
+
+
+def test_validate_reports_depositions_only_in_the_database(example_archive, db_url, capsys):
+    assert migrate(example_archive, db_url) == 0
+    DbMessageStore(db_url).put_message("D_5550000", TO, Message(message_id="orphan"))
+    assert validate(example_archive, db_url) == 1
+    assert "DIFFERENT D_5550000" in capsys.readouterr().out
+
+
+def test_validation_outcome_unlocks_the_database_stages(example_archive, db_url, tmp_path):
+    cfg = tmp_path / "site.cfg"
+    config = ["--config", str(cfg)]
+    cfg.write_text(f"[msgmodule]\nMSGMODULE_STATE_DIR = {tmp_path / 'state'}\nMSGMODULE_STAGE = dual-write\n")
+    assert run(["stage", "db-primary", *config]) == 1
+    assert migrate(example_archive, db_url) == 0
+    assert validate(example_archive, db_url, *config) == 0
+    assert run(["stage", "db-primary", *config]) == 0
+    assert load_settings({"MSGMODULE_CONFIG": str(cfg)}).stage.name == "db-primary"
+
+
+def test_selectors_shard_and_depositions_file(example_archive, db_url, tmp_path):
+    halves = []
+    for shard in ("1/2", "2/2"):
+        report = tmp_path / f"s{shard[0]}.json"
+        assert migrate(example_archive, db_url, "--shard", shard, "--report", str(report)) == 0
+        halves.append(set(report_of(report)))
+    assert halves[0] | halves[1] == {"D_1000000001", "D_1000000002", "G_1000003"}
+    assert not halves[0] & halves[1]
+    listing = tmp_path / "ids.txt"
+    listing.write_text("# two of them\nG_1000003\n\nD_1000000001  # trailing comment\n")
+    report = tmp_path / "f.json"
+    assert validate(example_archive, db_url, "--depositions-file", str(listing), "--report", str(report)) == 0
+    assert set(report_of(report)) == {"G_1000003", "D_1000000001"}
+    assert run(["validate", "--directory", str(example_archive), "--db-url", db_url,
+                "--deposition", "D_1000000001", "G_1000003"]) == 0
+    listing.write_text("D_1\n../etc\n")
+    assert migrate(example_archive, db_url, "--depositions-file", str(listing)) == 2
+
+
+def test_migration_needs_the_schema(example_archive, sqlite_url, capsys):
+    assert migrate(example_archive, sqlite_url) == 1
+    assert "init_messaging_database.py" in capsys.readouterr().err
+
+
+def test_export_in_place_writes_a_new_version(example_archive, db_url):
+    assert migrate(example_archive, db_url) == 0
+    assert run(["export", "--in-place", "--cif-root", str(example_archive), "--db-url", db_url,
+                "--deposition", "D_1000000002"]) == 0
+    store = CifMessageStore(example_archive)
+    assert store.current_file("D_1000000002", TO).name.endswith(".V11")
+    assert (example_archive / "D_1000000002" / "D_1000000002_messages-to-depositor_P1.cif.V10").exists()
+    assert validate(example_archive, db_url) == 0
+
+
+# -- failures: the others still migrate ------------------------------------------------
+
+
+def test_an_unparseable_file_and_an_unreadable_directory_fail_alone(example_archive, db_url, tmp_path):
+    broken = example_archive / "D_1000000009"
+    shutil.copytree(EXAMPLE_ARCHIVE.parent / "broken" / "D_1000000009", broken)
+    locked = example_archive / "D_1000000010"
+    locked.mkdir()
+    (locked / "D_1000000010_messages-to-depositor_P1.cif.V1").write_text("data_messages\n")
+    locked.chmod(0o000)
+    command = [sys.executable, str(SCRIPTS / "migrate_cif_to_db.py"), "--directory", str(example_archive),
+               "--db-url", db_url, "--workers", "2", "--report", str(tmp_path / "r.json")]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: cannot make a directory unreadable")
+        # Root reads any directory; without these two capabilities it obeys the mode bits like anyone.
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    finally:
+        locked.chmod(0o755)
+    assert result.returncode == 1, result.stderr
+    statuses = {d: e["status"] for d, e in report_of(tmp_path / "r.json").items()}
+    assert statuses == {"D_1000000001": "migrated", "D_1000000002": "migrated", "G_1000003": "migrated",
+                        "D_1000000009": "failed", "D_1000000010": "failed"}
+    assert "D_1000000009" in result.stderr and "line 8" in result.stderr
+    assert "D_1000000010" in result.stderr and "Permission denied" in result.stderr
+    assert DbMessageStore(db_url).load("D_1000000009", TO).is_empty()
+
+
+def test_schema_upgrade_from_revision_0001_keeps_data(sqlite_url):
+    from alembic import command
+
+    from wwpdb.apps.msgmodule.db.schema_versions import _config
+
+    engine = get_engine(sqlite_url)
+    with engine.begin() as connection:
+        config = _config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(text(
+            "INSERT INTO msgmodule_document (source_deposition_id, source_content_type, revision) "
+            "VALUES ('D_1', 'messages-to-depositor', 1)"))
+        connection.execute(text(
+            "INSERT INTO pdbx_deposition_message_info (source_deposition_id, source_content_type, row_order, "
+            "message_id, message_text) VALUES ('D_1', 'messages-to-depositor', 0, 'old', 'kept')"))
+    assert not schema_versions.verify(sqlite_url).ok
+    assert schema_versions.upgrade(sqlite_url) == ("0001", schema_versions.head_revision())
+    assert schema_versions.verify(sqlite_url).ok
+    assert DbMessageStore(sqlite_url).load("D_1", TO).messages[0].message_text == "kept"
+
+
+# -- killed half way -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_migration_killed_half_way_finishes_on_rerun_without_duplicates(tmp_path, db_url):
+    root = tmp_path / "generated"
+    generate_archive(root, 300)
+    files = sum(1 for _ in root.glob("D_*/*_P1.cif.V1"))
+    command = [sys.executable, str(SCRIPTS / "migrate_cif_to_db.py"), "--directory", str(root),
+               "--db-url", db_url, "--workers", "2", "--batch-size", "5", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    migrated = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        migrated = len(revisions(db_url))
+        if migrated >= 60:
+            break
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert 0 < migrated < files, "the kill should land part way through"
+    assert len(revisions(db_url)) < files
+    assert migrate(root, db_url) == 0
+    assert validate(root, db_url) == 0
+    assert row_totals(db_url) == archive_totals(root)
