@@ -11,7 +11,6 @@ overwritten unless `force_overwrite` is set.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import multiprocessing
@@ -185,10 +184,24 @@ def _unchanged(row: Any, source: SourceFile) -> bool:
 
 def migrate_batch(options: MigrationOptions, deposition_ids: list[str]) -> list[DepositionOutcome]:
     """Migrate one batch of depositions; never raises for a single deposition's problem."""
+    sources: dict[tuple[str, str], SourceFile] = {}
+    try:
+        return _migrate(options, deposition_ids, sources)
+    finally:
+        # Drop the batch's file text now: reference cycles made on the way (retry wrappers hold
+        # the closures that saw it) would otherwise keep megabytes alive until a full collection,
+        # and memory would climb with the size of the archive.
+        for source in sources.values():
+            source.data = b""
+            source.document = None
+
+
+def _migrate(
+    options: MigrationOptions, deposition_ids: list[str], sources: dict[tuple[str, str], SourceFile]
+) -> list[DepositionOutcome]:
     store = CifMessageStore(options.cif_root)
     engine = get_engine(options.db_url)
     outcomes = {d: DepositionOutcome(d) for d in deposition_ids}
-    sources: dict[tuple[str, str], SourceFile] = {}
     for deposition_id, outcome in outcomes.items():
         for source in _read_sources(store, outcome):
             sources[(deposition_id, source.content_type)] = source
@@ -446,13 +459,7 @@ class RunSummary:
 
 def _call(job: tuple[Callable[[Any, list[str]], list[DepositionOutcome]], Any, list[str]]) -> list[DepositionOutcome]:
     function, options, ids = job
-    try:
-        return function(options, ids)
-    finally:
-        # A batch holds megabytes of file text; reference cycles made by libraries on the way
-        # (retry wrappers, SQL compilation) would keep it alive until a full collection, so
-        # memory would climb with the archive's size. Collect now: memory stays flat.
-        gc.collect()
+    return function(options, ids)
 
 
 def run_batches(
