@@ -211,6 +211,16 @@ def stage_config(tmp_path: Path, stage: str, db_url: str, **extra: str) -> dict[
         "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
         "MSGMODULE_CONFIG": str(tmp_path / "msgmodule.cfg"),
     }
-    (tmp_path / "archive").mkdir(exist_ok=True)
+    (tmp_path / "archive").mkdir(parents=True, exist_ok=True)
     config.update(extra)
     return config
+
+
+class FakeRequest:
+    """The shape of a OneDep request object: getValue(name) returns strings."""
+
+    def __init__(self, **values: str) -> None:
+        self.values = values
+
+    def getValue(self, name: str) -> str:  # noqa: N802 - OneDep's method name
+        return self.values.get(name, "")

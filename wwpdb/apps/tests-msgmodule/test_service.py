@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import stage_config
+from conftest import FakeRequest, stage_config
 
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.errors import MessagingError
@@ -130,16 +130,6 @@ def test_bad_message_data_is_a_value_error(svc):
 def test_errors_derive_from_messaging_error(svc):
     with pytest.raises(MessagingError):
         svc.get("not-an-id")
-
-
-class FakeRequest:
-    """The shape of a OneDep request object: getValue(name) returns strings."""
-
-    def __init__(self, **values: str) -> None:
-        self.values = values
-
-    def getValue(self, name: str) -> str:  # noqa: N802 - OneDep's method name
-        return self.values.get(name, "")
 
 
 def test_request_object_site_id_selects_the_site_section(tmp_path, isolated_configuration):

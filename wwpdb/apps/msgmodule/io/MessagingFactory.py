@@ -16,7 +16,7 @@ from typing import Any
 
 from ..backends import backend_info, build_store
 from ..config import Settings, load_settings
-from ..service import MessagingService
+from .MessagingIo import MessagingIo
 
 
 def _site_from_request(req_obj: Any) -> str | None:
@@ -41,10 +41,13 @@ class MessagingFactory:
         site_id: str | None = None,
         config: Mapping[str, Any] | None = None,
         req_obj: Any = None,
-    ) -> MessagingService:
-        """A service on the configured stage's store(s). Raises on invalid configuration."""
+    ) -> MessagingIo:
+        """A service on the configured stage's store(s), bound to the request if one is given.
+
+        Raises on invalid configuration; never falls back to another backend.
+        """
         settings = load_settings(config, site_id or _site_from_request(req_obj))
-        return MessagingService(build_store(settings), settings)
+        return MessagingIo(req_obj, store=build_store(settings), settings=settings)
 
     @staticmethod
     def get_backend_info(site_id: str | None = None, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -56,6 +59,6 @@ def create_messaging_service(
     req_obj: Any = None,
     site_id: str | None = None,
     config: Mapping[str, Any] | None = None,
-) -> MessagingService:
-    """A messaging service; accepts a OneDep request object carrying WWPDB_SITE_ID."""
+) -> MessagingIo:
+    """A messaging service; accepts a OneDep request object carrying WWPDB_SITE_ID and identifier."""
     return MessagingFactory.create_messaging_service(site_id=site_id, config=config, req_obj=req_obj)
