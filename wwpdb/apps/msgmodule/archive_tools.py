@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -483,10 +484,17 @@ def run_batches(
     start = time.monotonic()
     jobs = [(function, options, batch) for batch in batches(ids, batch_size)]
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(ids), unit="dep", disable=not show, file=sys.stderr, smoothing=0.1)
     first = True
     if report is not None:
         report.write("[\n")
+    # The pool is made before the progress bar starts its monitor thread: forking a process
+    # that runs threads can deadlock the child, so fork only when this one has none.
+    pool = None
+    if workers > 1 and len(jobs) > 1:
+        method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
+            else "spawn"
+        pool = multiprocessing.get_context(method).Pool(processes=workers)
+    bar = tqdm(total=len(ids), unit="dep", disable=not show, file=sys.stderr, smoothing=0.1)
 
     def consume(outcomes: list[DepositionOutcome]) -> None:
         nonlocal first
@@ -503,12 +511,11 @@ def run_batches(
         bar.update(len(outcomes))
 
     try:
-        if workers <= 1 or len(jobs) <= 1:
+        if pool is None:
             for job in jobs:
                 consume(_call(job))
         else:
-            context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-            with context.Pool(processes=workers, maxtasksperchild=200) as pool:
+            with pool:
                 for outcomes in pool.imap_unordered(_call, jobs):
                     consume(outcomes)
     finally:
