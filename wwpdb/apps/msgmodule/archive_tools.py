@@ -31,7 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import func
 
-from .cifformat import parse_text
+from .cifformat import decode_bytes, parse_text
 from .db.engine import get_engine, run_with_retries
 from .db.schema import CATEGORY_TABLES, documents
 from .equivalence import differences
@@ -146,11 +146,7 @@ def _read_sources(store: CifMessageStore, outcome: DepositionOutcome) -> list[So
 
 
 def _parse(source: SourceFile, deposition_id: str) -> Document:
-    try:
-        text = source.data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = source.data.decode("latin-1")
-    return parse_text(text, deposition_id, source.content_type, source=source.path)
+    return parse_text(decode_bytes(source.data), deposition_id, source.content_type, source=source.path)
 
 
 # -- migration ---------------------------------------------------------------------------
@@ -371,6 +367,11 @@ def validate_batch(options: ValidationOptions, deposition_ids: list[str]) -> lis
             right = db.load_all(deposition_id)
         except MessagingError as exc:
             outcome.errors.append(str(exc))
+            outcome.status = "failed"
+            outcomes.append(outcome)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one deposition's surprise must not stop the run
+            outcome.errors.append(f"unexpected {exc.__class__.__name__}: {exc}")
             outcome.status = "failed"
             outcomes.append(outcome)
             continue

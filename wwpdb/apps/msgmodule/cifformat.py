@@ -101,7 +101,10 @@ def parse_text(text: str, deposition_id: str, content_type: str, source: str = "
             raise _parse_error(source, exc) from None
     # One scan of the file decides whether any value needs decoding at all (most need none).
     decode = _NEEDS_DECODING.search(text) is not None
-    return _to_document(parsed, deposition_id, content_type, decode, fields)
+    try:
+        return _to_document(parsed, deposition_id, content_type, decode, fields)
+    except (RuntimeError, ValueError) as exc:  # valid CIF that is no message file (e.g. mixed loops)
+        raise CifParseError(source, None, f"not a message file: {exc}") from None
 
 
 def parse_file(path: str | os.PathLike[str], deposition_id: str, content_type: str) -> Document:
@@ -111,15 +114,23 @@ def parse_file(path: str | os.PathLike[str], deposition_id: str, content_type: s
             data = handle.read()
     except OSError as exc:
         raise CifParseError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        # Stray Latin-1 bytes occur in old files; keep the characters, don't drop the file.
-        text = data.decode("latin-1")
-        if not text or text.isspace():
-            raise CifParseError(str(path), line, "not text") from exc
+    text = decode_bytes(data)
     return parse_text(text, deposition_id, content_type, source=str(path))
+
+
+def decode_bytes(data: bytes) -> str:
+    """File bytes to text: UTF-8, with any stray byte that is not UTF-8 read as Latin-1.
+
+    Old files hold the odd Latin-1 byte; only those bytes are read that way, so the
+    file's valid UTF-8 characters are not turned into mojibake.
+    """
+    text = data.decode("utf-8", errors="surrogateescape")
+    if _STRAY_BYTE.search(text):
+        text = _STRAY_BYTE.sub(lambda m: chr(ord(m.group(0)) - 0xDC00), text)
+    return text
+
+
+_STRAY_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def _parse_error(source: str, exc: Exception) -> CifParseError:

@@ -324,7 +324,7 @@ def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: 
     passed = summary.statuses["equal"] == summary.total
     if whole:
         record_validation(settings, passed, summary.total, summary.total - summary.statuses["equal"],
-                          str(report) if report else None)
+                          str(report) if report else None, cif_root=root)
     click.echo("ALL EQUAL" if passed else f"{summary.total - summary.statuses['equal']} deposition(s) differ or failed")
     if not passed:
         raise SystemExit(1)

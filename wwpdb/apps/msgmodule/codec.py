@@ -10,49 +10,48 @@ from __future__ import annotations
 
 import re
 
-_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));")
-# A \uXXXX escape, optionally a UTF-16 surrogate pair written as two escapes.
-_U_ESCAPE = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|\\u([0-9a-fA-F]{4})", re.IGNORECASE)
-# Non-ASCII, and control characters other than tab and newline (a bare CR would
-# read back as a line end), are written as character references.
-_NEEDS_REFERENCE = re.compile(r"[^\t\n\x20-\x7e]")
+# What decoding turns into characters, in one pass (nothing is decoded twice): a character
+# reference, a \\u escape (a UTF-16 surrogate pair written as two escapes counts as one).
+_ESCAPED = re.compile(
+    r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));"
+    r"|\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})"
+    r"|\\u([0-9a-fA-F]{4})",
+    re.IGNORECASE,
+)
+# Written as references: non-ASCII, control characters other than tab and newline (a bare CR
+# would read back as a line end), and the "&" of "&#" and the "\\" of "\\u", so that text
+# which merely looks like a reference or an escape reads back as it was typed.
+_NEEDS_REFERENCE = re.compile(r"[^\t\n\x20-\x7e]|&(?=#)|\\(?=[uU])")
 # Lines starting with spaces then `;`: one more space on write, one less on read,
 # so a user's own " ;" survives too.
 _SEMICOLON_LINE_OUT = re.compile(r"\n( *);")
 _SEMICOLON_LINE_IN = re.compile(r"\n ( *);")
 
 
-def _char_ref(match: re.Match[str]) -> str:
-    hex_digits, decimal = match.groups()
-    code = int(hex_digits, 16) if hex_digits else int(decimal)
+def _unescape(match: re.Match[str]) -> str:
+    hex_digits, decimal, high, low, single = match.groups()
+    if high is not None:
+        return (chr(int(high, 16)) + chr(int(low, 16))).encode("utf-16", "surrogatepass").decode("utf-16")
+    code = int(single, 16) if single is not None else int(hex_digits, 16) if hex_digits else int(decimal)
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
         return match.group(0)  # not a character: keep the text as written
     return chr(code)
 
 
-def _u_escape(match: re.Match[str]) -> str:
-    high, low, single = match.groups()
-    if single is not None:
-        code = int(single, 16)
-        if 0xD800 <= code <= 0xDFFF:
-            return match.group(0)  # a lone surrogate is no character
-        return chr(code)
-    return (chr(int(high, 16)) + chr(int(low, 16))).encode("utf-16", "surrogatepass").decode("utf-16")
-
-
 def decode_text(value: str) -> str:
-    """File text to Unicode: character references, `\\uXXXX` escapes, ` ;` line starts."""
-    if "&#" in value:
-        value = _CHAR_REF.sub(_char_ref, value)
-    if "\\u" in value or "\\U" in value:
-        value = _U_ESCAPE.sub(_u_escape, value)
+    """File text to Unicode: ` ;` line starts, then character references and `\\uXXXX` escapes."""
     if "\n " in value:
         value = _SEMICOLON_LINE_IN.sub(r"\n\1;", value)
+    if "&#" in value or "\\u" in value or "\\U" in value:
+        value = _ESCAPED.sub(_unescape, value)
     return value
 
 
 def encode_text(value: str) -> str:
-    """Unicode to file text: printable ASCII with `&#NNN;` references, ` ;` for lines starting `;`."""
+    """Unicode to file text: printable ASCII with `&#NNN;` references, ` ;` for lines starting `;`.
+
+    The exact inverse of `decode_text`: any text written reads back unchanged.
+    """
     if _NEEDS_REFERENCE.search(value):
         value = _NEEDS_REFERENCE.sub(lambda m: f"&#{ord(m.group(0))};", value)
     if ";" in value:

@@ -9,7 +9,7 @@ these classes; backends convert at their edge. Values are `str` or `None`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar
 
@@ -276,36 +276,48 @@ class Document:
     def put_message(
         self,
         message: Message,
-        file_references: Iterable[FileReference] = (),
-        origcomm_references: Iterable[OrigCommReference] = (),
-    ) -> None:
-        """Append a message, or replace the one with the same message_id (draft editing).
+        file_references: Iterable[FileReference] | None = (),
+        origcomm_references: Iterable[OrigCommReference] | None = (),
+        given: Iterable[str] | None = None,
+        defaults: Mapping[str, str] | None = None,
+    ) -> Message:
+        """Append a message, or update the one with the same message_id (draft editing).
 
-        Ordinal ids of new rows continue the existing numbering; a replaced
-        message keeps its ordinal and its references are replaced with the
-        given ones.
+        For an update, items not in `given` (when given) keep their stored
+        values, and references passed as None keep the stored ones; passed
+        lists replace them. A new message gets `defaults` for its null items.
+        Ordinal ids of new rows continue the existing numbering; an updated
+        message keeps its ordinal. Returns the stored message.
         """
         if not message.message_id:
             raise InvalidInputError("a message needs a message_id")
         existing = self.find_message(message.message_id)
         if existing is not None:
+            if given is not None:
+                kept = set(Message.ITEMS) - set(given)
+                for item in kept:
+                    setattr(message, item, getattr(existing, item))
             message.ordinal_id = existing.ordinal_id
             self.messages[self.messages.index(existing)] = message
-            self.file_references = [
-                ref for ref in self.file_references if ref.message_id != message.message_id
-            ]
-            self.origcomm_references = [
-                ref for ref in self.origcomm_references if ref.message_id != message.message_id
-            ]
+            if file_references is not None:
+                self.file_references = [r for r in self.file_references if r.message_id != message.message_id]
+            if origcomm_references is not None:
+                self.origcomm_references = [
+                    r for r in self.origcomm_references if r.message_id != message.message_id
+                ]
         else:
+            for item, value in (defaults or {}).items():
+                if getattr(message, item) is None:
+                    setattr(message, item, value)
             message.ordinal_id = _next_ordinal(self.messages)
             self.messages.append(message)
-        for ref in file_references:
+        for ref in file_references or ():
             ref.ordinal_id = _next_ordinal(self.file_references)
             self.file_references.append(ref)
-        for orig in origcomm_references:
+        for orig in origcomm_references or ():
             orig.ordinal_id = _next_ordinal(self.origcomm_references)
             self.origcomm_references.append(orig)
+        return message
 
     def set_status(
         self,

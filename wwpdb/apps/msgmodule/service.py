@@ -71,15 +71,20 @@ class MessagingService:
             raise InvalidInputError("message_data must be a mapping of message items")
         message = Message.from_dict(dict(message_data))
         message.message_id = message.message_id or str(uuid.uuid4())
-        message.deposition_data_set_id = message.deposition_data_set_id or deposition_id
-        message.parent_message_id = message.parent_message_id or message.message_id
-        message.timestamp = message.timestamp or gmt_now()
-        message.message_type = message.message_type or "text"
-        message.send_status = message.send_status or "Y"
         message_id = message.message_id
-
-        refs = [self._child(FileReference, ref, message_id, deposition_id) for ref in file_references or ()]
-        origs = [self._child(OrigCommReference, ref, message_id, deposition_id) for ref in origcomm_references or ()]
+        # Defaults apply to a new message only; an edited draft keeps what it had unless given.
+        defaults = {
+            "deposition_data_set_id": deposition_id,
+            "parent_message_id": message_id,
+            "timestamp": gmt_now(),
+            "message_type": "text",
+            "send_status": "Y",
+        }
+        row_id = message.deposition_data_set_id or deposition_id
+        refs = None if file_references is None else [
+            self._child(FileReference, ref, message_id, row_id) for ref in file_references]
+        origs = None if origcomm_references is None else [
+            self._child(OrigCommReference, ref, message_id, row_id) for ref in origcomm_references]
         status_row = None
         if status is not None or content_type in _STATUS_BY_DEFAULT:
             given = dict(status or {})
@@ -94,7 +99,10 @@ class MessagingService:
                 _flag("action_reqd", given.get("action_reqd")),
                 _flag("for_release", given.get("for_release")),
             )
-        return self.store.put_message(deposition_id, content_type, message, refs, origs, status=status_row)
+        return self.store.put_message(
+            deposition_id, content_type, message, refs, origs, status=status_row,
+            given={*message_data, "message_id"}, defaults=defaults,
+        )
 
     @staticmethod
     def _child(row_type: Any, data: Mapping[str, Any], message_id: str, deposition_id: str) -> Any:

@@ -19,8 +19,10 @@ from .journal import Journal
 from .policy import FLAG_NAMES, ConfigurationError, stage_named
 
 
-def record_validation(settings: Settings, passed: bool, depositions: int, failed: int, report: str | None) -> None:
-    """Remember the outcome of the latest archive validation, for the stage guard."""
+def record_validation(
+    settings: Settings, passed: bool, depositions: int, failed: int, report: str | None, cif_root: str | None = None
+) -> None:
+    """Remember the outcome of the latest validation of an archive (default: the configured one)."""
     from .db.engine import mask_url
 
     path = settings.validation_record_path
@@ -30,7 +32,7 @@ def record_validation(settings: Settings, passed: bool, depositions: int, failed
         "passed": passed,
         "depositions": depositions,
         "failed": failed,
-        "cif_root": settings.cif_root,
+        "cif_root": os.path.abspath(cif_root or settings.cif_root),
         "db_url": mask_url(settings.db_url),
         "report": report,
     }
@@ -57,9 +59,18 @@ class StageChange:
 
 def why_not_ready_for_database_reads(settings: Settings) -> list[str]:
     reasons = []
+    from .db.engine import mask_url
+
     validation = last_validation(settings)
     if validation is None:
         reasons.append("the archive has never been validated against the database (run validate_migration.py)")
+    elif (validation.get("cif_root"), validation.get("db_url")) != (
+        os.path.abspath(settings.cif_root), mask_url(settings.db_url)
+    ):
+        reasons.append(
+            f"the last validation compared {validation.get('cif_root')} with {validation.get('db_url')}, "
+            f"not this site's {os.path.abspath(settings.cif_root)} and {mask_url(settings.db_url)}"
+        )
     elif not validation.get("passed"):
         reasons.append(
             f"the last validation ({validation.get('time')}) found {validation.get('failed')} deposition(s) "

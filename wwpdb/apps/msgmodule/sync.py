@@ -10,24 +10,17 @@ from dataclasses import dataclass, field
 
 from .errors import MessagingError
 from .journal import Journal
-from .model import CATEGORIES, Document
+from .model import Document
 from .stores.base import MessageStore
 
 
 def copy_document(source: MessageStore, target: MessageStore, deposition_id: str, content_type: str) -> Document:
     """Make `target`'s document equal to `source`'s.
 
-    The source is read inside the target's atomic update, so when several
+    The source is read while the target's document is locked, so when several
     processes copy the same document the last copy carries the latest state.
     """
-
-    def take_source(document: Document) -> Document:
-        fresh = source.load(deposition_id, content_type)
-        for category in CATEGORIES:
-            document.rows(category)[:] = fresh.rows(category)
-        return fresh
-
-    return target.update(deposition_id, content_type, take_source)
+    return target.overwrite(deposition_id, content_type, lambda: source.load(deposition_id, content_type))
 
 
 @dataclass

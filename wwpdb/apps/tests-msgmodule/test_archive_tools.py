@@ -193,7 +193,8 @@ def test_validate_reports_depositions_only_in_the_database(example_archive, db_u
 def test_validation_outcome_unlocks_the_database_stages(example_archive, db_url, tmp_path):
     cfg = tmp_path / "site.cfg"
     config = ["--config", str(cfg)]
-    cfg.write_text(f"[msgmodule]\nMSGMODULE_STATE_DIR = {tmp_path / 'state'}\nMSGMODULE_STAGE = dual-write\n")
+    cfg.write_text(f"[msgmodule]\nMSGMODULE_STATE_DIR = {tmp_path / 'state'}\nMSGMODULE_STAGE = dual-write\n"
+                   f"MSGCIF_ROOT = {example_archive}\nMSGDB_URL = {db_url}\n")
     assert run(["stage", "db-primary", *config]) == 1
     assert migrate(example_archive, db_url) == 0
     assert validate(example_archive, db_url, *config) == 0

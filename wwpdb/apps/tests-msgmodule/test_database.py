@@ -211,3 +211,10 @@ def test_a_lock_wait_timeout_is_retried_and_then_succeeds(mysql_url):
     finally:
         blocker.close()
     assert len(attempts) == 2
+
+
+def test_save_to_an_unreachable_server_is_a_typed_error():
+    from wwpdb.apps.msgmodule.model import Document
+
+    with pytest.raises(BackendUnavailableError, match="cannot reach"):
+        DbMessageStore("mysql+pymysql://root@127.0.0.1:1/nowhere").save(Document("D_1", TO, [Message("1", "m")]))

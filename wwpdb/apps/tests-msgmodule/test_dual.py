@@ -212,13 +212,15 @@ def test_make_migration_phase_1_persists_dual_write_for_new_processes(tmp_path):
 
 
 def test_moving_to_database_reads_needs_a_passed_validation_and_an_empty_journal(tmp_path):
-    env = {"MSGMODULE_CONFIG": str(tmp_path / "site.cfg"), "MSGMODULE_STATE_DIR": str(tmp_path / "state")}
+    env = {"MSGMODULE_CONFIG": str(tmp_path / "site.cfg"), "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
+           "MSGCIF_ROOT": str(tmp_path / "archive"), "MSGDB_URL": f"sqlite:///{tmp_path}/site.db"}
     assert make("migration-phase-1", env).returncode == 0
     refused = make("migration-phase-2", env)
     assert refused.returncode != 0
     assert "never been validated" in refused.stderr
-    settings = load_settings({"MSGMODULE_CONFIG": env["MSGMODULE_CONFIG"], "MSGMODULE_STATE_DIR": env[
-        "MSGMODULE_STATE_DIR"]})
+    settings = load_settings(env)
+    record_validation(settings, passed=True, depositions=10, failed=0, report=None, cif_root=str(tmp_path / "other"))
+    assert "not this site's" in make("migration-phase-2", env).stderr  # another archive was validated
     record_validation(settings, passed=False, depositions=10, failed=2, report=None)
     assert "found 2 deposition(s)" in make("migration-phase-2", env).stderr
     record_validation(settings, passed=True, depositions=10, failed=0, report=None)
@@ -228,6 +230,8 @@ def test_moving_to_database_reads_needs_a_passed_validation_and_an_empty_journal
     assert forced.returncode == 0 and "FORCED past a safety check" in forced.stderr
     assert "stage dual-write -> db-primary" in forced.stdout
     assert load_settings({"MSGMODULE_CONFIG": env["MSGMODULE_CONFIG"]}).stage.name == "db-primary"
+    other_database = make("migration-phase-1", env), make("migration-phase-2", {**env, "MSGDB_URL": "sqlite:///x.db"})
+    assert "not this site's" in other_database[1].stderr
 
 
 def test_environment_stage_overriding_the_file_is_warned_about(tmp_path, monkeypatch, capsys):
@@ -237,3 +241,27 @@ def test_environment_stage_overriding_the_file_is_warned_about(tmp_path, monkeyp
     assert load_settings({"MSGMODULE_CONFIG": str(tmp_path / "c.cfg")}).stage.name == "cif-only"
     monkeypatch.delenv("MSGMODULE_STAGE")
     assert load_settings({"MSGMODULE_CONFIG": str(tmp_path / "c.cfg")}).stage.name == "dual-write"
+
+
+def test_a_corrupt_archive_copy_is_repaired_by_the_next_write_in_db_primary(tmp_path, db_url):
+    config = stage_config(tmp_path, "db-primary", db_url)
+    svc = service(config)
+    svc.set(DEP, {"message_text": "first"})
+    current = cif_of(config).current_file(DEP, "messages-to-depositor")
+    current.write_text("data_messages\nloop_\n_x.y\n'unterminated\n")
+    svc.set(DEP, {"message_text": "second"})
+    assert Journal(load_settings(config).journal_path).pending() == {}
+    assert_stores_equal(config, db_url)
+    assert "unterminated" in current.with_name(current.name + ".PREV0").read_text()
+
+
+def test_a_torn_journal_line_does_not_swallow_the_next_entry(tmp_path):
+    journal = Journal(tmp_path / "journal.jsonl")
+    journal.record("D_1", "messages-to-depositor", "db", "first")
+    with open(journal.path, "a") as handle:
+        handle.write('{"deposition_id": "D_2", "content_ty')  # a writer killed mid-append
+    journal.record("D_3", "messages-to-depositor", "db", "after the crash")
+    lines = journal.path.read_text().splitlines()
+    assert json.loads(lines[-1])["deposition_id"] == "D_3"
+    with pytest.raises(StorageError, match="line 2 is unreadable"):
+        journal.entries()

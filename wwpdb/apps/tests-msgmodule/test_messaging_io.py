@@ -269,3 +269,13 @@ def test_db_only_on_mariadb_answers_like_the_archive(tmp_path, sample_archive, m
     shutil.copytree(sample_archive, root)
     db_site = Site(tmp_path / "db", root, mysql_url, "db-only")
     assert everything_io_says(db_site) == everything_io_says(cif_site)
+
+
+def test_the_request_identifier_says_which_folder_not_the_id_in_the_rows(example_site):
+    io = example_site.io("D_1000000002")  # its rows say D_9000000002
+    mid = "0b7d3c0e-4444-4a55-9c01-000000000002"
+    io.markMsgAsRead({"message_id": mid, "deposition_data_set_id": "D_9000000002"})
+    io.processMsg({"deposition_data_set_id": "D_9000000002", "message_text": "reply"})
+    assert not (example_site.root / "D_9000000002").exists()
+    assert io.get_message("D_1000000002", mid)["status"]["read_status"] == "Y"
+    assert "reply" in [r["message_text"] for r in io.getMsgRowList("D_1000000002")["RECORD_LIST"]]

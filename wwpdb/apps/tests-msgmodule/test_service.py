@@ -69,27 +69,34 @@ def test_get_orders_all_content_types_oldest_first(svc):
 
 
 def test_file_references_status_and_draft_editing(svc):
+    parent = svc.set("D_3", {"message_text": "the question"})
     mid = svc.set(
         "D_3",
-        {"message_text": "draft", "send_status": "N"},
+        {"message_text": "draft", "send_status": "N", "sender": "annotator@example.org",
+         "message_subject": "Reply", "parent_message_id": parent},
         file_references=[
             {"content_type": "model-annotate", "content_format": "pdbx", "version_id": "1"},
             {"content_type": "model-annotate", "content_format": "pdb", "version_id": "1"},
         ],
         status={"action_reqd": True},
     )
-    again = svc.set("D_3", {"message_id": mid, "message_text": "final", "send_status": "Y"})
-    assert again == mid
-    (message,) = svc.get("D_3")
-    assert (message["message_text"], message["send_status"]) == ("final", "Y")
-    assert message["file_references"] == []  # the edited draft's references are what the edit gave
-    svc.set("D_3", {"message_id": mid, "message_text": "final"},
+    # Editing the draft with only its text keeps everything else it had.
+    assert svc.set("D_3", {"message_id": mid, "message_text": "final"}) == mid
+    edited = svc.get_message("D_3", mid)
+    assert (edited["message_text"], edited["send_status"], edited["sender"], edited["message_subject"]) == (
+        "final", "N", "annotator@example.org", "Reply")
+    assert edited["parent_message_id"] == parent
+    assert [r["content_format"] for r in edited["file_references"]] == ["pdbx", "pdb"]
+    assert edited["status"]["action_reqd"] == "Y"
+    # Sending it: the status changes, and references given replace the stored ones.
+    svc.set("D_3", {"message_id": mid, "send_status": "Y"},
             file_references=[{"content_type": "model-annotate", "content_format": "pdbx"}])
-    (message,) = svc.get("D_3")
-    assert [(r["ordinal_id"], r["content_format"], r["message_id"]) for r in message["file_references"]] == [
+    sent = svc.get_message("D_3", mid)
+    assert (sent["send_status"], sent["message_text"]) == ("Y", "final")
+    assert [(r["ordinal_id"], r["content_format"], r["message_id"]) for r in sent["file_references"]] == [
         ("1", "pdbx", mid)
     ]
-    assert message["status"]["action_reqd"] == "Y"
+    assert [m["message_id"] for m in svc.get("D_3")] == [parent, mid]
 
 
 def test_mark_read_and_tag(svc):

@@ -101,6 +101,13 @@ class MessagingIo(MessagingService):
     def _deposition(self, given: str | None = None) -> str:
         return validate_deposition_id(given or self.request.get("identifier"))
 
+    def _folder(self, row_id: Any) -> str:
+        """The deposition a message lives under: the request's identifier, else the id in the row.
+
+        The id inside rows is data and may differ from the folder's (SPEC section 2).
+        """
+        return validate_deposition_id(self.request.get("identifier") or row_id)
+
     def _view(self) -> str:
         view = self.request.get("content_type") or "msgs"
         if view not in VIEWS:
@@ -229,7 +236,7 @@ class MessagingIo(MessagingService):
             data.pop(key, None)
         if content_key not in CONTENT_TYPE_OF:
             raise InvalidInputError(f"content type {content_key!r} is not 'msgs', 'notes' or a content type name")
-        deposition_id = self._deposition(data.get("deposition_data_set_id"))
+        deposition_id = self._folder(data.get("deposition_data_set_id"))
         data.setdefault("send_status", "Y" if live else "N")
         rows = [self._file_reference(ref, deposition_id) for ref in references]
         message_id = self.set(deposition_id, data, CONTENT_TYPE_OF[content_key], rows, status, origcomm)
@@ -254,7 +261,7 @@ class MessagingIo(MessagingService):
     def _status_target(self, status: Mapping[str, Any]) -> tuple[str, str]:
         if not isinstance(status, Mapping) or not status.get("message_id"):
             raise InvalidInputError("the status dict needs a message_id")
-        return self._deposition(status.get("deposition_data_set_id")), str(status["message_id"])
+        return self._folder(status.get("deposition_data_set_id")), str(status["message_id"])
 
     def _is_release_request(self, message: Message | None) -> bool:
         subject = (message.message_subject or "").strip().casefold() if message else ""

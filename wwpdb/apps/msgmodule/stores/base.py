@@ -10,10 +10,12 @@ A store may override them with something faster.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import TypeVar
 
 from ..model import (
+    CATEGORIES,
     CONTENT_TYPES,
     STATUS_CONTENT_TYPE,
     Document,
@@ -58,6 +60,21 @@ class MessageStore(ABC):
         """Where this store keeps its data, safe to print (no passwords)."""
         return self.name
 
+    def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
+        """Replace the document with what `produce` returns, called while the document is locked.
+
+        Unlike `update`, the stored version need not be readable: this is how a
+        damaged copy is repaired from the authoritative one.
+        """
+
+        def replace_all(document: Document) -> Document:
+            fresh = produce()
+            for category in CATEGORIES:
+                document.rows(category)[:] = fresh.rows(category)
+            return fresh
+
+        return self.update(deposition_id, content_type, replace_all)
+
     # -- built on the core ---------------------------------------------------
 
     def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
@@ -74,24 +91,37 @@ class MessageStore(ABC):
         deposition_id: str,
         content_type: str,
         message: Message,
-        file_references: Iterable[FileReference] = (),
-        origcomm_references: Iterable[OrigCommReference] = (),
+        file_references: Iterable[FileReference] | None = (),
+        origcomm_references: Iterable[OrigCommReference] | None = (),
         status: MessageStatus | None = None,
+        given: Iterable[str] | None = None,
+        defaults: Mapping[str, str] | None = None,
     ) -> str:
-        """Append a message (or replace a draft with the same id) with its references.
+        """Append a message (or update a draft with the same id) with its references.
 
-        A status row, when given, goes to the deposition's messages-to-depositor
-        document; when that is another document it is a second atomic step.
+        See `Document.put_message` for `given`, `defaults` and references passed
+        as None. A status row, when given, goes to the deposition's
+        messages-to-depositor document; when that is another document it is a
+        second atomic step.
         """
         validate_deposition_id(deposition_id)
         validate_content_type(content_type)
-        refs = list(file_references)
-        origs = list(origcomm_references)
+        refs = None if file_references is None else list(file_references)
+        origs = None if origcomm_references is None else list(origcomm_references)
+        given_items = None if given is None else list(given)
 
         def change(document: Document) -> None:
-            document.put_message(message, refs, origs)
+            # Work on copies: a retried transaction must start from the caller's values.
+            stored = document.put_message(
+                replace(message),
+                None if refs is None else [replace(r) for r in refs],
+                None if origs is None else [replace(o) for o in origs],
+                given_items,
+                defaults,
+            )
             if status is not None and content_type == STATUS_CONTENT_TYPE:
-                _apply_status(document, status)
+                _apply_status(document, replace(status, deposition_data_set_id=status.deposition_data_set_id
+                                                 or stored.deposition_data_set_id))
 
         self.update(deposition_id, content_type, change)
         if status is not None and content_type != STATUS_CONTENT_TYPE:

@@ -135,6 +135,13 @@ class CifMessageStore(MessageStore):
             self._write(document)
             return result
 
+    def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
+        # Never parses the current file, so a corrupt one can be replaced (it is kept as PREV0).
+        with self._locked(deposition_id, content_type):
+            document = produce()
+            self._write(document)
+            return document
+
     def list_depositions(self) -> list[str]:
         self._check_root()
         found = []

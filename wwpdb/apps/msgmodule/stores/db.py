@@ -71,9 +71,9 @@ class DbMessageStore(MessageStore):
     def save(self, document: Document) -> None:
         validate_deposition_id(document.deposition_id)
         validate_content_type(document.content_type)
-        self._check_sizes(document)
 
         def work() -> None:
+            self._check_sizes(document)
             with self._write_transaction() as connection:
                 _lock_document(connection, document.deposition_id, document.content_type)
                 _delete_document(connection, document.deposition_id, document.content_type)

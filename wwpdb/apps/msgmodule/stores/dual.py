@@ -56,6 +56,10 @@ class MeteredStore(MessageStore):
         with self.metrics.measure(self.name, "write"):
             return self.inner.update(deposition_id, content_type, change)
 
+    def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
+        with self.metrics.measure(self.name, "write"):
+            return self.inner.overwrite(deposition_id, content_type, produce)
+
     def list_depositions(self) -> list[str]:
         with self.metrics.measure(self.name, "list"):
             return self.inner.list_depositions()
@@ -136,7 +140,7 @@ class DualStore(MessageStore):
     def _follow(self, deposition_id: str, content_type: str) -> None:
         try:
             copy_document(self.primary, self.secondary, deposition_id, content_type)
-        except MessagingError as exc:
+        except Exception as exc:  # noqa: BLE001 - the authoritative write stands; any failure here is journaled
             log.warning(
                 "second write to %s failed for %s %s; journaled for reconcile: %s",
                 self.secondary.name, deposition_id, content_type, exc,
