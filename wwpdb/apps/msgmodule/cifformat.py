@@ -124,10 +124,11 @@ def decode_bytes(data: bytes) -> str:
     Old files hold the odd Latin-1 byte; only those bytes are read that way, so the
     file's valid UTF-8 characters are not turned into mojibake.
     """
-    text = data.decode("utf-8", errors="surrogateescape")
-    if _STRAY_BYTE.search(text):
-        text = _STRAY_BYTE.sub(lambda m: chr(ord(m.group(0)) - 0xDC00), text)
-    return text
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="surrogateescape")
+        return _STRAY_BYTE.sub(lambda m: chr(ord(m.group(0)) - 0xDC00), text)
 
 
 _STRAY_BYTE = re.compile("[\udc80-\udcff]")
