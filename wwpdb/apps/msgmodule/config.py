@@ -66,12 +66,6 @@ def resolve_db_url(explicit: str | None = None, environ: Mapping[str, str] | Non
     return DEFAULT_DB_URL
 
 
-def resolve_cif_root(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The archive root: an explicit one, else MSGCIF_ROOT, else ./msgmodule-data/archive."""
-    env = os.environ if environ is None else environ
-    return explicit or env.get("MSGCIF_ROOT") or DEFAULT_CIF_ROOT
-
-
 def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     return Path(env.get("MSGMODULE_CONFIG") or DEFAULT_CONFIG_FILE)

@@ -9,7 +9,7 @@ these classes; backends convert at their edge. Values are `str` or `None`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar
 
@@ -344,13 +344,6 @@ class Document:
             if value is not None:
                 setattr(status, name, value)
         return status
-
-
-def iter_rows(document: Document) -> Iterator[tuple[Category, int, Row]]:
-    """Every row of a document with its category and position, in file order."""
-    for category in CATEGORIES:
-        for index, row in enumerate(document.rows(category)):
-            yield category, index, row
 
 
 def row_fields(row_type: type[Row]) -> tuple[str, ...]:

@@ -33,9 +33,6 @@ from sqlalchemy.dialects import mysql
 
 from ..model import CATEGORIES, Category
 
-# Bump with every new revision under migrations/versions.
-SCHEMA_REVISION = "0002"
-
 MYSQL_TABLE_OPTIONS: dict[str, Any] = {
     "mysql_engine": "InnoDB",
     "mysql_charset": "utf8mb4",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..backends import backend_info, build_store
-from ..config import Settings, load_settings
+from ..config import load_settings
 from .MessagingIo import MessagingIo
 
 
@@ -31,10 +31,6 @@ def _site_from_request(req_obj: Any) -> str | None:
 
 class MessagingFactory:
     """Builds messaging services; `get_backend_info` describes what they would use."""
-
-    @staticmethod
-    def settings(site_id: str | None = None, config: Mapping[str, Any] | None = None) -> Settings:
-        return load_settings(config, site_id)
 
     @staticmethod
     def create_messaging_service(
