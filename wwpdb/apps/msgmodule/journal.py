@@ -95,7 +95,14 @@ class JournalEntry:
 
 
 class Journal:
-    """Failed second writes of the dual-mode store, awaiting `reconcile`."""
+    """Second writes of the dual-mode store that may not have happened, awaiting `reconcile`.
+
+    An entry is recorded before the authoritative write (`begin`) and marked done once
+    the second write succeeded (`finish`), so a process killed between the two writes
+    leaves an entry too. A failed second write is recorded with its error.
+    """
+
+    COMPACT_ABOVE = 256 * 1024  # bytes of done entries before the file is rewritten
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.lines = JsonLines(path)
@@ -104,32 +111,56 @@ class Journal:
     def path(self) -> Path:
         return self.lines.path
 
-    def record(self, deposition_id: str, content_type: str, failed: str, error: str) -> None:
+    def record(self, deposition_id: str, content_type: str, failed: str, error: str) -> str:
         entry = JournalEntry(deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex)
         self.lines.append(asdict(entry))
+        return entry.id
+
+    def begin(self, deposition_id: str, content_type: str, target: str) -> str:
+        """Record that `target` is about to be brought up to date; returns the entry's id."""
+        return self.record(deposition_id, content_type, target,
+                           "not confirmed: the process stopped before the second write finished")
+
+    def finish(self, entry_id: str) -> None:
+        """Mark a `begin` entry done (the second write happened, or nothing was written)."""
+        self.lines.append({"done": entry_id})
+        try:
+            large = self.path.stat().st_size > self.COMPACT_ABOVE
+        except OSError:
+            large = False
+        if large:
+            self._compact()
+
+    def _compact(self) -> None:
+        done = {r["done"] for r in self.lines.read() if "done" in r}
+        self.lines.remove(lambda r: "done" in r or r.get("id") in done)
 
     def entries(self) -> list[JournalEntry]:
+        records = self.lines.read()
+        done = {r["done"] for r in records if "done" in r}
         found = []
-        for record in self.lines.read():
+        for record in records:
             if "unreadable_line" in record:
                 raise StorageError(
                     f"journal {self.path} line {record['unreadable_line']} is unreadable; "
                     "fix or delete that line, then reconcile again"
                 )
+            if "done" in record or record.get("id") in done:
+                continue
             found.append(JournalEntry(**record))
         return found
 
     def pending(self) -> dict[tuple[str, str, str], list[str]]:
-        """Entry ids per (deposition, content type, failed backend), oldest first."""
+        """Entry ids per (deposition, content type, backend to bring up to date), oldest first."""
         grouped: dict[tuple[str, str, str], list[str]] = {}
         for entry in self.entries():
             grouped.setdefault(entry.key, []).append(entry.id)
         return grouped
 
     def clear(self, entry_ids: Iterable[str]) -> int:
-        """Remove these entries; entries recorded since they were read stay."""
+        """Remove these entries (and done marks); entries recorded since they were read stay."""
         done = set(entry_ids)
-        return self.lines.remove(lambda r: r.get("id") in done)
+        return self.lines.remove(lambda r: r.get("id") in done or r.get("done") in done)
 
     def is_empty(self) -> bool:
-        return not self.lines.read()
+        return not self.entries()

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,54 @@ def test_a_torn_journal_line_does_not_swallow_the_next_entry(tmp_path):
     assert json.loads(lines[-1])["deposition_id"] == "D_3"
     with pytest.raises(StorageError, match="line 2 is unreadable"):
         journal.entries()
+
+
+SETTER = """
+import json, sys
+from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
+svc = MessagingFactory.create_messaging_service(config=json.loads(sys.argv[1]))
+svc.set(sys.argv[2], {"message_id": "written-then-killed", "message_text": "second"})
+"""
+
+
+@pytest.mark.slow
+def test_a_process_killed_between_the_two_writes_leaves_a_journal_entry(tmp_path, db_url):
+    from sqlalchemy import select as sql_select
+
+    from wwpdb.apps.msgmodule.db.schema import documents
+
+    config = stage_config(tmp_path, "dual-write", db_url)
+    service(config).set(DEP, {"message_text": "first"})
+    # Hold the database document's lock, so the second write waits; kill the writer meanwhile.
+    blocker = get_engine(db_url).connect().execution_options(msgmodule_write=True)
+    transaction = blocker.begin()
+    blocker.execute(sql_select(documents).where(documents.c.source_deposition_id == DEP).with_for_update())
+    writer = subprocess.Popen([sys.executable, "-c", SETTER, json.dumps(config), DEP])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and writer.poll() is None:
+            if cif_of(config).load(DEP, "messages-to-depositor").find_message("written-then-killed"):
+                break  # the archive has it; the database write is waiting for the lock
+            time.sleep(0.02)
+        assert writer.poll() is None, "the writer should still be waiting for the database"
+        writer.kill()
+        writer.wait()
+    finally:
+        transaction.rollback()
+        blocker.close()
+    journal = Journal(load_settings(config).journal_path)
+    assert list(journal.pending()) == [(DEP, "messages-to-depositor", "db")]
+    assert DbMessageStore(db_url).load(DEP, "messages-to-depositor").find_message("written-then-killed") is None
+    assert run(["reconcile", "--config", write_config(config)]) == 0
+    assert journal.pending() == {}
+    assert_stores_equal(config, db_url)
+
+
+def test_journal_marks_of_finished_writes_are_compacted_away(tmp_path, monkeypatch):
+    monkeypatch.setattr(Journal, "COMPACT_ABOVE", 2000)
+    journal = Journal(tmp_path / "journal.jsonl")
+    kept = journal.record("D_9", "messages-to-depositor", "db", "a real failure")
+    for _ in range(100):
+        journal.finish(journal.begin("D_1", "messages-to-depositor", "db"))
+    assert journal.path.stat().st_size < 4000
+    assert [entry.id for entry in journal.entries()] == [kept]

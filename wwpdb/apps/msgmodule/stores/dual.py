@@ -129,15 +129,22 @@ class DualStore(MessageStore):
     # -- writes --------------------------------------------------------------
 
     def save(self, document: Document) -> None:
-        self.primary.save(document)
-        self._follow(document.deposition_id, document.content_type)
+        self._write_both(document.deposition_id, document.content_type, lambda: self.primary.save(document))
 
     def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
-        result = self.primary.update(deposition_id, content_type, change)
-        self._follow(deposition_id, content_type)
-        return result
+        return self._write_both(
+            deposition_id, content_type, lambda: self.primary.update(deposition_id, content_type, change)
+        )
 
-    def _follow(self, deposition_id: str, content_type: str) -> None:
+    def _write_both(self, deposition_id: str, content_type: str, write_primary: Callable[[], T]) -> T:
+        # Journaled before the first write, so a process killed between the two writes
+        # still leaves the document for reconcile; marked done once the second write is in.
+        intent = self.journal.begin(deposition_id, content_type, self.secondary.name)
+        try:
+            result = write_primary()
+        except BaseException:
+            self.journal.finish(intent)  # nothing was written: nothing to reconcile
+            raise
         try:
             copy_document(self.primary, self.secondary, deposition_id, content_type)
         except Exception as exc:  # noqa: BLE001 - the authoritative write stands; any failure here is journaled
@@ -146,3 +153,5 @@ class DualStore(MessageStore):
                 self.secondary.name, deposition_id, content_type, exc,
             )
             self.journal.record(deposition_id, content_type, self.secondary.name, str(exc))
+        self.journal.finish(intent)
+        return result
