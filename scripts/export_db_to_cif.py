@@ -9,4 +9,4 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from wwpdb.apps.msgmodule.cli import run  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(run(["export", *sys.argv[1:]]))
+    sys.exit(run(sys.argv[1:], command="export", prog_name=Path(sys.argv[0]).name))

@@ -411,10 +411,14 @@ def init_db(verify_only: bool, reset: bool, yes: bool, **options: str | None) ->
         click.echo(f"schema {'upgraded from ' + before if before else 'created'} at {mask_url(url)}: revision {after}")
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Run the command line; typed library errors become one line on stderr and status 1."""
+def run(argv: list[str] | None = None, command: str | None = None, prog_name: str | None = None) -> int:
+    """Run the command line (or one subcommand, as a script named `prog_name` does).
+
+    Typed library errors become one line on stderr and status 1; usage errors status 2.
+    """
+    target: click.Command = cli if command is None else cli.commands[command]
     try:
-        cli.main(args=argv, standalone_mode=False)
+        target.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
