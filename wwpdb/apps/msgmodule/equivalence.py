@@ -1,16 +1,15 @@
 """What "nothing lost" means (SPEC section 2): the equivalence of two documents.
 
 Two documents are equivalent when every category has the same rows in the
-same order with the same values, where values are compared after decoding
-character references and `\\uXXXX` escapes, with `?`, `.` and missing as null,
-and the ` ;` line-start rule applied to both sides.
+same order with the same values, with `?`, `.` and missing as null. Character
+references, `\\uXXXX` escapes and the ` ;` line-start rule are undone when a
+file is read (`cifformat`), so both sides are compared as decoded text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .codec import decode_text
 from .model import CATEGORIES, Document
 
 
@@ -51,10 +50,14 @@ def _short(value: str | None, limit: int = 60) -> str:
 
 
 def normalize(value: str | None) -> str | None:
-    """The comparable form of a value."""
+    """The comparable form of a value: `?`, `.` and missing are null.
+
+    Documents hold decoded text already (each backend decodes at its edge), so
+    values are not decoded again: that would make a typed "&#197;" equal to "Å".
+    """
     if value is None or value in ("?", "."):
         return None
-    return decode_text(value)
+    return value
 
 
 def differences(left: Document, right: Document) -> list[Difference]:

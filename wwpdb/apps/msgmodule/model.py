@@ -307,7 +307,7 @@ class Document:
                 ]
         else:
             for item, value in (defaults or {}).items():
-                if getattr(message, item) is None:
+                if not getattr(message, item):  # None or "": OneDep's forms send empty strings
                     setattr(message, item, value)
             message.ordinal_id = _next_ordinal(self.messages)
             self.messages.append(message)

@@ -279,3 +279,14 @@ def test_the_request_identifier_says_which_folder_not_the_id_in_the_rows(example
     assert not (example_site.root / "D_9000000002").exists()
     assert io.get_message("D_1000000002", mid)["status"]["read_status"] == "Y"
     assert "reply" in [r["message_text"] for r in io.getMsgRowList("D_1000000002")["RECORD_LIST"]]
+
+
+def test_a_dict_edit_without_references_keeps_the_drafts_references(example_site):
+    io = example_site.io("D_1000000001")
+    draft = {"deposition_data_set_id": "D_1000000001", "message_id": "d-ref", "message_text": "v1",
+             "send_status": "N", "file_references": [{"content_type": "model-annotate", "content_format": "pdbx"}]}
+    io.processMsg(draft)
+    io.processMsg({"deposition_data_set_id": "D_1000000001", "message_id": "d-ref", "message_text": "v2",
+                   "send_status": "N"})
+    assert [r["content_type"] for r in io.getFilesRfrncd("D_1000000001", "d-ref")["d-ref"]] == ["model-annotate"]
+    assert io.get_message("D_1000000001", "d-ref")["message_text"] == "v2"

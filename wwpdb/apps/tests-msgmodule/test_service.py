@@ -148,3 +148,11 @@ def test_request_object_site_id_selects_the_site_section(tmp_path, isolated_conf
     svc.set("D_1", {"message_text": "hi"})
     assert (tmp_path / "pdbj" / "D_1").is_dir()
     assert MessagingFactory.get_backend_info(site_id="PDBJ")["cif_root"] == f"{tmp_path}/pdbj"
+
+
+def test_empty_strings_from_forms_get_the_defaults_too(svc):
+    mid = svc.set("D_6", {"message_text": "x", "parent_message_id": "", "timestamp": "", "message_type": "",
+                          "send_status": "", "deposition_data_set_id": ""})
+    message = svc.get_message("D_6", mid)
+    assert (message["parent_message_id"], message["message_type"], message["send_status"]) == (mid, "text", "Y")
+    assert message["timestamp"] and message["deposition_data_set_id"] == "D_6"

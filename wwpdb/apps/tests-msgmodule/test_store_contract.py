@@ -198,3 +198,12 @@ def test_eight_processes_appending_lose_nothing(store, store_kind):
     assert [m.ordinal_id for m in document.messages] == [str(n) for n in range(1, 201)]
     assert len(document.file_references) == 200 and len(document.statuses) == 200
     assert {r.message_id for r in document.file_references} == set(ids)
+
+
+def test_literal_reference_text_and_the_character_it_names_are_different_data(store):
+    store.put_message("D_17", TO, Message(message_id="a", message_text="use &#197; for Å"))
+    loaded = store.load("D_17", TO)
+    assert loaded.messages[0].message_text == "use &#197; for Å"
+    other = loaded.copy()
+    other.messages[0].message_text = "use Å for Å"
+    assert [d.item for d in differences(loaded, other)] == ["message_text"]

@@ -219,16 +219,16 @@ class MessagingIo(MessagingService):
         if hasattr(p_msgObj, "getMsgDict"):
             data = dict(p_msgObj.getMsgDict())
             content_key = getattr(p_msgObj, "contentType", "msgs")
-            references = getattr(p_msgObj, "fileReferences", None) or []
+            references = getattr(p_msgObj, "fileReferences", None)
             live = bool(getattr(p_msgObj, "isLive", data.get("message_state") == "livemsg"))
             status = getattr(p_msgObj, "status", None)
-            origcomm = getattr(p_msgObj, "origCommReferences", None) or []
+            origcomm = getattr(p_msgObj, "origCommReferences", None)
         elif isinstance(p_msgObj, Mapping):
             data = dict(p_msgObj)
             content_key = data.pop("content_type", "msgs")
-            references = data.pop("file_references", None) or []
+            references = data.pop("file_references", None)  # absent: an edited draft keeps its own
             status = data.pop("status", None)
-            origcomm = data.pop("origcomm_references", None) or []
+            origcomm = data.pop("origcomm_references", None)
             live = data.get("message_state", "livemsg" if data.get("send_status", "Y") == "Y" else "draft") == "livemsg"
         else:
             raise InvalidInputError("processMsg takes a OneDep message object or a dict of message items")
@@ -238,7 +238,7 @@ class MessagingIo(MessagingService):
             raise InvalidInputError(f"content type {content_key!r} is not 'msgs', 'notes' or a content type name")
         deposition_id = self._folder(data.get("deposition_data_set_id"))
         data.setdefault("send_status", "Y" if live else "N")
-        rows = [self._file_reference(ref, deposition_id) for ref in references]
+        rows = None if references is None else [self._file_reference(ref, deposition_id) for ref in references]
         message_id = self.set(deposition_id, data, CONTENT_TYPE_OF[content_key], rows, status, origcomm)
         if live:
             stored = self.get_message(deposition_id, message_id)
