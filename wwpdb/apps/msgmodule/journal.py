@@ -176,9 +176,6 @@ class Journal:
         done = set(entry_ids)
         return self.lines.remove(lambda r: r.get("id") in done or r.get("done") in done)
 
-    def is_empty(self) -> bool:
-        return not self.entries()
-
 
 def _without_done(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records less done marks, the entries they mark, and torn lines (decided under the lock)."""

@@ -100,9 +100,7 @@ def _describe(diff: object, existing: set[str]) -> list[str]:
     if kind == "add_table":
         return [f"table {diff[1].name} is missing"]  # type: ignore[index]
     if kind == "remove_table":
-        if diff[1].name == "alembic_version":  # type: ignore[index]
-            return []
-        return []  # tables of other applications may share the database
+        return []  # alembic_version, and tables of other applications that share the database
     if kind == "add_column":
         return [f"column {diff[2]}.{diff[3].name} is missing"]  # type: ignore[index]
     if kind == "remove_column":
