@@ -1,0 +1,304 @@
+"""A circuit breaker around a store: stop calling a backend that keeps failing, for a while.
+
+In dual write the second store may be down. Without a breaker every call
+waits for its connect timeout before the failure is journaled. `BreakerStore`
+wraps that store: after `failure_threshold` consecutive failures of the
+backend (`StorageError`s that are not about the data) the breaker opens, and
+for `cooldown` seconds every call fails at once with `CircuitOpenError`, so the
+dual store journals the document immediately. After the cool-down one call is
+let through as a probe (half-open): if it succeeds the breaker closes, if the
+backend fails again it opens for another cool-down.
+
+A breaker's state is readable in the process (`snapshot`, `live_breakers`) and,
+when it has a `state_file`, by other processes (`read_breaker_states`), which is
+how `health`, `status` and the metrics see what the web processes see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import BackendUnavailableError, InvalidInputError, StorageError
+from ..model import Document
+from .base import MessageStore
+
+T = TypeVar("T")
+
+DEFAULT_FAILURE_THRESHOLD = 5
+DEFAULT_COOLDOWN = 30.0  # seconds
+STATE_FILE_PREFIX = "breaker-"
+
+
+class BreakerState(str, Enum):
+    """Closed: calls go through. Open: calls fail at once. Half-open: one probe call goes through."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
+
+
+class CircuitOpenError(BackendUnavailableError):
+    """The breaker of a backend is open: the call was not attempted."""
+
+    def __init__(self, backend: str, retry_in: float, failures: int, last_error: str | None) -> None:
+        self.backend = backend
+        self.retry_in = retry_in
+        super().__init__(
+            f"the {backend} backend is not being called for {retry_in:.0f} s more: its circuit breaker opened "
+            f"after {failures} consecutive failure(s) (last: {last_error or 'unknown'}). "
+            "Bring the backend back; the breaker retries by itself after its cool-down."
+        )
+
+
+def breaker_state_path(state_dir: str | os.PathLike[str], name: str) -> Path:
+    """Where the breaker called `name` records its state in a state directory."""
+    return Path(state_dir) / f"{STATE_FILE_PREFIX}{name}.json"
+
+
+_live: weakref.WeakSet[CircuitBreaker] = weakref.WeakSet()
+
+
+class CircuitBreaker:
+    """Counts consecutive backend failures and decides whether the next call may go through.
+
+    `trip_on` are the failures that count; `ignore` are subclasses of them that
+    do not (a value too large is the data's fault, not the backend's). Any
+    other outcome of a call, success or another error, shows the backend
+    answered and resets the count.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+        cooldown: float = DEFAULT_COOLDOWN,
+        state_file: str | os.PathLike[str] | None = None,
+        trip_on: tuple[type[BaseException], ...] = (StorageError,),
+        ignore: tuple[type[BaseException], ...] = (InvalidInputError,),
+    ) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be at least 1")
+        if cooldown < 0:
+            raise ValueError("cooldown must not be negative")
+        self.name = name
+        self.failure_threshold = failure_threshold
+        self.cooldown = cooldown
+        self.state_file = Path(state_file) if state_file is not None else None
+        self.trip_on = trip_on
+        self.ignore = ignore
+        self._lock = threading.Lock()
+        self._state = BreakerState.CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+        self._probing = False
+        self._last_error: str | None = None
+        self.opened_total = 0
+        self.rejected_total = 0
+        _live.add(self)
+
+    # -- state -----------------------------------------------------------------
+
+    @property
+    def state(self) -> BreakerState:
+        """The state now (an open breaker whose cool-down is over reads as half-open)."""
+        with self._lock:
+            return self._current()
+
+    def _current(self) -> BreakerState:
+        if self._state is BreakerState.OPEN and self._remaining() <= 0:
+            return BreakerState.HALF_OPEN
+        return self._state
+
+    def _remaining(self) -> float:
+        return self._opened_at + self.cooldown - time.monotonic()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The breaker's figures, for health, status and metrics."""
+        with self._lock:
+            state = self._current()
+            return {
+                "name": self.name,
+                "state": state.value,
+                "consecutive_failures": self._failures,
+                "failure_threshold": self.failure_threshold,
+                "cooldown_s": self.cooldown,
+                "retry_in_s": max(0.0, self._remaining()) if state is BreakerState.OPEN else 0.0,
+                "opened_total": self.opened_total,
+                "rejected_total": self.rejected_total,
+                "last_error": self._last_error,
+            }
+
+    # -- calls -----------------------------------------------------------------
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Run `function` unless the breaker is open; count how the backend fared."""
+        probe = self._admit()
+        try:
+            result = function()
+        except BaseException as exc:
+            self._settle(probe, exc)
+            raise
+        self._settle(probe, None)
+        return result
+
+    def _admit(self) -> bool:
+        """Let a call through (True when it is the half-open probe) or raise CircuitOpenError."""
+        with self._lock:
+            state = self._current()
+            if state is BreakerState.CLOSED:
+                return False
+            if state is BreakerState.HALF_OPEN and not self._probing:
+                self._probing = True
+                self._state = BreakerState.HALF_OPEN
+                return True
+            self.rejected_total += 1
+            retry_in = max(0.0, self._remaining())
+            failures, last_error = self._failures, self._last_error
+        raise CircuitOpenError(self.name, retry_in, failures, last_error)
+
+    def _settle(self, probe: bool, error: BaseException | None) -> None:
+        counts = (
+            error is not None
+            and isinstance(error, self.trip_on)
+            and not isinstance(error, self.ignore)
+            and not isinstance(error, CircuitOpenError)
+        )
+        if error is not None and not counts and not isinstance(error, Exception):
+            # Interrupted (KeyboardInterrupt, SystemExit): nothing was learnt about the backend.
+            with self._lock:
+                if probe:
+                    self._probing = False
+                    self._state = BreakerState.OPEN
+            return
+        with self._lock:
+            if probe:
+                self._probing = False
+            before = self._state
+            if counts:
+                self._failures += 1
+                self._last_error = str(error)
+                if probe or self._failures >= self.failure_threshold:
+                    self._state = BreakerState.OPEN
+                    self._opened_at = time.monotonic()
+                    if before is not BreakerState.OPEN or probe:
+                        self.opened_total += 1
+            else:
+                self._failures = 0
+                self._state = BreakerState.CLOSED
+            changed = self._state is not before or (probe and self._state is BreakerState.OPEN)
+        if changed:
+            self._record()
+
+    def reset(self) -> None:
+        """Close the breaker and forget the failures."""
+        with self._lock:
+            self._state = BreakerState.CLOSED
+            self._failures = 0
+            self._probing = False
+        self._record()
+
+    def _record(self) -> None:
+        if self.state_file is None:
+            return
+        record = self.snapshot()
+        record.update(
+            {
+                "time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                # Wall-clock end of the cool-down, meaningful to other processes.
+                "open_until": time.time() + record["retry_in_s"] if record["state"] == "open" else None,
+            }
+        )
+        try:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.state_file)
+        except OSError:
+            pass  # the state file is advisory: a caller's write must not fail over it
+
+
+def live_breakers() -> list[CircuitBreaker]:
+    """Every breaker of this process that is still in use."""
+    return list(_live)
+
+
+def read_breaker_states(state_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The last recorded state of every breaker with a state file in `state_dir`, by name.
+
+    An open breaker whose cool-down has passed reads as half-open.
+    """
+    states: dict[str, dict[str, Any]] = {}
+    folder = Path(state_dir)
+    if not folder.is_dir():
+        return states
+    for path in sorted(folder.glob(f"{STATE_FILE_PREFIX}*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or "state" not in record:
+            continue
+        until = record.get("open_until")
+        if record["state"] == BreakerState.OPEN.value and isinstance(until, (int, float)) and until <= time.time():
+            record["state"] = BreakerState.HALF_OPEN.value
+        states[str(record.get("name") or path.stem.removeprefix(STATE_FILE_PREFIX))] = record
+    return states
+
+
+class BreakerStore(MessageStore):
+    """A store whose calls go through a circuit breaker.
+
+    Wrap the secondary store of a dual write with it:
+    `BreakerStore(db_store, CircuitBreaker("db", state_file=breaker_state_path(state_dir, "db")))`.
+    """
+
+    def __init__(self, inner: MessageStore, breaker: CircuitBreaker | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.breaker = breaker if breaker is not None else CircuitBreaker(inner.name)
+
+    def describe(self) -> str:
+        state = self.breaker.state
+        suffix = "" if state is BreakerState.CLOSED else f" (circuit breaker {state.value})"
+        return self.inner.describe() + suffix
+
+    def load(self, deposition_id: str, content_type: str) -> Document:
+        return self.breaker.call(lambda: self.inner.load(deposition_id, content_type))
+
+    def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
+        wanted = list(content_types)
+        return self.breaker.call(lambda: self.inner.load_many(deposition_id, wanted))
+
+    def save(self, document: Document) -> None:
+        self.breaker.call(lambda: self.inner.save(document))
+
+    def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
+        return self.breaker.call(lambda: self.inner.update(deposition_id, content_type, change))
+
+    def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
+        return self.breaker.call(lambda: self.inner.overwrite(deposition_id, content_type, produce))
+
+    def list_depositions(self) -> list[str]:
+        return self.breaker.call(self.inner.list_depositions)
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Other capabilities of the inner store (ping, document_keys, ...) go through the breaker too.
+        value = getattr(self.inner, attribute)
+        if not callable(value):
+            return value
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            return self.breaker.call(lambda: value(*args, **kwargs))
+
+        return guarded
