@@ -224,3 +224,50 @@ class FakeRequest:
 
     def getValue(self, name: str) -> str:  # noqa: N802 - OneDep's method name
         return self.values.get(name, "")
+
+
+# -- kinds of test, for the Makefile's selections (make test-unit, test-integration, test-database) ---------------
+
+# Modules whose tests put several parts together: the command line, worker processes, the factory
+# over configured stores, HTTP, packaging. A test elsewhere can say so itself with @pytest.mark.integration.
+INTEGRATION_MODULES = {
+    "test_archive_tools",
+    "test_dual",
+    "test_service",
+    "test_messaging_io",
+    "test_operations",
+    "test_backup",
+    "test_monitoring",
+    "test_makefile",
+    "test_packaging",
+}
+DATABASE_MODULES = {"test_database", "test_backup"}
+DATABASE_FIXTURES = {"db_url", "empty_db_url", "sqlite_url", "mysql_url", "mysql_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Give every test its kinds: `database` (SQLite or MariaDB), `integration`, `mysql`, and `unit`.
+
+    `unit` is every test that needs no database server and is not an integration test, so
+    unit, integration and database together select the whole suite.
+    """
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "mysql" in item.name and item.get_closest_marker("mysql") is None:
+            item.add_marker(pytest.mark.mysql)
+        needs_server = item.get_closest_marker("mysql") is not None
+        uses_database = (
+            needs_server
+            or module in DATABASE_MODULES
+            or bool(fixtures & DATABASE_FIXTURES)
+            or params.get("store_kind") in ("sqlite", "mysql")
+        )
+        if uses_database and item.get_closest_marker("database") is None:
+            item.add_marker(pytest.mark.database)
+        integration = item.get_closest_marker("integration") is not None or module in INTEGRATION_MODULES
+        if integration and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
+        if not integration and not needs_server:
+            item.add_marker(pytest.mark.unit)
