@@ -353,17 +353,26 @@ class ValidationOptions:
     cif_root: str
     db_url: str
     max_differences: int = 100  # per deposition, in the report
+    record_evidence: bool = False
 
 
 def validate_batch(options: ValidationOptions, deposition_ids: list[str]) -> list[DepositionOutcome]:
-    """Compare each deposition's documents in the archive and the database."""
+    """Compare each deposition's documents in the archive and the database.
+
+    With `record_evidence`, what was found equal is recorded (per file: what
+    was read; per document: the database revision), so a stage move can tell
+    later that nothing changed since.
+    """
+    from .stage.evidence import Fingerprint, read_with_fingerprints, record_evidence
+
     cif = CifMessageStore(options.cif_root)
     db = DbMessageStore(options.db_url)
     outcomes = []
+    equal: dict[str, dict[str, Fingerprint]] = {}
     for deposition_id in deposition_ids:
         outcome = DepositionOutcome(deposition_id, status="equal")
         try:
-            left = cif.load_all(deposition_id)
+            left, prints = read_with_fingerprints(cif, deposition_id)
             right = db.load_all(deposition_id)
         except MessagingError as exc:
             outcome.errors.append(str(exc))
@@ -386,7 +395,16 @@ def validate_batch(options: ValidationOptions, deposition_ids: list[str]) -> lis
             outcome.differences = [_clip(d.as_dict()) for d in found[: options.max_differences]]
             if len(found) > options.max_differences:
                 outcome.warnings.append(f"{len(found) - options.max_differences} more differences not listed")
+        else:
+            equal[deposition_id] = prints
         outcomes.append(outcome)
+    if options.record_evidence:
+        try:
+            record_evidence(db.engine, equal, [o.deposition_id for o in outcomes if o.status != "equal"])
+        except MessagingError as exc:
+            for outcome in outcomes:
+                outcome.errors.append(f"cannot record validation evidence: {exc}")
+                outcome.status = "failed"
     return outcomes
 
 

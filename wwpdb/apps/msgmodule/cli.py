@@ -13,7 +13,7 @@ from . import __version__
 from .config import Settings, load_settings
 from .errors import MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, validate_deposition_id
-from .policy import STAGES
+from .stage.policy import STAGES
 
 
 def common_options(function):  # type: ignore[no-untyped-def]
@@ -69,13 +69,17 @@ def show(deposition_ids: tuple[str, ...], **options: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def backend_info_command(as_json: bool, **options: str | None) -> None:
     """Show the stage, flags, backends, where the data is, and per-backend counters."""
-    from .backends import backend_info
+    from .stage.routing import backend_info
 
     info = backend_info(settings_from(**options))
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
         return
-    click.echo(f"stage:           {info['stage']}" + (f"  (site {info['site_id']})" if info["site_id"] else ""))
+    click.echo(f"stage:           {info['stage']} (epoch {info['epoch']}, the site's record)"
+               + (f"  (site {info['site_id']})" if info["site_id"] else ""))
+    if info["process_stage_setting"]:
+        click.echo(f"this process:    set to {info['process_stage_setting']}"
+                   + ("" if info["process_stage_setting"] == info["stage"] else "  DISAGREES: it refuses to serve"))
     click.echo(f"reads from:      {info['read_backend']}" + ("  (database compared: shadow)" if info["shadow"] else ""))
     click.echo(f"writes to:       {' then '.join(info['write_backends'])}")
     click.echo(f"cif root:        {info['cif_root']}")
@@ -116,7 +120,7 @@ def feature_flags(**options: str | None) -> None:
 @common_options
 def health(**options: str | None) -> None:
     """Connect to every backend the stage uses; exit 0 only if all answered."""
-    from .backends import check_health
+    from .stage.routing import check_health
 
     checks = check_health(settings_from(**options))
     for check in checks:
@@ -128,37 +132,77 @@ def health(**options: str | None) -> None:
 @cli.command()
 @common_options
 @click.argument("name", required=False, type=click.Choice(list(STAGES)))
-@click.option("--force", is_flag=True, help="Move to a database-reading stage despite a failed or missing "
-              "validation or a non-empty journal.")
-def stage(name: str | None, force: bool, **options: str | None) -> None:
-    """Show the stage, or persist a new one in the config file."""
-    from .stage_control import change_stage
+@click.option("--force", is_flag=True, help="Move even if a guard fails (unreconciled journal entries, a missing, "
+              "failed or stale validation, documents that cannot be exported); what was skipped is recorded.")
+@click.option("--json", "as_json", is_flag=True, help="With no NAME: print the record, history and checks as JSON.")
+def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -> None:
+    """Show the site's stage, epoch and history, or move the whole site to stage NAME.
+
+    A move is one guarded step: running writes finish first, the journal is
+    settled, a move to a stage that reads the database needs a fresh passed
+    validation, and a move back to one that reads the archive first exports
+    the database documents that differ into it. Running processes follow.
+    """
+    from .stage.lifecycle import describe_site, move_stage
 
     settings = settings_from(**options)
     if name is None:
-        click.echo(settings.stage.name)
+        info = describe_site(settings)
+        if as_json:
+            click.echo(json.dumps(info, indent=2, sort_keys=True))
+            return
+        click.echo(f"stage:    {info['stage']}  (epoch {info['epoch']}; record {info['record']})")
+        if info["since"]:
+            click.echo(f"since:    {info['since']} GMT, by {info['by']}" + ("  FORCED" if info["forced"] else ""))
+        for skipped in info["skipped"]:
+            click.echo(f"  skipped: {skipped}")
+        if info["moving_to"]:
+            click.echo(f"MOVING to {info['moving_to']}")
+        click.echo(f"journal:  {info['journal_pending']} to reconcile, "
+                   f"{info['journal_open_intents']} unfinished write(s) in all")
+        validation = info["validation"]
+        if validation:
+            click.echo(f"validation: {'passed' if validation['passed'] else 'FAILED'} at {validation['time']} GMT "
+                       f"({validation['depositions']} deposition(s)"
+                       + (", changed ones only" if validation.get("changed_only") else "") + ")")
+        else:
+            click.echo("validation: none recorded in the database")
+        if settings.stage_given:
+            agrees = settings.stage.name == info["stage"]
+            click.echo(f"this process: set to {settings.stage.name} ({settings.stage_setting()})"
+                       + ("" if agrees else ": DISAGREES with the site, so it refuses to serve"))
+        click.echo("history:" + ("" if info["history"] else " no moves yet"))
+        for line in info["history"]:
+            click.echo(f"  {line['epoch']:>3}  {line['time']}  {line['from']} -> {line['to']}  by {line['who']}"
+                       + ("  FORCED: " + "; ".join(line.get("skipped", [])) if line.get("forced") else ""))
         return
-    change = change_stage(settings, name, force)
-    for warning in change.warnings:
+    move = move_stage(settings, name, force, say=lambda line: click.echo(f"  ... {line}"))
+    for warning in move.warnings:
         click.echo(f"WARNING: {warning}", err=True)
-    if not change.changed:
-        click.echo(f"stage already {change.new} in {change.config_file}; nothing changed")
+    if not move.moved:
+        click.echo(f"the site is already in stage {move.new} (epoch {move.epoch}); nothing changed")
         return
-    click.echo(f"stage {change.old} -> {change.new} (written to {change.config_file})")
-    for key, (old, new) in change.changed.items():
-        click.echo(f"  {key}: {old or '(unset)'} -> {new}")
+    for skipped in move.skipped:
+        click.echo(f"FORCED past: {skipped}", err=True)
+    click.echo(f"stage {move.old} -> {move.new} (epoch {move.epoch})"
+               + (f"; reconciled {move.reconciled} document(s)" if move.reconciled else "")
+               + (f"; exported {len(move.exported)} document(s) into the archive" if move.exported else ""))
 
 
 @cli.command()
 @common_options
 def reconcile(**options: str | None) -> None:
     """Re-copy every journaled document from the authoritative backend; clear what succeeded."""
-    from .backends import all_backends
     from .journal import Journal
-    from .sync import reconcile as run_reconcile
+    from .stage.reconcile import reconcile as run_reconcile
+    from .stage.record import SiteLock, SiteRecordReader
+    from .stage.routing import all_backends
 
     settings = settings_from(**options)
-    result = run_reconcile(all_backends(settings), Journal(settings.journal_path))
+    with SiteLock(settings.cif_root).shared():  # a write like any other: not while the stage moves
+        record = SiteRecordReader(settings.cif_root).confirm()
+        result = run_reconcile(all_backends(settings), Journal(settings.journal_path),
+                               authoritative=STAGES[record.stage].read_from)
     for deposition_id, content_type, into in result.copied:
         click.echo(f"copied {deposition_id} {content_type} into {into}")
     for deposition_id, content_type, into, error in result.failed:
@@ -290,18 +334,38 @@ def migrate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: t
 @cli.command()
 @common_options
 @selector_options
+@click.option("--changed", is_flag=True, help="Only the depositions changed since the last validation (archive "
+              "files or database documents); with the earlier evidence, a stage move needs nothing more.")
 def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: tuple[str, ...],
              depositions_file: Path | None, shard: str | None, workers: int | None, batch_size: int,
-             report: Path | None, progress: bool | None, **options: str | None) -> None:
-    """Compare archive and database deposition by deposition; exit 0 only when all are equal."""
+             report: Path | None, progress: bool | None, changed: bool, **options: str | None) -> None:
+    """Compare archive and database deposition by deposition; exit 0 only when all are equal.
+
+    Validating the site's archive records what was found equal, which a move
+    to a stage that reads the database needs (see `msgmodule stage`).
+    """
+    import os
+
     from .archive_tools import ValidationOptions, default_workers, run_batches, validate_batch
     from .db.engine import mask_url
-    from .stage_control import record_validation
+    from .stage.evidence import changed_depositions, record_validation
+    from .stage.lifecycle import ensure_archive_id
     from .stores.db import DbMessageStore
 
     settings = settings_from(**options)
-    root, ids, whole = _selection(settings, directory, deposition_ids, more_ids, depositions_file, shard)
+    if changed and (directory or deposition_ids or more_ids or depositions_file or shard):
+        raise click.UsageError("--changed selects the depositions itself: give no other selector")
+    ids: list[str] = []
+    if changed:
+        root, whole = settings.cif_root, False
+    else:
+        root, ids, whole = _selection(settings, directory, deposition_ids, more_ids, depositions_file, shard)
     _require_schema(settings.db_url)
+    site_archive = os.path.abspath(root) == os.path.abspath(settings.cif_root)
+    archive_id = ensure_archive_id(settings).archive_id if site_archive else None
+    if changed:
+        ids = changed_depositions(root, settings.db_url)
+        click.echo(f"{len(ids)} deposition(s) changed since the last validation")
     extra: list[str] = []
     if whole:  # depositions the database has and the archive does not are differences too
         archive_ids = set(ids)
@@ -318,13 +382,15 @@ def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: 
                            f"{difference['item'] or ''}: {difference['left']!r} != {difference['right']!r}")
 
     with _open_report(report) as handle:
-        summary = run_batches(validate_batch, ValidationOptions(root, settings.db_url), ids + extra,
-                              workers or default_workers(), batch_size, handle, progress, on_outcome=show)
+        summary = run_batches(validate_batch, ValidationOptions(root, settings.db_url,
+                                                                record_evidence=archive_id is not None),
+                              ids + extra, workers or default_workers(), batch_size, handle, progress,
+                              on_outcome=show)
     _print_summary("validated", summary, f"{root} vs {mask_url(settings.db_url)}", report)
     passed = summary.statuses["equal"] == summary.total
-    if whole:
-        record_validation(settings, passed, summary.total, summary.total - summary.statuses["equal"],
-                          str(report) if report else None, cif_root=root)
+    if archive_id is not None and (whole or changed):
+        record_validation(settings.db_url, archive_id, root, passed, summary.total,
+                          summary.total - summary.statuses["equal"], changed, str(report) if report else None)
     click.echo("ALL EQUAL" if passed else f"{summary.total - summary.statuses['equal']} deposition(s) differ or failed")
     if not passed:
         raise SystemExit(1)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import configparser
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from .policy import FLAG_NAMES, ConfigurationError, Stage, decide, parse_flag
+from .stage.policy import FLAG_NAMES, ConfigurationError, Stage, decide, parse_flag
 
 DEFAULT_CIF_ROOT = "./msgmodule-data/archive"
 DEFAULT_DB_URL = "sqlite:///./msgmodule-data/messaging.db"
@@ -107,16 +108,28 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict)  # key -> where its value came from
 
     @property
+    def stage_given(self) -> bool:
+        """Whether this process's own settings name a stage (or flags): it must then agree with the site's."""
+        return any(key in self.sources for key in ("MSGMODULE_STAGE", *FLAG_NAMES))
+
+    def stage_setting(self) -> str:
+        """Where this process's stage setting came from, for error messages."""
+        return ", ".join(f"{key} from {source}" for key, source in self.sources.items()
+                         if key in ("MSGMODULE_STAGE", *FLAG_NAMES))
+
+    @property
+    def site_dir(self) -> Path:
+        """The site's shared folder in the archive root: stage record, site lock, journal."""
+        return Path(self.cif_root) / ".msgmodule"
+
+    @property
     def journal_path(self) -> Path:
-        return Path(self.state_dir) / "journal.jsonl"
+        # Site-wide, beside the stage record: a move must see every process's unfinished writes.
+        return self.site_dir / "journal.jsonl"
 
     @property
     def mismatch_log_path(self) -> Path:
         return Path(self.state_dir) / "shadow-mismatches.jsonl"
-
-    @property
-    def validation_record_path(self) -> Path:
-        return Path(self.state_dir) / "last-validation.json"
 
     @property
     def stats_path(self) -> Path:
@@ -177,34 +190,34 @@ def load_settings(
     )
 
 
-def write_config_values(path: Path, updates: Mapping[str, str | None], site_id: str | None = None) -> dict[str, str]:
-    """Set (or with None, remove) keys in the config file's global or site section.
+def remove_config_keys(path: Path, keys: Iterable[str]) -> dict[str, str]:
+    """Remove these keys from every section of an INI file, keeping everything else as written.
 
-    Returns the previous values of the keys that changed. Other sections, keys
-    and comments-free content are kept; the file is replaced atomically.
+    Comments, blank lines and the order of the rest stay; the file is replaced
+    atomically. Returns the removed keys with their values (the last one seen).
     """
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
-    if path.exists():
-        parser.read(path, encoding="utf-8")
-    section = f"site:{site_id}" if site_id else GLOBAL_SECTION
-    if not parser.has_section(section):
-        parser.add_section(section)
-    previous: dict[str, str] = {}
-    for key, value in updates.items():
-        old = parser.get(section, key, fallback=None)
-        if value is None:
-            if old is not None:
-                parser.remove_option(section, key)
-                previous[key] = old
-        elif old != value:
-            parser.set(section, key, value)
-            previous[key] = old if old is not None else ""
-    tmp = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "w", encoding="utf-8") as handle:
-        parser.write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return previous
+    if not path.exists():
+        return {}
+    wanted = {key.upper() for key in keys}
+    assignment = re.compile(r"^([A-Za-z0-9_.-]+)\s*[=:]\s*(.*)$")
+    kept: list[str] = []
+    removed: dict[str, str] = {}
+    dropping = False
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if dropping and line[:1] in (" ", "\t") and line.strip():
+            continue  # a continuation line of a removed value
+        dropping = False
+        match = assignment.match(line.strip()) if line[:1] not in (" ", "\t", "#", ";", "[") else None
+        if match and match.group(1).upper() in wanted:
+            removed[match.group(1).upper()] = match.group(2).strip()
+            dropping = True
+            continue
+        kept.append(line)
+    if removed:
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.writelines(kept)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    return removed

@@ -11,6 +11,7 @@ import calendar
 import contextlib
 import json
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -25,6 +26,32 @@ from .errors import StorageError
 
 def _now() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+
+
+HOST = socket.gethostname()
+
+
+def process_start(pid: int) -> str | None:
+    """When a process started, in clock ticks since boot (Linux), or None when unknown or gone.
+
+    With the pid it names one process for good: a pid reused later has another start time.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    return stat[stat.rfind(b")") + 2 :].split()[19].decode()
+
+
+def writer_alive(host: str | None, pid: int | None, started: str | None) -> bool | None:
+    """Whether the process that wrote an entry still runs: None when it cannot be told from here."""
+    if host != HOST or pid is None:
+        return None
+    if not os.path.exists("/proc/self/stat"):
+        return None
+    return process_start(pid) == started
 
 
 class JsonLines:
@@ -97,6 +124,9 @@ class JournalEntry:
     time: str
     id: str
     kind: str = "failure"  # or "intent": recorded before a dual write, marked done after it
+    host: str | None = None  # who wrote it: host, pid and the process's start time
+    pid: int | None = None
+    started: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -111,13 +141,19 @@ class Journal:
 
     An intent is recorded before the authoritative write (`begin`) and marked done once
     the second write succeeded (`finish`), so a process killed between the two writes
-    leaves an entry too; intents younger than INTENT_GRACE belong to writes that may
-    still be running and are left alone. A failed second write is recorded with its
-    error. A line torn by a crash mid-append is skipped: the intent written before it
-    still stands for the write it belonged to.
+    leaves an entry too. An unfinished intent counts as soon as its writer is known to
+    be dead: on this host, its pid no longer names the process that wrote it (pid and
+    start time); from another host, once it is older than WRITER_BOUND, longer than any
+    write can take. A stage move, which holds the site lock that every write holds
+    while it runs, counts every unfinished intent at once (`entries(all_intents=True)`).
+    A failed second write is recorded with its error. A line torn by a crash
+    mid-append is skipped: the intent written before it still stands for its write.
     """
 
-    INTENT_GRACE = 600.0  # seconds; longer than any write can take (lock waits, retries)
+    # Seconds: the longest a write can hold its intent open: the CIF lock timeout (120 s)
+    # plus five attempts of a database transaction that each wait out InnoDB's default
+    # lock-wait timeout (50 s), with room to spare.
+    WRITER_BOUND = 120.0 + 5 * 50.0 + 30.0
     COMPACT_ABOVE = 256 * 1024  # bytes before done marks are compacted away
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -129,7 +165,9 @@ class Journal:
         return self.lines.path
 
     def record(self, deposition_id: str, content_type: str, failed: str, error: str, kind: str = "failure") -> str:
-        entry = JournalEntry(deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex, kind)
+        pid = os.getpid()
+        entry = JournalEntry(deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex, kind,
+                             HOST, pid, _own_start())
         self.lines.append(asdict(entry))
         return entry.id
 
@@ -151,23 +189,32 @@ class Journal:
                 # Still large: real failures pile up (an outage); compact again only at twice the size.
                 self._compact_above = max(self.COMPACT_ABOVE, 2 * self.path.stat().st_size)
 
-    def entries(self, include_recent_intents: bool = False) -> list[JournalEntry]:
+    def entries(self, all_intents: bool = False) -> list[JournalEntry]:
+        """Unfinished entries: failures, and intents whose writer is dead (or every intent)."""
         records = self.lines.read()
         done = {r["done"] for r in records if "done" in r}
         found = []
         for record in records:
             if "unreadable_line" in record or "done" in record or record.get("id") in done:
                 continue
-            entry = JournalEntry(**record)
-            if entry.kind == "intent" and not include_recent_intents and entry.age() < self.INTENT_GRACE:
+            known = {name: record[name] for name in JournalEntry.__dataclass_fields__ if name in record}
+            entry = JournalEntry(**known)
+            if entry.kind == "intent" and not all_intents and self.writer_may_run(entry):
                 continue
             found.append(entry)
         return found
 
-    def pending(self) -> dict[tuple[str, str, str], list[str]]:
+    def writer_may_run(self, entry: JournalEntry) -> bool:
+        """Whether the process that opened this intent may still be writing."""
+        alive = writer_alive(entry.host, entry.pid, entry.started)
+        if alive is not None:
+            return alive
+        return entry.age() < self.WRITER_BOUND
+
+    def pending(self, all_intents: bool = False) -> dict[tuple[str, str, str], list[str]]:
         """Entry ids per (deposition, content type, backend to bring up to date), oldest first."""
         grouped: dict[tuple[str, str, str], list[str]] = {}
-        for entry in self.entries():
+        for entry in self.entries(all_intents):
             grouped.setdefault(entry.key, []).append(entry.id)
         return grouped
 
@@ -175,6 +222,16 @@ class Journal:
         """Remove these entries (and done marks); entries recorded since they were read stay."""
         done = set(entry_ids)
         return self.lines.remove(lambda r: r.get("id") in done or r.get("done") in done)
+
+
+_OWN_START: dict[int, str | None] = {}
+
+
+def _own_start() -> str | None:
+    pid = os.getpid()  # per pid: a forked child is another process
+    if pid not in _OWN_START:
+        _OWN_START[pid] = process_start(pid)
+    return _OWN_START[pid]
 
 
 def _without_done(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -213,7 +213,17 @@ def stage_config(tmp_path: Path, stage: str, db_url: str, **extra: str) -> dict[
     }
     (tmp_path / "archive").mkdir(parents=True, exist_ok=True)
     config.update(extra)
+    put_site_in_stage(config, stage)
     return config
+
+
+def put_site_in_stage(config: dict[str, str], stage: str) -> None:
+    """Move the site of these settings to `stage` as an operator would, forced past the guards."""
+    from wwpdb.apps.msgmodule.config import load_settings
+    from wwpdb.apps.msgmodule.stage.lifecycle import move_stage
+
+    site = {key: value for key, value in config.items() if key != "MSGMODULE_STAGE"}
+    move_stage(load_settings(site), stage, force=True)
 
 
 class FakeRequest:

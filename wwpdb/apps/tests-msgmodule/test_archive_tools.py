@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from wwpdb.apps.msgmodule.cli import run
 from wwpdb.apps.msgmodule.config import load_settings
+from wwpdb.apps.msgmodule.stage.lifecycle import read_site
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.db.engine import get_engine
 from wwpdb.apps.msgmodule.db.schema import CATEGORY_TABLES, documents
@@ -199,7 +200,7 @@ def test_validation_outcome_unlocks_the_database_stages(example_archive, db_url,
     assert migrate(example_archive, db_url) == 0
     assert validate(example_archive, db_url, *config) == 0
     assert run(["stage", "db-primary", *config]) == 0
-    assert load_settings({"MSGMODULE_CONFIG": str(cfg)}).stage.name == "db-primary"
+    assert read_site(load_settings({"MSGMODULE_CONFIG": str(cfg)})).stage == "db-primary"
 
 
 def test_selectors_shard_and_depositions_file(example_archive, db_url, tmp_path):

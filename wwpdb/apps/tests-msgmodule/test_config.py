@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wwpdb.apps.msgmodule.config import DEFAULT_DB_URL, load_settings, write_config_values
-from wwpdb.apps.msgmodule.policy import ConfigurationError
+from wwpdb.apps.msgmodule.config import DEFAULT_DB_URL, load_settings, remove_config_keys
+from wwpdb.apps.msgmodule.stage.policy import ConfigurationError
 
 
 def write_cfg(path, text):
@@ -76,10 +76,21 @@ def test_shadow_sample_is_checked(monkeypatch):
         load_settings()
 
 
-def test_write_config_values_keeps_other_sections_and_reports_changes(tmp_path):
+def test_removing_stage_keys_keeps_comments_other_keys_and_sections(tmp_path):
     path = tmp_path / "m.cfg"
-    path.write_text("[msgmodule]\nMSGCIF_ROOT = /a\nMSGDB_WRITES_ENABLED = true\n\n[site:X]\nMSGDB_URL = sqlite:///x\n")
-    previous = write_config_values(path, {"MSGMODULE_STAGE": "dual-write", "MSGDB_WRITES_ENABLED": None})
-    assert previous == {"MSGMODULE_STAGE": "", "MSGDB_WRITES_ENABLED": "true"}
+    text = (
+        "# the site's settings, kept by hand\n[msgmodule]\nMSGCIF_ROOT = /a\n; flags below are old\n"
+        "MSGDB_WRITES_ENABLED = true\nmsgmodule_stage = dual-write\n\n[site:X]\n# per site\nMSGDB_URL = sqlite:///x\n"
+        "MSGDB_READS_ENABLED=false\n"
+    )
+    path.write_text(text)
+    removed = remove_config_keys(path, ["MSGMODULE_STAGE", "MSGDB_WRITES_ENABLED", "MSGDB_READS_ENABLED"])
+    assert removed == {"MSGDB_WRITES_ENABLED": "true", "MSGMODULE_STAGE": "dual-write", "MSGDB_READS_ENABLED": "false"}
+    assert path.read_text() == (
+        "# the site's settings, kept by hand\n[msgmodule]\nMSGCIF_ROOT = /a\n; flags below are old\n"
+        "\n[site:X]\n# per site\nMSGDB_URL = sqlite:///x\n"
+    )
     settings = load_settings({"MSGMODULE_CONFIG": str(path)}, site_id="X")
-    assert (settings.stage.name, settings.cif_root, settings.db_url) == ("dual-write", "/a", "sqlite:///x")
+    assert (settings.stage.name, settings.cif_root, settings.db_url, settings.stage_given) == (
+        "cif-only", "/a", "sqlite:///x", False)
+    assert remove_config_keys(path, ["MSGMODULE_STAGE"]) == {}

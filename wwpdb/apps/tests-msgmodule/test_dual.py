@@ -22,7 +22,6 @@ from wwpdb.apps.msgmodule.errors import MessagingError, StorageError
 from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
 from wwpdb.apps.msgmodule.journal import Journal
 from wwpdb.apps.msgmodule.model import CONTENT_TYPES
-from wwpdb.apps.msgmodule.stage_control import record_validation
 from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 
@@ -195,53 +194,37 @@ def make(target: str, env: dict[str, str], *extra: str) -> subprocess.CompletedP
     )
 
 
-def test_make_migration_phase_1_persists_dual_write_for_new_processes(tmp_path):
-    env = {"MSGMODULE_CONFIG": str(tmp_path / "site.cfg"), "MSGMODULE_STATE_DIR": str(tmp_path / "state")}
+def test_make_migration_phase_1_moves_the_site_and_new_processes_follow(tmp_path):
+    env = {"MSGMODULE_CONFIG": str(tmp_path / "site.cfg"), "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
+           "MSGCIF_ROOT": str(tmp_path / "archive"), "MSGDB_URL": f"sqlite:///{tmp_path}/site.db"}
+    (tmp_path / "archive").mkdir()
+    Path(env["MSGMODULE_CONFIG"]).write_text("# kept\n[msgmodule]\nMSGMODULE_STAGE = cif-only\n")
     result = make("migration-phase-1", env)
     assert result.returncode == 0, result.stderr
-    assert "stage cif-only -> dual-write" in result.stdout
-    assert "MSGMODULE_STAGE: (unset) -> dual-write" in result.stdout
+    assert "stage cif-only -> dual-write (epoch 1)" in result.stdout
+    assert "removed MSGMODULE_STAGE" in result.stderr
+    assert Path(env["MSGMODULE_CONFIG"]).read_text() == "# kept\n[msgmodule]\n"
     probe = subprocess.run(
         [sys.executable, "-c",
          "from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory as F;"
-         "i = F.get_backend_info(); print(i['stage'], i['write_backends'])"],
+         "i = F.get_backend_info(); print(i['stage'], i['epoch'], i['write_backends'])"],
         env={**os.environ, **env}, capture_output=True, text=True, cwd=tmp_path,
     )
-    assert probe.stdout.strip() == "dual-write ['cif', 'db']", probe.stderr
+    assert probe.stdout.strip() == "dual-write 1 ['cif', 'db']", probe.stderr
     again = make("migration-phase-1", env)
     assert "nothing changed" in again.stdout
 
 
-def test_moving_to_database_reads_needs_a_passed_validation_and_an_empty_journal(tmp_path):
-    env = {"MSGMODULE_CONFIG": str(tmp_path / "site.cfg"), "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
-           "MSGCIF_ROOT": str(tmp_path / "archive"), "MSGDB_URL": f"sqlite:///{tmp_path}/site.db"}
-    assert make("migration-phase-1", env).returncode == 0
-    refused = make("migration-phase-2", env)
-    assert refused.returncode != 0
-    assert "never been validated" in refused.stderr
-    settings = load_settings(env)
-    record_validation(settings, passed=True, depositions=10, failed=0, report=None, cif_root=str(tmp_path / "other"))
-    assert "not this site's" in make("migration-phase-2", env).stderr  # another archive was validated
-    record_validation(settings, passed=False, depositions=10, failed=2, report=None)
-    assert "found 2 deposition(s)" in make("migration-phase-2", env).stderr
-    record_validation(settings, passed=True, depositions=10, failed=0, report=None)
-    Journal(settings.journal_path).record("D_1", "messages-to-depositor", "db", "test outage")
-    assert "not yet reconciled" in make("migration-phase-2", env).stderr
-    forced = make("migration-phase-2", env, "FORCE=1")
-    assert forced.returncode == 0 and "FORCED past a safety check" in forced.stderr
-    assert "stage dual-write -> db-primary" in forced.stdout
-    assert load_settings({"MSGMODULE_CONFIG": env["MSGMODULE_CONFIG"]}).stage.name == "db-primary"
-    other_database = make("migration-phase-1", env), make("migration-phase-2", {**env, "MSGDB_URL": "sqlite:///x.db"})
-    assert "not this site's" in other_database[1].stderr
-
-
-def test_environment_stage_overriding_the_file_is_warned_about(tmp_path, monkeypatch, capsys):
+def test_a_move_warns_of_a_stage_set_in_the_environment(tmp_path, monkeypatch, capsys):
+    (tmp_path / "archive").mkdir()
+    monkeypatch.setenv("MSGCIF_ROOT", str(tmp_path / "archive"))
     monkeypatch.setenv("MSGMODULE_STAGE", "cif-only")
     assert run(["stage", "dual-write", "--config", str(tmp_path / "c.cfg")]) == 0
-    assert "MSGMODULE_STAGE set in the environment override the config file" in capsys.readouterr().err
-    assert load_settings({"MSGMODULE_CONFIG": str(tmp_path / "c.cfg")}).stage.name == "cif-only"
+    assert "MSGMODULE_STAGE set in this environment: processes that set a stage" in capsys.readouterr().err
+    with pytest.raises(MessagingError, match="set to stage cif-only .* but the site is in stage dual-write"):
+        MessagingFactory.create_messaging_service()
     monkeypatch.delenv("MSGMODULE_STAGE")
-    assert load_settings({"MSGMODULE_CONFIG": str(tmp_path / "c.cfg")}).stage.name == "dual-write"
+    assert MessagingFactory.create_messaging_service().store.stage.name == "dual-write"
 
 
 def test_a_corrupt_archive_copy_is_repaired_by_the_next_write_in_db_primary(tmp_path, db_url):
@@ -272,11 +255,21 @@ def test_a_torn_journal_line_neither_swallows_the_next_entry_nor_blocks_reconcil
 def test_reconcile_leaves_the_intent_of_a_write_that_may_still_be_running(tmp_path, monkeypatch):
     journal = Journal(tmp_path / "journal.jsonl")
     intent = journal.begin("D_1", "messages-to-depositor", "db")
-    assert journal.pending() == {}  # young: its writer may be between its two writes right now
-    monkeypatch.setattr(Journal, "INTENT_GRACE", 0.0)
-    assert journal.pending() == {("D_1", "messages-to-depositor", "db"): [intent]}
+    assert journal.pending() == {}  # this process wrote it, and runs: it may be between its two writes
+    assert journal.pending(all_intents=True) == {("D_1", "messages-to-depositor", "db"): [intent]}
     journal.finish(intent)
+    assert journal.pending(all_intents=True) == {}
+
+
+def test_an_intent_from_another_host_counts_once_older_than_any_write_can_take(tmp_path, monkeypatch):
+    journal = Journal(tmp_path / "journal.jsonl")
+    line = {"deposition_id": "D_1", "content_type": "messages-to-depositor", "failed": "db", "error": "x",
+            "time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "id": "remote", "kind": "intent",
+            "host": "another-host.example.org", "pid": 1, "started": "1"}
+    journal.path.write_text(json.dumps(line) + "\n")
     assert journal.pending() == {}
+    monkeypatch.setattr(Journal, "WRITER_BOUND", 0.0)
+    assert list(journal.pending()) == [("D_1", "messages-to-depositor", "db")]
 
 
 def _begin_and_finish(path: str, count: int) -> None:
@@ -298,7 +291,7 @@ def test_compaction_racing_other_writers_loses_no_done_mark(tmp_path):
     for process in workers:
         process.join(120)
         assert process.exitcode == 0
-    assert Journal(path).entries(include_recent_intents=True) == []
+    assert Journal(path).entries(all_intents=True) == []
 
 
 SETTER = """
@@ -335,8 +328,7 @@ def test_a_process_killed_between_the_two_writes_leaves_a_journal_entry(tmp_path
         transaction.rollback()
         blocker.close()
     journal = Journal(load_settings(config).journal_path)
-    assert journal.pending() == {}  # for INTENT_GRACE the writer might still be running
-    monkeypatch.setattr(Journal, "INTENT_GRACE", 0.0)  # ... and then it is reported
+    # The writer ran on this host and its pid is gone: its intent counts at once.
     assert list(journal.pending()) == [(DEP, "messages-to-depositor", "db")]
     assert DbMessageStore(db_url).load(DEP, "messages-to-depositor").find_message("written-then-killed") is None
     assert run(["reconcile", "--config", write_config(config)]) == 0

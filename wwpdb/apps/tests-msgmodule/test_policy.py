@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from wwpdb.apps.msgmodule.policy import (
+from wwpdb.apps.msgmodule.stage.policy import (
     FLAG_NAMES,
     STAGES,
     ConfigurationError,

@@ -118,3 +118,34 @@ documents = Table(
     Column("migrated_at", DateTime, nullable=True),
     **MYSQL_TABLE_OPTIONS,
 )
+
+# -- site control (revision 0003) ---------------------------------------------------
+# `msgmodule_site` holds named JSON values the whole site shares through the database:
+# the stage (a mirror of the archive's record, for operators) and the last validation.
+site = Table(
+    "msgmodule_site",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# What validation saw of each archive file it found equal to the database: enough to tell,
+# without reading the file again, that it has not changed since (inode, size, mtime), and
+# the document revision in the database then. A stage move that starts reading the database
+# trusts only this evidence.
+validated = Table(
+    "msgmodule_validated",
+    metadata,
+    Column("source_deposition_id", String(32), primary_key=True),
+    Column("source_content_type", String(32), primary_key=True),
+    Column("file_name", String(255), nullable=False),
+    Column("file_inode", BigInteger, nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("file_mtime_ns", BigInteger, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("revision", Integer, nullable=True),
+    Column("validated_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+    **MYSQL_TABLE_OPTIONS,
+)

@@ -3,10 +3,11 @@
     from wwpdb.apps.msgmodule.io.MessagingFactory import create_messaging_service
     svc = create_messaging_service(site_id="RCSB")
 
-The stage and backends come from explicit `config`, the environment, the
-config file and defaults (see `wwpdb.apps.msgmodule.config`). There is never
-a silent fallback: a backend that cannot be reached fails the call that needs
-it, with a `MessagingError`.
+Where the stores are comes from explicit `config`, the environment, the
+config file and defaults (see `wwpdb.apps.msgmodule.config`); the stage comes
+from the site's record (see `wwpdb.apps.msgmodule.stage`), and the service
+follows it as it moves. There is never a silent fallback: a backend that
+cannot be reached fails the call that needs it, with a `MessagingError`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..backends import backend_info, build_store
+from ..stage.routing import backend_info, open_site_store
 from ..config import load_settings
 from .MessagingIo import MessagingIo
 
@@ -43,7 +44,7 @@ class MessagingFactory:
         Raises on invalid configuration; never falls back to another backend.
         """
         settings = load_settings(config, site_id or _site_from_request(req_obj))
-        return MessagingIo(req_obj, store=build_store(settings), settings=settings)
+        return MessagingIo(req_obj, store=open_site_store(settings), settings=settings)
 
     @staticmethod
     def get_backend_info(site_id: str | None = None, config: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -83,10 +83,10 @@ class MessagingIo(MessagingService):
     ) -> None:
         self.request = _Request(reqObj, request_values)
         if store is None:
-            from ..backends import build_store
+            from ..stage.routing import open_site_store
 
             settings = settings or load_settings(None, self.request.get("WWPDB_SITE_ID") or None)
-            store = build_store(settings)
+            store = open_site_store(settings)
         super().__init__(store, settings)
         self.verbose = verbose
         self.log = log

@@ -11,6 +11,7 @@ authoritative answer.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -22,11 +23,19 @@ from ..errors import MessagingError
 from ..journal import Journal, JsonLines
 from ..metrics import METRICS, Metrics
 from ..model import Document
-from ..sync import copy_document
 from .base import MessageStore
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+def copy_document(source: MessageStore, target: MessageStore, deposition_id: str, content_type: str) -> Document:
+    """Make `target`'s document equal to `source`'s.
+
+    The source is read while the target's document is locked, so when several
+    processes copy the same document the last copy carries the latest state.
+    """
+    return target.overwrite(deposition_id, content_type, lambda: source.load(deposition_id, content_type))
 
 
 class MeteredStore(MessageStore):
@@ -143,7 +152,8 @@ class DualStore(MessageStore):
         try:
             result = write_primary()
         except BaseException:
-            self.journal.finish(intent)  # nothing was written: nothing to reconcile
+            with contextlib.suppress(MessagingError):  # the caller hears of the write's failure, not this one
+                self.journal.finish(intent)  # nothing was written: nothing to reconcile
             raise
         try:
             copy_document(self.primary, self.secondary, deposition_id, content_type)
@@ -152,6 +162,18 @@ class DualStore(MessageStore):
                 "second write to %s failed for %s %s; journaled for reconcile: %s",
                 self.secondary.name, deposition_id, content_type, exc,
             )
-            self.journal.record(deposition_id, content_type, self.secondary.name, str(exc))
-        self.journal.finish(intent)
+            try:
+                self.journal.record(deposition_id, content_type, self.secondary.name, str(exc))
+            except MessagingError as journal_error:
+                # The intent recorded before the first write still stands for this document.
+                log.error("cannot journal the failed second write of %s %s: %s", deposition_id, content_type,
+                          journal_error)
+                return result
+        try:
+            self.journal.finish(intent)
+        except MessagingError as exc:
+            # Both writes are in (or the failure is journaled): the call succeeded, and a retry by
+            # the caller would add the message twice. The open intent only costs a needless copy.
+            log.error("cannot mark the journal entry of %s %s done (%s); reconcile will re-copy it",
+                      deposition_id, content_type, exc)
         return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import MessagingError
+from ..errors import MessagingError
 
 CIF, DB = "cif", "db"
 

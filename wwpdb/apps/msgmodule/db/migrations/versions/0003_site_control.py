@@ -1,0 +1,45 @@
+"""Site control: the shared stage mirror, the last validation and its per-file evidence.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+_OPTIONS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+def upgrade() -> None:
+    op.create_table(
+        "msgmodule_site",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False, server_default=sa.func.current_timestamp()),
+        **_OPTIONS,
+    )
+    op.create_table(
+        "msgmodule_validated",
+        sa.Column("source_deposition_id", sa.String(32), primary_key=True),
+        sa.Column("source_content_type", sa.String(32), primary_key=True),
+        sa.Column("file_name", sa.String(255), nullable=False),
+        sa.Column("file_inode", sa.BigInteger, nullable=False),
+        sa.Column("file_size", sa.BigInteger, nullable=False),
+        sa.Column("file_mtime_ns", sa.BigInteger, nullable=False),
+        sa.Column("checksum", sa.String(64), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=True),
+        sa.Column("validated_at", sa.DateTime, nullable=False, server_default=sa.func.current_timestamp()),
+        **_OPTIONS,
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("msgmodule_validated")
+    op.drop_table("msgmodule_site")

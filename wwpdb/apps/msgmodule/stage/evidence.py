@@ -1,0 +1,244 @@
+"""What validation proved, and how to tell that it still holds.
+
+A validation that finds a deposition equal in both stores records, per document,
+what the archive file was (name, inode, size, mtime, checksum of the very bytes
+compared) and the database document's revision, in `msgmodule_validated`; the
+outcome of the whole run goes to `msgmodule_site` under "validation". A move to
+a stage that reads the database trusts that evidence only while it is fresh:
+every archive file and database document must still match it. A library write
+replaces a file (new inode), an edit behind the library's back changes its size
+or mtime, a database write bumps the revision; any of those makes the deposition
+"changed", and `msgmodule validate --changed` re-validates just those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat as stat_module
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Connection, Engine
+
+from ..cifformat import decode_bytes, parse_text
+from ..db.engine import get_engine, run_with_retries
+from ..db.schema import documents, site, validated
+from ..errors import StorageError
+from ..model import CONTENT_TYPES, Document
+from ..stores.cif import CifMessageStore
+
+Key = tuple[str, str]  # (deposition, content type)
+ABSENT = ("", 0, 0, 0)  # no archive file: a document that only the database has (or neither)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """An archive file as validation saw it; `file_name` "" when there was none."""
+
+    file_name: str
+    inode: int
+    size: int
+    mtime_ns: int
+    checksum: str = ""
+
+    @property
+    def identity(self) -> tuple[str, int, int, int]:
+        return (self.file_name, self.inode, self.size, self.mtime_ns)
+
+
+def read_with_fingerprints(
+    store: CifMessageStore, deposition_id: str
+) -> tuple[dict[str, Document], dict[str, Fingerprint]]:
+    """Every document of a deposition from the archive, with the fingerprint of the bytes parsed.
+
+    The file is stat-ed through the descriptor it is read from, so the
+    fingerprint is of exactly what was compared; anything that is not a regular
+    file is refused, not opened for reading.
+    """
+    files = store.current_files(deposition_id)
+    found: dict[str, Document] = {}
+    prints: dict[str, Fingerprint] = {}
+    for content_type in CONTENT_TYPES:
+        if content_type not in files:
+            found[content_type] = Document(deposition_id, content_type)
+            prints[content_type] = Fingerprint(*ABSENT)
+            continue
+        path = files[content_type][0]
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat_module.S_ISREG(info.st_mode):
+                raise StorageError(f"{path} is not a regular file; skipped")
+            data = handle.read()
+        prints[content_type] = Fingerprint(os.path.basename(path), info.st_ino, info.st_size, info.st_mtime_ns,
+                                           hashlib.sha256(data).hexdigest())
+        found[content_type] = parse_text(decode_bytes(data), deposition_id, content_type, source=path)
+    return found, prints
+
+
+def scan_archive(root: str, deposition_ids: Iterable[str] | None = None) -> dict[Key, tuple[str, int, int, int]]:
+    """(file name, inode, size, mtime) of every current archive file: stat only, nothing read."""
+    store = CifMessageStore(root)
+    ids = store.list_depositions() if deposition_ids is None else list(deposition_ids)
+    found: dict[Key, tuple[str, int, int, int]] = {}
+    for deposition_id in ids:
+        for content_type, (path, _version) in store.current_files(deposition_id).items():
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            found[(deposition_id, content_type)] = (os.path.basename(path), info.st_ino, info.st_size,
+                                                    info.st_mtime_ns)
+    return found
+
+
+# -- the database side -------------------------------------------------------------------
+
+
+def document_revisions(connection: Connection, deposition_ids: list[str] | None = None) -> dict[Key, int]:
+    query = select(documents.c.source_deposition_id, documents.c.source_content_type, documents.c.revision)
+    if deposition_ids is None:
+        return {(d, c): r for d, c, r in connection.execute(query)}
+    found: dict[Key, int] = {}
+    for start in range(0, len(deposition_ids), 500):
+        chunk = deposition_ids[start : start + 500]
+        rows = connection.execute(query.where(documents.c.source_deposition_id.in_(chunk)))
+        found.update({(d, c): r for d, c, r in rows})
+    return found
+
+
+def record_evidence(engine: Engine, equal: dict[str, dict[str, Fingerprint]], unequal: Iterable[str]) -> None:
+    """Replace the evidence of these depositions: fingerprints of the equal ones, none for the others.
+
+    Revisions are read in the same transaction: a database write after the
+    comparison makes the evidence stale, which is the safe direction.
+    """
+    ids = sorted({*equal, *unequal})
+    if not ids:
+        return
+
+    def work() -> None:
+        with engine.connect().execution_options(msgmodule_write=True) as connection, connection.begin():
+            revisions = document_revisions(connection, sorted(equal))
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                connection.execute(delete(validated).where(validated.c.source_deposition_id.in_(chunk)))
+            rows = [
+                {"source_deposition_id": d, "source_content_type": c, "file_name": p.file_name,
+                 "file_inode": p.inode, "file_size": p.size, "file_mtime_ns": p.mtime_ns,
+                 "checksum": p.checksum, "revision": revisions.get((d, c))}
+                for d, prints in equal.items() for c, p in prints.items()
+                if p.file_name or (d, c) in revisions
+            ]
+            if rows:
+                connection.execute(validated.insert(), rows)
+
+    run_with_retries(engine, "record validation evidence", work)
+
+
+def load_evidence(connection: Connection) -> dict[Key, tuple[tuple[str, int, int, int], str, int | None]]:
+    query = select(validated.c.source_deposition_id, validated.c.source_content_type, validated.c.file_name,
+                   validated.c.file_inode, validated.c.file_size, validated.c.file_mtime_ns, validated.c.checksum,
+                   validated.c.revision)
+    return {(d, c): ((name, inode, size, mtime), checksum, revision)
+            for d, c, name, inode, size, mtime, checksum, revision in connection.execute(query)}
+
+
+def changed_depositions(cif_root: str, db_url: str) -> list[str]:
+    """Depositions whose archive files or database documents differ from what validation recorded.
+
+    A file whose stat differs but whose bytes hash to the recorded checksum
+    (touched, or copied back unchanged) is not a change.
+    """
+    engine = get_engine(db_url)
+
+    def read() -> tuple[dict[Key, Any], dict[Key, int]]:
+        with engine.connect() as connection:
+            return load_evidence(connection), document_revisions(connection)
+
+    evidence, revisions = run_with_retries(engine, "read validation evidence", read)
+    files = scan_archive(cif_root)
+    changed: set[str] = set()
+    for key in {*evidence, *files, *revisions}:
+        recorded = evidence.get(key)
+        if recorded is None:
+            changed.add(key[0])
+            continue
+        identity, checksum, revision = recorded
+        if revisions.get(key) != revision:
+            changed.add(key[0])
+            continue
+        now = files.get(key, ABSENT)
+        if now == identity:
+            continue
+        if now[0] != identity[0] or not now[0] or _checksum(cif_root, key, now[0]) != checksum:
+            changed.add(key[0])
+    return sorted(changed)
+
+
+def _checksum(cif_root: str, key: Key, file_name: str) -> str:
+    try:
+        with open(os.path.join(cif_root, key[0], file_name), "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return ""
+
+
+# -- the outcome of the last validation ----------------------------------------------------------
+
+
+def write_site_value(engine: Engine, name: str, value: dict[str, Any]) -> None:
+    text = json.dumps(value, sort_keys=True)
+
+    def work() -> None:
+        with engine.connect().execution_options(msgmodule_write=True) as connection, connection.begin():
+            connection.execute(delete(site).where(site.c.name == name))
+            connection.execute(site.insert().values(name=name, value=text))
+
+    run_with_retries(engine, f"record {name} in msgmodule_site", work)
+
+
+def read_site_value(engine: Engine, name: str) -> dict[str, Any] | None:
+    def work() -> str | None:
+        with engine.connect() as connection:
+            return connection.execute(select(site.c.value).where(site.c.name == name)).scalar_one_or_none()
+
+    text = run_with_retries(engine, f"read {name} from msgmodule_site", work)
+    return None if text is None else json.loads(text)
+
+
+def record_validation(db_url: str, archive_id: str, cif_root: str, passed: bool, depositions: int, failed: int,
+                      changed_only: bool, report: str | None) -> dict[str, Any]:
+    """Record the outcome of a validation run in the database it validated."""
+    engine = get_engine(db_url)
+    previous = read_site_value(engine, "validation")
+    if changed_only and (previous is None or previous.get("archive_id") != archive_id):
+        # Re-checking changes proves nothing without a whole validation of this archive before it.
+        passed = False
+    value = {
+        "time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "archive_id": archive_id,
+        "cif_root": os.path.abspath(cif_root),
+        "passed": passed,
+        "depositions": depositions,
+        "failed": failed,
+        "changed_only": changed_only,
+        "report": report,
+    }
+    write_site_value(engine, "validation", value)
+    if passed:
+        # Kept when a later validation fails: this database did hold a whole, validated copy of the archive.
+        write_site_value(engine, "migration", {"archive_id": archive_id, "validated_at": value["time"]})
+    return value
+
+
+def last_validation(db_url: str) -> dict[str, Any] | None:
+    return read_site_value(get_engine(db_url), "validation")

@@ -1,0 +1,323 @@
+"""The stage lifecycle: the one place where a site moves from one stage to another.
+
+The states are the five stages of `policy.STAGES`. Any stage may move to any
+other in one step; what that step must prove first depends on which backend
+answers reads before and after the move:
+
+    reads before -> after   the move first ...
+    CIF -> CIF              settles the journal
+    DB  -> DB               settles the journal
+    CIF -> DB               settles the journal; needs a passed validation of every
+                            deposition and no archive or database change since it
+    DB  -> CIF              settles the journal; writes every database document that
+                            differs into the archive as a new version and verifies it
+
+A move is one atomic step. It takes the site's move lock (one mover at a time),
+marks the record "moving" (new writes wait), then takes the site lock
+exclusively: running writes finish first, and while it is held no write runs,
+so every unfinished journal intent belongs to a writer that is gone and is
+reconciled at once. Then the guard above, then the new record with the next
+epoch and a line of history. A guard that fails refuses the move and leaves
+the site where it was; `force` goes on past it, says what it skipped, and the
+record and history keep that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..config import Settings, remove_config_keys
+from ..db.engine import get_engine, mask_url
+from ..equivalence import differences
+from ..errors import MessagingError, StorageError
+from ..journal import Journal
+from ..stores.cif import CifMessageStore
+from ..stores.db import DbMessageStore
+from . import evidence
+from .policy import CIF, DB, FLAG_NAMES, STAGES, ConfigurationError, Stage, stage_named
+from .reconcile import reconcile
+from .record import (
+    SiteLock,
+    SiteRecord,
+    SiteRecordReader,
+    append_history,
+    move_lock,
+    new_archive_id,
+    read_history,
+    site_dir,
+    write_record,
+)
+
+CHANGED_SHOWN = 20  # changed depositions named in a refusal
+
+
+class StageMoveRefused(ConfigurationError):
+    """A guard of a stage move failed; the message lists every reason, and the site did not move."""
+
+
+def guards(old: Stage, new: Stage) -> list[str]:
+    """What a move from `old` to `new` must do or prove, in order (pure: the table above)."""
+    steps = ["settle the journal"]
+    if old.read_from == CIF and new.read_from == DB:
+        steps.append("fresh validation")
+    if old.read_from == DB and new.read_from == CIF:
+        steps.append("export database documents that differ")
+    return steps
+
+
+@dataclass
+class StageMove:
+    """What a move did: for the operator, and the history."""
+
+    old: str
+    new: str
+    epoch: int
+    forced: bool = False
+    skipped: list[str] = field(default_factory=list)
+    reconciled: int = 0
+    exported: list[str] = field(default_factory=list)  # files written into the archive
+    warnings: list[str] = field(default_factory=list)
+    config_changes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def moved(self) -> bool:
+        return self.old != self.new
+
+
+def who_moves() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def read_site(settings: Settings) -> SiteRecord:
+    """The site's record as it is now."""
+    return SiteRecordReader(settings.cif_root).confirm()
+
+
+def describe_site(settings: Settings) -> dict[str, Any]:
+    """The stage in force, its epoch and history, the journal and the last validation."""
+    record = read_site(settings)
+    journal = Journal(settings.journal_path)
+    info: dict[str, Any] = {
+        "stage": record.stage,
+        "epoch": record.epoch,
+        "record": str(site_dir(settings.cif_root) / "stage.json"),
+        "since": record.time,
+        "by": record.who,
+        "forced": record.forced,
+        "skipped": record.skipped,
+        "moving_to": record.moving_to,
+        "archive_id": record.archive_id,
+        "history": read_history(settings.cif_root),
+        "journal_pending": len(journal.pending()),
+        "journal_open_intents": len(journal.pending(all_intents=True)),
+        "validation": None,
+    }
+    with contextlib.suppress(MessagingError):
+        info["validation"] = evidence.last_validation(settings.db_url)
+    return info
+
+
+def ensure_archive_id(settings: Settings) -> SiteRecord:
+    """The site's record, given an archive id (and so a record file) if it had none."""
+    record = read_site(settings)
+    if record.archive_id:
+        return record
+    with move_lock(settings.cif_root), SiteLock(settings.cif_root).exclusive():
+        record = read_site(settings)
+        if not record.archive_id:
+            record = replace(record, archive_id=new_archive_id())
+            write_record(settings.cif_root, record)
+    return record
+
+
+def move_stage(
+    settings: Settings,
+    target: str,
+    force: bool = False,
+    who: str | None = None,
+    say: Callable[[str], None] = lambda _line: None,
+) -> StageMove:
+    """Move the site to `target` in one guarded step (see the module's docstring); `say` hears progress."""
+    new = stage_named(target)
+    if not os.path.isdir(settings.cif_root):
+        raise ConfigurationError(f"the archive root {settings.cif_root} does not exist: the site's stage is recorded "
+                                 "there (set MSGCIF_ROOT)")
+    who = who or who_moves()
+    with move_lock(settings.cif_root):
+        start = read_site(settings)
+        old = stage_named(start.stage)
+        move = StageMove(old.name, new.name, start.epoch)
+        if old.name == new.name and not start.moving_to:
+            return move
+        # Documents exported before taking the site lock, with the database revisions seen first:
+        # under the lock only those written since need exporting again.
+        early: dict[tuple[str, str], int] = {}
+        if "export database documents that differ" in guards(old, new):
+            say("exporting database documents that differ from the archive (writes continue meanwhile)")
+            early, problems = _export_differing(settings, None, move)
+            if problems:
+                say(f"{len(problems)} document(s) could not be exported yet; they are retried under the lock")
+        marked = replace(start, moving_to=new.name, archive_id=start.archive_id or new_archive_id())
+        write_record(settings.cif_root, marked)
+        say(f"moving {old.name} -> {new.name}: waiting for running writes to finish")
+        try:
+            with SiteLock(settings.cif_root).exclusive():
+                reasons = _guard(settings, old, new, move, early, say)
+                if reasons and not force:
+                    raise StageMoveRefused(
+                        f"refusing to move from {old.name} to {new.name}: " + "; ".join(reasons)
+                        + ". Fix these, or use --force to move anyway (this skips the checks above and is recorded)."
+                    )
+                move.forced, move.skipped = bool(reasons), reasons
+                move.epoch = start.epoch + 1
+                final = SiteRecord(new.name, move.epoch, marked.archive_id,
+                                   time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), who, move.forced, reasons)
+                write_record(settings.cif_root, final)
+        except BaseException:
+            with contextlib.suppress(MessagingError):
+                write_record(settings.cif_root, replace(marked, moving_to=None))
+            raise
+    history = {"epoch": move.epoch, "time": final.time, "who": who, "from": old.name, "to": new.name,
+               "forced": move.forced, "skipped": move.skipped, "reconciled": move.reconciled,
+               "exported": len(move.exported)}
+    try:
+        append_history(settings.cif_root, history)
+    except StorageError as exc:
+        move.warnings.append(f"the move is recorded, but its history line is not: {exc}")
+    _mirror_to_database(settings, final, move)
+    _tidy_config(settings, move)
+    return move
+
+
+def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: dict[tuple[str, str], int],
+           say: Callable[[str], None]) -> list[str]:
+    """Run the guards of this move under the exclusive lock; the reasons it must not happen."""
+    reasons: list[str] = []
+    journal = Journal(settings.journal_path)
+    if journal.pending(all_intents=True):
+        say("settling the journal: every unfinished dual write is re-copied from the authoritative store")
+        stores = {CIF: CifMessageStore(settings.cif_root), DB: DbMessageStore(settings.db_url)}
+        result = reconcile(stores, journal, authoritative=old.read_from, all_intents=True)
+        move.reconciled = len(result.copied)
+        if result.failed:
+            reasons.append(f"{len(result.failed)} journaled document(s) could not be reconciled: "
+                           + "; ".join(result.describe_failures()[:5]))
+    steps = guards(old, new)
+    if "fresh validation" in steps:
+        reasons.extend(why_not_validated(settings))
+    if "export database documents that differ" in steps:
+        say("exporting documents written since the first pass")
+        _, problems = _export_differing(settings, early, move)
+        if problems:
+            reasons.append(f"{len(problems)} database document(s) could not be written into the archive: "
+                           + "; ".join(problems[:5]))
+    return reasons
+
+
+def why_not_validated(settings: Settings) -> list[str]:
+    """Why the database cannot be trusted to answer reads yet (empty when it can)."""
+    record = read_site(settings)
+    try:
+        validation = evidence.last_validation(settings.db_url)
+    except MessagingError as exc:
+        return [f"cannot read the last validation from the database at {mask_url(settings.db_url)}: {exc}"]
+    if validation is None:
+        return [f"the archive has never been validated against the database at {mask_url(settings.db_url)} "
+                "(run: msgmodule validate)"]
+    if not record.archive_id or validation.get("archive_id") != record.archive_id:
+        return [f"the last validation in {mask_url(settings.db_url)} was of another archive "
+                f"({validation.get('cif_root')}), not {os.path.abspath(settings.cif_root)} (run: msgmodule validate)"]
+    if not validation.get("passed"):
+        return [f"the last validation ({validation.get('time')}) found {validation.get('failed')} deposition(s) that "
+                "differ or failed (fix them, then run: msgmodule validate --changed)"]
+    changed = evidence.changed_depositions(settings.cif_root, settings.db_url)
+    if changed:
+        shown = ", ".join(changed[:CHANGED_SHOWN]) + (f" and {len(changed) - CHANGED_SHOWN} more"
+                                                      if len(changed) > CHANGED_SHOWN else "")
+        return [f"{len(changed)} deposition(s) changed since the last validation: {shown} "
+                "(re-validate them with: msgmodule validate --changed)"]
+    return []
+
+
+def _export_differing(settings: Settings, since: dict[tuple[str, str], int] | None,
+                      move: StageMove) -> tuple[dict[tuple[str, str], int], list[str]]:
+    """Write each database document that differs from the archive's into the archive as a new version.
+
+    With `since` (revisions seen by an earlier pass), only documents written
+    after it are looked at. Each new file is read back and compared. Returns
+    the revisions seen before this pass and the problems.
+    """
+    db = DbMessageStore(settings.db_url)
+    cif = CifMessageStore(settings.cif_root)
+    engine = get_engine(settings.db_url)
+    with engine.connect() as connection:
+        revisions = evidence.document_revisions(connection)
+    keys = sorted(revisions) if since is None else sorted(k for k, r in revisions.items() if since.get(k) != r)
+    problems: list[str] = []
+    for deposition_id, content_type in keys:
+        try:
+            wanted = db.load(deposition_id, content_type)
+            try:
+                current = cif.load(deposition_id, content_type)
+            except MessagingError:
+                current = None  # an unreadable archive copy differs by definition
+            if current is not None and not differences(current, wanted):
+                continue
+            path = cif.save_new_version(wanted)
+            if differences(cif.load(deposition_id, content_type), wanted):
+                problems.append(f"{path}: reads back different from the database")
+                continue
+            move.exported.append(str(path))
+        except MessagingError as exc:
+            problems.append(f"{deposition_id} {content_type}: {exc}")
+    return revisions, problems
+
+
+def _mirror_to_database(settings: Settings, record: SiteRecord, move: StageMove) -> None:
+    """Show the stage in the database too, for operators looking there (the archive's record rules)."""
+    try:
+        evidence.write_site_value(get_engine(settings.db_url), "stage", record.as_dict())
+    except MessagingError as exc:
+        if STAGES[record.stage].flags.db_writes:
+            move.warnings.append(f"could not show the stage in the database ({exc}); the archive's record rules")
+
+
+def _tidy_config(settings: Settings, move: StageMove) -> None:
+    """Drop stage settings from the config file (they would now disagree) and warn of others."""
+    keys = ("MSGMODULE_STAGE", *FLAG_NAMES)
+    try:
+        move.config_changes = remove_config_keys(settings.config_file, keys)
+    except OSError as exc:
+        move.warnings.append(f"cannot update {settings.config_file}: {exc}")
+    overriding = [key for key in keys if settings.sources.get(key) in ("environment", "argument")]
+    if overriding:
+        move.warnings.append(
+            f"{', '.join(overriding)} set in this environment: processes that set a stage of their own refuse to "
+            f"serve unless it is {move.new}; unset them and let processes follow the site's record"
+        )
+    if move.config_changes:
+        move.warnings.append(f"removed {', '.join(move.config_changes)} from {settings.config_file}: the stage comes "
+                             "from the site's record now")
+
+
+__all__ = [
+    "StageMove",
+    "StageMoveRefused",
+    "describe_site",
+    "ensure_archive_id",
+    "guards",
+    "move_stage",
+    "read_site",
+    "why_not_validated",
+]

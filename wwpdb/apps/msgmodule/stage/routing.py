@@ -1,0 +1,311 @@
+"""Routing: the store for the stage the site is in, health checks, and the description of it all.
+
+The only place that turns settings into stores. `SiteStore` is what services
+use: on every call it asks the site's record which stage is in force (writes
+confirm it under the site lock, reads trust a look at most
+`READ_CHECK_SECONDS` old) and hands the call to that stage's store, so a
+running process follows a move without a restart. Backends are opened through
+the registry, so a CIF-only configuration never imports a database driver.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..config import Settings
+from ..errors import MessagingError
+from ..journal import Journal, JsonLines
+from ..metrics import METRICS, combined
+from ..model import Document, FileReference, Message, MessageStatus, OrigCommReference
+from ..stores import open_store
+from ..stores.base import MessageStore
+from ..stores.dual import DualStore, MeteredStore
+from .policy import CIF, DB, STAGES, ConfigurationError, Stage
+from .record import (
+    MOVE_WAIT_SECONDS,
+    SiteLock,
+    SiteRecord,
+    SiteRecordReader,
+    StageMoveInProgress,
+    mover_alive,
+)
+
+T = TypeVar("T")
+
+
+class StageConflictError(ConfigurationError):
+    """This process's own settings name a stage other than the site's: it refuses to serve."""
+
+
+class UnvalidatedDatabaseError(ConfigurationError):
+    """The stage reads from a database that holds no validated migration of this archive."""
+
+
+def open_backend(name: str, settings: Settings) -> MessageStore:
+    """The plain store of one backend ("cif" or "db") as configured."""
+    if name == CIF:
+        return open_store(CIF, root=settings.cif_root)
+    return open_store(DB, url=settings.db_url)
+
+
+def build_store(settings: Settings, stage: Stage) -> MessageStore:
+    """The store of one stage: one backend, or two in step."""
+    METRICS.persist_to(settings.stats_path)
+    stores = [MeteredStore(open_backend(name, settings)) for name in stage.write_order]
+    if len(stores) == 1:
+        return stores[0]
+    primary, secondary = stores
+    shadow_log = JsonLines(settings.mismatch_log_path) if stage.shadow else None
+    return DualStore(primary, secondary, Journal(settings.journal_path), shadow_log, settings.shadow_sample)
+
+
+def all_backends(settings: Settings) -> dict[str, MessageStore]:
+    """Both backends, whatever the stage (reconcile and validation need both)."""
+    return {name: open_backend(name, settings) for name in (CIF, DB)}
+
+
+def check_stage_agrees(settings: Settings, record: SiteRecord) -> None:
+    """Refuse when this process's settings name a stage other than the site's."""
+    if settings.stage_given and settings.stage.name != record.stage:
+        raise StageConflictError(
+            f"this process is set to stage {settings.stage.name} ({settings.stage_setting()}), but the site is in "
+            f"stage {record.stage} (epoch {record.epoch}, recorded in {Path(settings.cif_root) / '.msgmodule'}): "
+            "refusing to serve. Remove the stage setting so the process follows the site, and change the "
+            "site's stage only with `msgmodule stage NAME`."
+        )
+
+
+def check_database_validated(settings: Settings, record: SiteRecord) -> None:
+    """Refuse to read from a database that holds no validated migration of this archive.
+
+    A stage entered with --force is the operator's word for it.
+    """
+    if record.forced:
+        return
+    from ..db.engine import get_engine, mask_url
+    from .evidence import read_site_value
+
+    migration = read_site_value(get_engine(settings.db_url), "migration")
+    if migration is None or migration.get("archive_id") != record.archive_id:
+        raise UnvalidatedDatabaseError(
+            f"stage {record.stage} reads from the database at {mask_url(settings.db_url)}, which holds no validated "
+            f"migration of the archive at {settings.cif_root}: refusing to read from it. Migrate and validate "
+            "(msgmodule migrate, msgmodule validate), or check MSGDB_URL."
+        )
+
+
+class SiteStore(MessageStore):
+    """The store of whatever stage the site's record says, checked on every call.
+
+    Writes hold the site lock shared while they run and confirm the record under
+    it, so no write commits under a stage other than the recorded one, and a
+    move waits for them. Reads trust the stage seen at most READ_CHECK_SECONDS
+    ago. A process whose settings name a stage serves only while the site is in
+    that stage.
+    """
+
+    name = "site"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.reader = SiteRecordReader(settings.cif_root)
+        self.lock = SiteLock(settings.cif_root)
+        self._stores: dict[str, MessageStore] = {}
+        self._database_checked: tuple[str, int] | None = None
+        self._depth = threading.local()
+        self._route(self.reader.confirm())  # a process that must refuse, refuses at once
+
+    def describe(self) -> str:
+        return f"the site's stage ({self.stage.name}): {self._route(self.reader.current()).describe()}"
+
+    @property
+    def stage(self) -> Stage:
+        return STAGES[self.reader.current().stage]
+
+    def _route(self, record: SiteRecord) -> MessageStore:
+        check_stage_agrees(self.settings, record)
+        stage = STAGES[record.stage]
+        if stage.reads_from_database and self._database_checked != (record.stage, record.epoch):
+            check_database_validated(self.settings, record)
+            self._database_checked = (record.stage, record.epoch)
+        store = self._stores.get(stage.name)
+        if store is None:
+            store = self._stores[stage.name] = build_store(self.settings, stage)
+        return store
+
+    @contextmanager
+    def _writing(self) -> Iterator[MessageStore]:
+        """The stage's store, with the site lock held shared and the record confirmed under it."""
+        depth = getattr(self._depth, "value", 0)
+        deadline = time.monotonic() + MOVE_WAIT_SECONDS
+        while True:
+            with self.lock.shared():
+                record = self.reader.confirm()
+                # A move marks the record before it waits for the lock; let it in. (A nested call
+                # already holds the lock and so must go on, or it would wait on its own hold.)
+                if record.moving_to is None or depth > 0 or not mover_alive(self.settings.cif_root):
+                    self._depth.value = depth + 1
+                    try:
+                        yield self._route(record)
+                    finally:
+                        self._depth.value = depth
+                    return
+            if time.monotonic() > deadline:
+                raise StageMoveInProgress(
+                    f"the site is moving from {record.stage} to {record.moving_to}; waited {MOVE_WAIT_SECONDS:.0f}s "
+                    "for it to finish: retry later"
+                )
+            time.sleep(0.05)
+
+    # -- reads ---------------------------------------------------------------------
+
+    def load(self, deposition_id: str, content_type: str) -> Document:
+        return self._route(self.reader.current()).load(deposition_id, content_type)
+
+    def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
+        return self._route(self.reader.current()).load_many(deposition_id, content_types)
+
+    def list_depositions(self) -> list[str]:
+        return self._route(self.reader.current()).list_depositions()
+
+    # -- writes --------------------------------------------------------------------
+
+    def save(self, document: Document) -> None:
+        with self._writing() as store:
+            store.save(document)
+
+    def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
+        with self._writing() as store:
+            return store.update(deposition_id, content_type, change)
+
+    def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
+        with self._writing() as store:
+            return store.overwrite(deposition_id, content_type, produce)
+
+    def put_message(
+        self,
+        deposition_id: str,
+        content_type: str,
+        message: Message,
+        file_references: Iterable[FileReference] | None = (),
+        origcomm_references: Iterable[OrigCommReference] | None = (),
+        status: MessageStatus | None = None,
+        given: Iterable[str] | None = None,
+        defaults: Mapping[str, str] | None = None,
+    ) -> str:
+        with self._writing() as store:  # a message and its status row, both under one stage
+            return store.put_message(deposition_id, content_type, message, file_references, origcomm_references,
+                                     status, given, defaults)
+
+    def set_status(self, deposition_id: str, message_id: str, deposition_data_set_id: str | None = None, *,
+                   read_status: str | None = None, action_reqd: str | None = None,
+                   for_release: str | None = None) -> MessageStatus:
+        with self._writing() as store:
+            return store.set_status(deposition_id, message_id, deposition_data_set_id, read_status=read_status,
+                                    action_reqd=action_reqd, for_release=for_release)
+
+
+def open_site_store(settings: Settings) -> SiteStore:
+    """The store services use: it follows the site's stage (raises if this process must refuse)."""
+    return SiteStore(settings)
+
+
+@dataclass
+class HealthCheck:
+    backend: str
+    ok: bool
+    detail: str
+
+
+def check_health(settings: Settings) -> list[HealthCheck]:
+    """Really talk to every backend the site's stage uses, and check this process may serve."""
+    checks = []
+    try:
+        record = SiteRecordReader(settings.cif_root).confirm()
+        stage = STAGES[record.stage]
+        check_stage_agrees(settings, record)
+        detail = f"stage {record.stage}, epoch {record.epoch}" + (", FORCED" if record.forced else "")
+        if record.moving_to:
+            detail += f"; moving to {record.moving_to}" + ("" if mover_alive(settings.cif_root) else
+                                                          " (the mover is gone: move again to finish)")
+        checks.append(HealthCheck("stage", not record.moving_to or mover_alive(settings.cif_root), detail))
+    except MessagingError as exc:
+        checks.append(HealthCheck("stage", False, str(exc)))
+        stage, record = settings.stage, None
+    for name in stage.write_order:
+        try:
+            detail = _check_cif(settings) if name == CIF else _check_db(settings)
+            checks.append(HealthCheck(name, True, detail))
+        except (MessagingError, OSError) as exc:
+            checks.append(HealthCheck(name, False, str(exc)))
+    if record is not None and stage.reads_from_database:
+        try:
+            check_database_validated(settings, record)
+            checks.append(HealthCheck("migration", True, "the database holds a validated migration of this archive"))
+        except MessagingError as exc:
+            checks.append(HealthCheck("migration", False, str(exc)))
+    try:
+        journal = Journal(settings.journal_path)
+        pending = len(journal.pending())
+        checks.append(HealthCheck("journal", pending == 0,
+                                  f"{pending} document(s) awaiting reconcile at {journal.path}"))
+    except MessagingError as exc:
+        checks.append(HealthCheck("journal", False, str(exc)))
+    return checks
+
+
+def _check_cif(settings: Settings) -> str:
+    root = Path(settings.cif_root)
+    if not root.is_dir():
+        raise MessagingError(f"archive root {root} does not exist or is not a directory (MSGCIF_ROOT)")
+    with os.scandir(root) as entries:
+        next(entries, None)
+    fd, probe = tempfile.mkstemp(prefix=".msgmodule-health-", dir=root)
+    os.close(fd)
+    os.unlink(probe)
+    return f"archive root {root} is readable and writable"
+
+
+def _check_db(settings: Settings) -> str:
+    store = open_backend(DB, settings)
+    store.ping()  # type: ignore[attr-defined]
+    from ..db import schema_versions
+
+    status = schema_versions.verify(settings.db_url)
+    if not status.ok:
+        raise MessagingError("; ".join(status.problems))
+    return f"{store.describe()} answered; schema revision {status.current_revision}"
+
+
+def backend_info(settings: Settings) -> dict[str, Any]:
+    """Stage (from the site's record), flags, backends, where the data is (password masked), counters."""
+    from ..db.engine import mask_url
+
+    record = SiteRecordReader(settings.cif_root).confirm()
+    stage = STAGES[record.stage]
+    journal = Journal(settings.journal_path)
+    return {
+        "stage": stage.name,
+        "epoch": record.epoch,
+        "process_stage_setting": settings.stage.name if settings.stage_given else None,
+        "site_id": settings.site_id,
+        "flags": stage.flags.as_env(),
+        "read_backend": stage.read_from,
+        "write_backends": list(stage.write_order),
+        "shadow": stage.shadow,
+        "shadow_sample": settings.shadow_sample if stage.shadow else None,
+        "cif_root": str(Path(settings.cif_root)),
+        "db_url": mask_url(settings.db_url),
+        "config_file": str(settings.config_file),
+        "sources": settings.sources,
+        "journal": {"path": str(journal.path), "pending": len(journal.pending())},
+        "counters": combined(settings.stats_path, METRICS),
+    }
