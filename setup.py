@@ -8,7 +8,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_namespace_packages(include=["wwpdb.apps.msgmodule", "wwpdb.apps.msgmodule.*"]),
-    package_data={"wwpdb.apps.msgmodule.db.migrations": ["script.py.mako"]},
+    package_data={
+        "wwpdb.apps.msgmodule": ["py.typed"],
+        "wwpdb.apps.msgmodule.db.migrations": ["script.py.mako"],
+    },
     install_requires=[
         "gemmi>=0.6.5",
         "filelock>=3.12",
@@ -18,6 +21,7 @@ setup(
         "alembic>=1.12",
         "tenacity>=8.2",
         "tqdm>=4.60",
+        "prometheus_client>=0.17",
     ],
     extras_require={
         "dev": [
@@ -27,7 +31,24 @@ setup(
             "ruff>=0.5",
             "mypy>=1.10",
             "tox>=4",
+            "pytest-cov>=5",
+            "bandit>=1.7.7",
+            "pip-audit>=2.7",
+            "build>=1.0",
+            "psutil>=5.9",
+            "mkdocs>=1.6",
+            "mkdocstrings-python>=1.10",
+            "mkdocs-include-markdown-plugin>=6",
         ],
     },
-    entry_points={"console_scripts": ["msgmodule=wwpdb.apps.msgmodule.cli:main"]},
+    entry_points={
+        "console_scripts": [
+            "msgmodule=wwpdb.apps.msgmodule.cli:main",
+            "msgmodule-init-db=wwpdb.apps.msgmodule.tools.console:init_db",
+            "msgmodule-migrate=wwpdb.apps.msgmodule.tools.console:migrate",
+            "msgmodule-validate=wwpdb.apps.msgmodule.tools.console:validate",
+            "msgmodule-export=wwpdb.apps.msgmodule.tools.console:export",
+            "msgmodule-validate-integration=wwpdb.apps.msgmodule.tools.console:validate_integration",
+        ],
+    },
 )

@@ -1,0 +1,142 @@
+"""Operator commands of `msgmodule`: metrics, monitor, logs, backup, restore, validate-config, validate-integration.
+
+Imported at the end of `cli.py`, which registers them on the `cli` group. Each
+is a few lines over the library code in this package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..cli import cli, common_options, settings_from
+from ..config import config_file_path
+
+
+def _explicit(options: dict[str, str | None]) -> dict[str, str]:
+    """The settings given on the command line, as `load_settings` takes them."""
+    named = {
+        "MSGDB_URL": options.get("db_url"),
+        "MSGCIF_ROOT": options.get("cif_root"),
+        "MSGMODULE_CONFIG": options.get("config_file"),
+    }
+    return {key: value for key, value in named.items() if value}
+
+
+@cli.command()
+@common_options
+def metrics(**options: str | None) -> None:
+    """Print the counters, circuit breakers and journal in Prometheus text format."""
+    from .monitoring import metrics_text
+
+    click.echo(metrics_text(settings_from(**options)), nl=False)
+
+
+@cli.command()
+@common_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=9464,
+    show_default=True,
+    help="Port to listen on (0: any free port, printed at start).",
+)
+def monitor(host: str, port: int, **options: str | None) -> None:
+    """Serve the metrics at http://HOST:PORT/metrics (Prometheus) until stopped (Ctrl-C, SIGTERM)."""
+    from .monitoring import serve_until_stopped
+
+    serve_until_stopped(settings_from(**options), host, port, announce=lambda line: click.echo(line))
+
+
+@cli.command()
+@common_options
+@click.option(
+    "-n", "--lines", type=click.IntRange(1, 1_000_000), default=50, show_default=True, help="How many lines to show."
+)
+def logs(lines: int, **options: str | None) -> None:
+    """Show the last lines of the command line's log (msgmodule.log in the state directory)."""
+    from .logfile import log_path, tail
+
+    path = log_path(settings_from(**options).state_dir)
+    if not path.exists():
+        click.echo(f"no log yet at {path}", err=True)
+        return
+    for line in tail(path, lines):
+        click.echo(line)
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("backups"),
+    show_default=True,
+    help="Folder in which the backup folder is made.",
+)
+@click.option("--name", help="Name of the backup folder [default: msgmodule-backup-<UTC time>].")
+def backup(output_dir: Path, name: str | None, **options: str | None) -> None:
+    """Back up the configuration, the state folders and the database (with its own tools), with a manifest."""
+    from .backup import create_backup
+
+    result = create_backup(settings_from(**options), output_dir, name)
+    database = result.manifest["database"]
+    click.echo(f"backup written to {result.path}")
+    click.echo(
+        f"  database {database['kind']} {database['url']} at schema revision {result.manifest['schema_revision']}"
+    )
+    click.echo(f"  {len(result.manifest['files'])} file(s); manifest {result.path / 'manifest.json'}")
+    click.echo(f"restore with: msgmodule restore {result.path}")
+
+
+@cli.command()
+@common_options
+@click.argument("backup_dir", metavar="BACKUP", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore(backup_dir: Path, yes: bool, **options: str | None) -> None:
+    """Put back the database, state folders and config file of BACKUP (same schema revision only)."""
+    from .backup import check_backup, restore_backup
+
+    settings = settings_from(**options)
+    manifest = check_backup(backup_dir)
+    if not yes:
+        click.confirm(
+            f"Replace the database ({manifest['database']['url']} -> configured), the state folders and the "
+            f"config file with the backup of {manifest['created']}? Stop the writers first.",
+            abort=True,
+        )
+    restore_backup(settings, backup_dir)
+    click.echo(f"restored {backup_dir} (made {manifest['created']}, schema revision {manifest['schema_revision']})")
+
+
+@cli.command("validate-config")
+@click.argument("config_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def validate_config(config_file: Path | None) -> None:
+    """Check a config file (default: MSGMODULE_CONFIG, else ./msgmodule.cfg); exit 1 naming each bad key."""
+    from .config_check import check_config_file
+
+    path = config_file or config_file_path()
+    problems = check_config_file(path)
+    for problem in problems:
+        click.echo(f"ERROR {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"{path}: OK")
+
+
+@cli.command("validate-integration")
+@common_options
+def validate_integration(**options: str | None) -> None:
+    """Check the configured installation end to end; exit 0 only when every check passed."""
+    from .integration import SCRATCH_DEPOSITION, run_checks
+
+    checks = run_checks(_explicit(options) or None, options.get("site_id"))
+    for check in checks:
+        click.echo(f"{'OK  ' if check.ok else 'FAIL'} {check.name:<13} {check.detail}")
+    failed = [check.name for check in checks if not check.ok]
+    if failed:
+        click.echo(f"failed: {', '.join(failed)}", err=True)
+        raise SystemExit(1)
+    click.echo(f"all {len(checks)} checks passed (scratch deposition {SCRATCH_DEPOSITION} removed)")

@@ -1,0 +1,123 @@
+"""The library's counters in Prometheus text format, printed once or served over HTTP.
+
+What is exported, read afresh at every scrape: the per-backend call counts,
+errors and latencies of `metrics.py` (merged from every process through the
+stats file in the state directory, plus this process's own), the circuit
+breakers' states (this process's and those recorded in the state directory),
+the journal's pending entries, and the library version and stage.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .. import __version__
+from ..config import Settings
+from ..errors import MessagingError
+from ..journal import Journal
+from ..metrics import METRICS, combined
+from ..stores.breaker import BreakerState, live_breakers, read_breaker_states
+
+BREAKER_STATE_VALUES = {BreakerState.CLOSED.value: 0, BreakerState.HALF_OPEN.value: 1, BreakerState.OPEN.value: 2}
+
+
+class MessagingCollector(Collector):
+    """Collects the figures of one configured installation at each scrape."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[Metric]:
+        settings = self.settings
+        info = GaugeMetricFamily("msgmodule_info", "Library version and configured stage", labels=["version", "stage"])
+        info.add_metric([__version__, settings.stage.name], 1)
+        yield info
+
+        labels = ["backend", "operation"]
+        calls = CounterMetricFamily("msgmodule_backend_calls", "Calls to a backend", labels=labels)
+        errors = CounterMetricFamily("msgmodule_backend_errors", "Calls to a backend that failed", labels=labels)
+        seconds = CounterMetricFamily(
+            "msgmodule_backend_call_seconds", "Time spent in calls to a backend", labels=labels
+        )
+        slowest = GaugeMetricFamily("msgmodule_backend_call_max_seconds", "Slowest call to a backend", labels=labels)
+        for backend, operations in sorted(combined(settings.stats_path, METRICS).items()):
+            for operation, figures in sorted(operations.items()):
+                key = [backend, operation]
+                calls.add_metric(key, figures["calls"])
+                errors.add_metric(key, figures["errors"])
+                seconds.add_metric(key, figures["total_ms"] / 1000.0)
+                slowest.add_metric(key, figures["max_ms"] / 1000.0)
+        yield from (calls, errors, seconds, slowest)
+
+        pending = GaugeMetricFamily("msgmodule_journal_pending", "Journal entries awaiting reconcile")
+        scrape_errors: list[str] = []
+        try:
+            pending.add_metric([], len(Journal(settings.journal_path).entries()))
+            yield pending
+        except MessagingError as exc:
+            scrape_errors.append(f"journal: {exc}")
+
+        state = GaugeMetricFamily(
+            "msgmodule_circuit_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open", labels=["backend"]
+        )
+        failures = GaugeMetricFamily(
+            "msgmodule_circuit_breaker_consecutive_failures", "Consecutive backend failures seen", labels=["backend"]
+        )
+        for name, snapshot in sorted(breaker_states(settings).items()):
+            state.add_metric([name], BREAKER_STATE_VALUES.get(snapshot["state"], 0))
+            failures.add_metric([name], snapshot.get("consecutive_failures", 0))
+        yield from (state, failures)
+
+        broken = GaugeMetricFamily("msgmodule_scrape_errors", "Figures that could not be read at this scrape")
+        broken.add_metric([], len(scrape_errors))
+        yield broken
+
+
+def breaker_states(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Breakers by name: recorded in the state directory, overridden by this process's live ones."""
+    states = read_breaker_states(settings.state_dir)
+    for breaker in live_breakers():
+        states[breaker.name] = breaker.snapshot()
+    return states
+
+
+def registry_for(settings: Settings) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(MessagingCollector(settings))
+    return registry
+
+
+def metrics_text(settings: Settings) -> str:
+    """Every figure, in Prometheus text exposition format."""
+    return generate_latest(registry_for(settings)).decode("utf-8")
+
+
+def serve(settings: Settings, host: str, port: int) -> tuple[Any, threading.Thread]:
+    """Serve /metrics on host:port in a background thread; returns the server and its thread."""
+    server, thread = start_http_server(port, addr=host, registry=registry_for(settings))
+    return server, thread
+
+
+def serve_until_stopped(settings: Settings, host: str, port: int, announce: Any = print) -> None:
+    """Serve until SIGINT or SIGTERM, then shut the server down cleanly."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    server, thread = serve(settings, host, port)
+    try:
+        bound_host, bound_port = server.server_address[:2]
+        announce(f"serving metrics on http://{bound_host}:{bound_port}/metrics (Ctrl-C or SIGTERM stops)")
+        while not stop.wait(1.0):
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

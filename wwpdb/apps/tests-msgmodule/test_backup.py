@@ -1,0 +1,178 @@
+"""Backup and restore with the databases' own tools, on SQLite and on MariaDB: a real dump, a real restore."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+
+from wwpdb.apps.msgmodule.cli import run
+from wwpdb.apps.msgmodule.config import load_settings
+from wwpdb.apps.msgmodule.db import schema_versions
+from wwpdb.apps.msgmodule.db.engine import dispose_engines
+from wwpdb.apps.msgmodule.journal import Journal
+from wwpdb.apps.msgmodule.model import CONTENT_TYPES, Document, Message
+from wwpdb.apps.msgmodule.stores.db import DbMessageStore
+from wwpdb.apps.msgmodule.tools.backup import MANIFEST, BackupError, check_backup
+
+TO = "messages-to-depositor"
+
+
+def write_config(tmp_path: Path, db_url: str) -> Path:
+    (tmp_path / "archive").mkdir(exist_ok=True)
+    config = tmp_path / "etc" / "msgmodule.cfg"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(
+        "# the operator's notes stay in a backup too\n"
+        "[msgmodule]\n"
+        f"MSGCIF_ROOT = {tmp_path / 'archive'}\n"
+        f"MSGDB_URL = {db_url}\n"
+        f"MSGMODULE_STATE_DIR = {tmp_path / 'state'}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def database_contents(db_url: str) -> dict[tuple[str, str], Document]:
+    store = DbMessageStore(db_url)
+    return {key: store.load(*key) for key in sorted(store.document_keys())}
+
+
+def state_contents(*folders: Path) -> dict[str, bytes]:
+    files = {}
+    for folder in folders:
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and not path.name.endswith(".lock") and not path.name.startswith("msgmodule.log"):
+                    files[str(path)] = path.read_bytes()
+    return files
+
+
+def fill(db_url: str) -> None:
+    store = DbMessageStore(db_url)
+    for number, deposition_id in enumerate(("D_1000000001", "D_1000000002", "G_1000003")):
+        for content_type in CONTENT_TYPES:
+            store.put_message(
+                deposition_id,
+                content_type,
+                Message(message_id=f"{deposition_id}-{content_type}", message_text=f"Größe {number} Å\n;line"),
+            )
+
+
+def backup_folder(out: str) -> Path:
+    line = next(line for line in out.splitlines() if line.startswith("backup written to "))
+    return Path(line.removeprefix("backup written to "))
+
+
+def test_backup_then_restore_gives_back_exactly_what_was_backed_up(db_url, tmp_path, capsys):
+    config = write_config(tmp_path, db_url)
+    settings = load_settings({"MSGMODULE_CONFIG": str(config)})
+    fill(db_url)
+    journal = Journal(settings.journal_path)
+    journal.record("D_1000000001", TO, "db", "the database was down")
+    (tmp_path / "state").mkdir(exist_ok=True)
+    (tmp_path / "state" / "shadow-mismatches.jsonl").write_text('{"deposition_id": "D_1000000002"}\n')
+    state_folders = (tmp_path / "state", Path(settings.journal_path).parent)
+
+    before = database_contents(db_url)
+    state_before = state_contents(*state_folders)
+    config_before = config.read_bytes()
+
+    assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "backups")]) == 0
+    folder = backup_folder(capsys.readouterr().out)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["schema_revision"] == schema_versions.head_revision()
+    assert manifest["database"]["kind"] == ("mysql" if "mysql" in db_url else "sqlite")
+    roles = {entry["role"] for entry in manifest["files"]}
+    assert {"database", "config"} <= roles and ("state" in roles or "site" in roles)
+    assert all(len(entry["sha256"]) == 64 for entry in manifest["files"])
+
+    # Change everything after the backup: data, state and config.
+    store = DbMessageStore(db_url)
+    store.put_message("D_1000000001", TO, Message(message_id="after-backup", message_text="new"))
+    store.put_message("D_1000000009", TO, Message(message_id="new-deposition", message_text="new"))
+    store.update("D_1000000002", TO, lambda document: document.messages.clear())
+    journal.record("D_1000000002", TO, "db", "another failure")
+    (tmp_path / "state" / "shadow-mismatches.jsonl").unlink()
+    (tmp_path / "state" / "added-later.json").write_text("{}")
+    config.write_text(config.read_text() + "MSGMODULE_SHADOW_SAMPLE = 0.5\n")
+    assert database_contents(db_url) != before
+
+    assert run(["restore", "--config", str(config), "--yes", str(folder)]) == 0
+    assert "restored" in capsys.readouterr().out
+    dispose_engines()
+    assert database_contents(db_url) == before
+    assert state_contents(*state_folders) == state_before
+    assert config.read_bytes() == config_before
+
+
+def test_restore_refuses_a_backup_of_another_schema_revision(empty_db_url, tmp_path, capsys):
+    migrations = Config()
+    migrations.set_main_option("script_location", str(schema_versions.MIGRATIONS))
+    migrations.set_main_option("sqlalchemy.url", empty_db_url)
+    from wwpdb.apps.msgmodule.db.engine import get_engine
+
+    with get_engine(empty_db_url).begin() as connection:
+        migrations.attributes["connection"] = connection
+        command.upgrade(migrations, "0001")  # the first revision: an older library's database
+    config = write_config(tmp_path, empty_db_url)
+    assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "b"), "--name", "old"]) == 0
+    capsys.readouterr()
+    assert json.loads((tmp_path / "b" / "old" / MANIFEST).read_text())["schema_revision"] == "0001"
+
+    schema_versions.upgrade(empty_db_url)
+    fill(empty_db_url)
+    before = database_contents(empty_db_url)
+    assert run(["restore", "--config", str(config), "--yes", str(tmp_path / "b" / "old")]) == 1
+    error = capsys.readouterr().err
+    assert "schema revision 0001" in error and schema_versions.head_revision() in error
+    assert database_contents(empty_db_url) == before  # nothing was touched
+
+
+def test_restore_refuses_a_damaged_or_incomplete_backup(sqlite_url, tmp_path, capsys):
+    schema_versions.upgrade(sqlite_url)
+    fill(sqlite_url)
+    config = write_config(tmp_path, sqlite_url)
+    assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "b"), "--name", "x"]) == 0
+    folder = tmp_path / "b" / "x"
+    check_backup(folder)  # intact
+
+    database = folder / "database" / "messaging.sqlite"
+    data = bytearray(database.read_bytes())
+    data[-1] ^= 0xFF
+    database.write_bytes(bytes(data))
+    with pytest.raises(BackupError, match="does not match its checksum"):
+        check_backup(folder)
+    database.unlink()
+    capsys.readouterr()
+    assert run(["restore", "--config", str(config), "--yes", str(folder)]) == 1
+    assert "database/messaging.sqlite is missing" in capsys.readouterr().err
+    assert run(["restore", "--config", str(config), "--yes", str(tmp_path)]) == 1
+    assert "not a msgmodule backup" in capsys.readouterr().err
+
+
+def test_a_failed_backup_leaves_no_backup_folder(tmp_path, capsys):
+    config = write_config(tmp_path, f"sqlite:///{tmp_path}/nothing-here.db")
+    assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "b")]) == 1
+    assert "does not exist: nothing to back up" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+def test_backup_skips_the_archive_database_and_logs_kept_in_the_state_folder(tmp_path, capsys):
+    # The defaults put the archive and the SQLite file inside the state folder: neither is state.
+    data = tmp_path / "msgmodule-data"
+    url = f"sqlite:///{data}/messaging.db"
+    schema_versions.upgrade(url)
+    (data / "archive" / "D_1000000001").mkdir(parents=True)
+    (data / "archive" / "D_1000000001" / "D_1000000001_messages-to-depositor_P1.cif.V1").write_text("data_x\n")
+    (data / "msgmodule.log").write_text("a log line\n")
+    (data / "backend-stats.json").write_text("{}")
+    config = tmp_path / "msgmodule.cfg"
+    config.write_text(f"[msgmodule]\nMSGCIF_ROOT = {data / 'archive'}\nMSGDB_URL = {url}\nMSGMODULE_STATE_DIR = {data}\n")
+    assert run(["backup", "--config", str(config), "--output-dir", str(data / "backups"), "--name", "b"]) == 0
+    paths = {entry["path"] for entry in json.loads((data / "backups" / "b" / MANIFEST).read_text())["files"]}
+    assert "state/backend-stats.json" in paths
+    assert not [p for p in paths if "archive" in p or "msgmodule.log" in p or "messaging.db" in p or "backups" in p]
