@@ -12,6 +12,7 @@ import click
 from . import __version__
 from .config import Settings, load_settings
 from .errors import MessagingError
+from .tools.logfile import LoggingGroup, start_command_log
 from .model import CATEGORIES, CONTENT_TYPES, validate_deposition_id
 from .stage.policy import STAGES
 
@@ -34,10 +35,19 @@ def settings_from(db_url: str | None, cif_root: str | None, site_id: str | None,
     return load_settings({k: v for k, v in explicit.items() if v}, site_id)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LoggingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="msgmodule")
-def cli() -> None:
-    """Store and move wwPDB OneDep deposition messages (CIF archive and database)."""
+@click.option("-v", "--verbose", count=True, help="More on stderr: -v info, -vv debug (debug in the log file too).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log records as text lines or as JSON objects, one per line.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool, log_format: str) -> None:
+    """Store and move wwPDB OneDep deposition messages (CIF archive and database).
+
+    Logs go to stderr and to msgmodule.log in the state directory (rotated; `msgmodule logs` shows them).
+    """
+    start_command_log(ctx, verbose, quiet, log_format)
 
 
 @cli.command()
@@ -508,3 +518,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+from .tools import commands as _operator_commands  # noqa: E402,F401 - registers the operator commands
