@@ -12,9 +12,9 @@ import click
 from . import __version__
 from .config import Settings, load_settings
 from .errors import MessagingError
-from .tools.logfile import LoggingGroup, start_command_log
 from .model import CATEGORIES, CONTENT_TYPES, validate_deposition_id
 from .stage.policy import STAGES
+from .tools.logfile import LoggingGroup, start_command_log
 
 
 def common_options(function):  # type: ignore[no-untyped-def]
@@ -218,6 +218,24 @@ def reconcile(**options: str | None) -> None:
     for deposition_id, content_type, into, error in result.failed:
         click.echo(f"FAILED {deposition_id} {content_type} into {into}: {error}", err=True)
     click.echo(f"reconciled {len(result.copied)}, failed {len(result.failed)}")
+    if result.failed:
+        raise SystemExit(1)
+
+
+@cli.command()
+@common_options
+@click.argument("deposition_ids", nargs=-1, required=True, metavar="ID...")
+def resync(deposition_ids: tuple[str, ...], **options: str | None) -> None:
+    """Copy these depositions from the stage's authoritative store to the other where they differ."""
+    from .stage.lifecycle import resync as run_resync
+
+    settings = settings_from(**options)
+    result = run_resync(settings, [validate_deposition_id(d) for d in deposition_ids])
+    for deposition_id, content_type in result.copied:
+        click.echo(f"copied {deposition_id} {content_type}")
+    for deposition_id, error in result.failed:
+        click.echo(f"FAILED {deposition_id}: {error}", err=True)
+    click.echo(f"resynced {len(result.copied)} document(s), failed {len(result.failed)}")
     if result.failed:
         raise SystemExit(1)
 

@@ -14,6 +14,14 @@ Settings come from arguments > environment > msgmodule.cfg > defaults;
      python scripts/init_messaging_database.py
      make health                      # exit 0 only if every backend answered
 
+The stage is the site's, not a process's: it is recorded in the archive root
+(MSGCIF_ROOT/.msgmodule/stage.json, with an epoch and a history) and every
+process follows it. Leave MSGMODULE_STAGE and the four flags unset; a process
+that sets them refuses to serve while they disagree with the site. Only
+`msgmodule stage NAME` (the make targets below call it) moves the site, in one
+guarded step: running writes finish first and new ones wait, the journal is
+settled, and the move checks what it must (below). `msgmodule stage` shows it all.
+
 1. Start writing to both, still reading CIF (stage dual-write):
      make migration-phase-1
    New messages now go to the archive first, then to the database. If a
@@ -23,22 +31,24 @@ Settings come from arguments > environment > msgmodule.cfg > defaults;
 2. Copy the existing archive (idempotent; re-run until it reports nothing to do):
      python scripts/migrate_cif_to_db.py --directory $MSGCIF_ROOT --workers 4 --report migrate.json
 
-3. Prove nothing was lost:
-     make reconcile                   # empty the journal
-     python scripts/validate_migration.py --directory $MSGCIF_ROOT --report validate.json
+3. Prove nothing was lost (this also records what it proved):
+     python scripts/validate_migration.py --report validate.json
    Exit 0 means every deposition is equal. Optionally run the stage `shadow`
    for a while (make backend-shadow): reads are compared with the database
-   and differences logged to msgmodule-data/shadow-mismatches.jsonl.
+   and differences logged to the state directory's shadow-mismatches.jsonl.
 
 4. Read from the database, still writing both (stage db-primary):
      make migration-phase-2
-   Refused unless the last validation passed and the journal is empty
-   (FORCE=1 overrides, loudly).
+   Needs that validation, and no change since it that is not shown equal: the
+   move re-validates up to 200 changed depositions itself (those dual write
+   kept in step); otherwise it names them: `msgmodule resync ID...` then
+   `msgmodule validate --changed`. FORCE=1 overrides, and is recorded.
 
 5. Database only (stage db-only):
      make migration-phase-3
 
-Rolling back: `make migration-phase-1` returns to reading CIF at any time.
-From db-only, first write the database back to files:
-     python scripts/export_db_to_cif.py --output-dir /path/to/export
+Rolling back: `make migration-phase-1` (or any stage that reads CIF) at any
+time. The move first writes every database document that differs from the
+archive into it as a new version (V<n+1>) and reads it back, so nothing written
+while the database was read is lost; it is refused if any cannot be written.
 """

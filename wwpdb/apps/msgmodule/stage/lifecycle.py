@@ -40,6 +40,7 @@ from ..errors import MessagingError, StorageError
 from ..journal import Journal
 from ..stores.cif import CifMessageStore
 from ..stores.db import DbMessageStore
+from ..stores.dual import copy_document
 from . import evidence
 from .policy import CIF, DB, FLAG_NAMES, STAGES, ConfigurationError, Stage, stage_named
 from .reconcile import reconcile
@@ -56,6 +57,9 @@ from .record import (
 )
 
 CHANGED_SHOWN = 20  # changed depositions named in a refusal
+# Depositions changed since the last validation that a move re-validates itself while writes wait
+# (those that dual write kept in step, say); more than this, and it asks for `validate --changed` first.
+REVALIDATE_IN_MOVE = int(os.environ.get("MSGMODULE_MOVE_REVALIDATE", "200"))
 
 
 class StageMoveRefused(ConfigurationError):
@@ -215,7 +219,7 @@ def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: d
                            + "; ".join(result.describe_failures()[:5]))
     steps = guards(old, new)
     if "fresh validation" in steps:
-        reasons.extend(why_not_validated(settings))
+        reasons.extend(why_not_validated(settings, revalidate=True))
     if "export database documents that differ" in steps:
         say("exporting documents written since the first pass")
         _, problems = _export_differing(settings, early, move)
@@ -225,8 +229,12 @@ def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: d
     return reasons
 
 
-def why_not_validated(settings: Settings) -> list[str]:
-    """Why the database cannot be trusted to answer reads yet (empty when it can)."""
+def why_not_validated(settings: Settings, revalidate: bool = False) -> list[str]:
+    """Why the database cannot be trusted to answer reads yet (empty when it can).
+
+    With `revalidate` (a move, holding the site lock), up to REVALIDATE_IN_MOVE
+    depositions changed since the last validation are validated on the spot.
+    """
     record = read_site(settings)
     try:
         validation = evidence.last_validation(settings.db_url)
@@ -242,12 +250,61 @@ def why_not_validated(settings: Settings) -> list[str]:
         return [f"the last validation ({validation.get('time')}) found {validation.get('failed')} deposition(s) that "
                 "differ or failed (fix them, then run: msgmodule validate --changed)"]
     changed = evidence.changed_depositions(settings.cif_root, settings.db_url)
+    if changed and revalidate and len(changed) <= REVALIDATE_IN_MOVE:
+        # Writes are held off: what is equal now stays equal until the move is done.
+        changed = _still_different(settings, changed)
     if changed:
-        shown = ", ".join(changed[:CHANGED_SHOWN]) + (f" and {len(changed) - CHANGED_SHOWN} more"
-                                                      if len(changed) > CHANGED_SHOWN else "")
-        return [f"{len(changed)} deposition(s) changed since the last validation: {shown} "
-                "(re-validate them with: msgmodule validate --changed)"]
+        return [f"{len(changed)} deposition(s) changed since the last validation and not shown equal: "
+                f"{_names(changed)} (bring them in step with: msgmodule resync ID..., then re-validate them "
+                "with: msgmodule validate --changed)"]
     return []
+
+
+def _names(ids: list[str]) -> str:
+    return ", ".join(ids[:CHANGED_SHOWN]) + (f" and {len(ids) - CHANGED_SHOWN} more" if len(ids) > CHANGED_SHOWN
+                                              else "")
+
+
+def _still_different(settings: Settings, ids: list[str]) -> list[str]:
+    """Validate these depositions now, recording evidence; the ones that are not equal."""
+    from ..archive_tools import ValidationOptions, validate_batch
+
+    outcomes = validate_batch(ValidationOptions(settings.cif_root, settings.db_url, record_evidence=True), ids)
+    return [outcome.deposition_id for outcome in outcomes if outcome.status != "equal"]
+
+
+@dataclass
+class ResyncResult:
+    copied: list[tuple[str, str]] = field(default_factory=list)  # (deposition, content type)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (deposition, error)
+
+
+def resync(settings: Settings, deposition_ids: list[str]) -> ResyncResult:
+    """Copy each document of these depositions that differs from the stage's authoritative store to the other.
+
+    A write like any other: it runs under the site lock, in the stage in force.
+    """
+    from .record import SiteLock
+
+    result = ResyncResult()
+    with SiteLock(settings.cif_root).shared():
+        stage = STAGES[read_site(settings).stage]
+        stores = {CIF: CifMessageStore(settings.cif_root), DB: DbMessageStore(settings.db_url)}
+        source = stores[stage.read_from]
+        target = stores[DB if stage.read_from == CIF else CIF]
+        for deposition_id in deposition_ids:
+            try:
+                for content_type, document in source.load_all(deposition_id).items():
+                    try:
+                        same = not differences(target.load(deposition_id, content_type), document)
+                    except MessagingError:
+                        same = False
+                    if not same:
+                        copy_document(source, target, deposition_id, content_type)
+                        result.copied.append((deposition_id, content_type))
+            except MessagingError as exc:
+                result.failed.append((deposition_id, str(exc)))
+    return result
 
 
 def _export_differing(settings: Settings, since: dict[tuple[str, str], int] | None,
