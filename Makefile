@@ -14,6 +14,8 @@ FORCE_FLAG := $(if $(filter 1 yes true,$(FORCE)),--force,)
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+	@printf '\nNot provided: deploy, deploy-dev, deploy-staging, deploy-production, ci-deploy. Deploying needs a\n'
+	@printf "site's own infrastructure (hosts, credentials, its OneDep installation), outside this library.\n"
 
 $(VENV)/.installed: setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +53,7 @@ BENCH_ARGS ?=
 bench: install  ## migration/read speed and memory vs baselines; figures in bench-results/
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 	$(PY) benchmarks/dual_write_latency.py --json bench-results/dual-write-latency.json
+	$(PY) benchmarks/stage_check.py --json bench-results/stage-check.json
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check wwpdb scripts benchmarks
@@ -98,3 +101,99 @@ backend-migration-guide: install  ## print the step-by-step migration walkthroug
 
 clean:  ## remove the virtualenv, demo data and caches
 	rm -rf $(VENV) $(DEMO_DIR) .tox .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+# -- operator and developer toolkit -----------------------------------------------------------------
+# Tests by kind: conftest.py gives every test its markers (unit, integration, database, mysql);
+# unit + integration + database select the whole suite.
+.PHONY: install-dev dev-setup dev-test dev-commit ci-test test-unit test-integration test-database \
+	test-coverage test-tox validate validate-integration validate-config format check-format security \
+	docs serve-docs docs-check logs metrics monitor backup restore
+
+HOOKS_DIR ?= $(shell git rev-parse --git-path hooks 2>/dev/null)
+FORMAT_PATHS ?= wwpdb scripts benchmarks
+COV_DIR ?= htmlcov
+DOCS_CONFIG ?= mkdocs.yml
+DOCS_SITE ?= site
+DOCS_ADDR ?= 127.0.0.1:8000
+LOG_LINES ?= 50
+MONITOR_HOST ?= 127.0.0.1
+MONITOR_PORT ?= 9464
+BACKUP_DIR ?= backups
+CONFIG ?=
+AUDIT_ARGS ?=
+
+install-dev: install  ## install with every development tool: tests, coverage, lint, security, docs, build
+	$(PY) -m pip check
+
+dev-setup: install-dev  ## install-dev, plus a git pre-commit hook running check-format and lint (HOOKS_DIR=...)
+	@test -n "$(HOOKS_DIR)" || { echo "not a git checkout: say where hooks go with HOOKS_DIR=..." >&2; exit 1; }
+	mkdir -p "$(HOOKS_DIR)"
+	printf '#!/bin/sh\n# installed by make dev-setup: the format and lint checks before every commit\nexec make -C "%s" --no-print-directory check-format lint\n' "$(CURDIR)" > "$(HOOKS_DIR)/pre-commit"
+	chmod +x "$(HOOKS_DIR)/pre-commit"
+	@echo "pre-commit hook installed at $(HOOKS_DIR)/pre-commit"
+
+dev-test: install  ## the fast subset: unit tests that are not slow, stopping at the first failure
+	$(PY) -m pytest -m "unit and not slow" -x -q $(PYTEST_ARGS)
+
+dev-commit: check-format lint dev-test  ## before a commit: check-format, lint and dev-test
+
+ci-test: install  ## what CI runs: .ci/run (starts MariaDB if needed, the whole suite, MySQL tests required)
+	bash .ci/run
+
+test-unit: install  ## unit tests: no database server needed (SQLite and files only)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-integration: install  ## integration tests: command line, worker processes, HTTP, packaging
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+test-database: install  ## database tests: the SQLite and MySQL/MariaDB stores and tools
+	$(PY) -m pytest -m database $(PYTEST_ARGS)
+
+test-coverage: install  ## the suite under pytest-cov: the total on screen, an HTML report in COV_DIR
+	$(PY) -m pytest --cov=wwpdb.apps.msgmodule --cov-report=term --cov-report=html:$(COV_DIR) $(PYTEST_ARGS)
+	@echo "HTML coverage report: $(COV_DIR)/index.html"
+
+test-tox: tox  ## the suite on every Python 3.10-3.13 found here, plus lint (same as make tox)
+
+validate: validate-integration lint security  ## validate-integration, lint and security
+
+validate-integration: install  ## check the configured installation end to end (scripts/validate_integration.py)
+	$(PY) scripts/validate_integration.py
+
+validate-config: install  ## check a config file (CONFIG=file, else MSGMODULE_CONFIG or ./msgmodule.cfg)
+	$(MSGMODULE) validate-config $(CONFIG)
+
+format: install  ## rewrite the code with ruff format (FORMAT_PATHS=...)
+	$(BIN)/ruff format $(FORMAT_PATHS)
+
+check-format: install  ## check the code's format with ruff format, changing nothing
+	$(BIN)/ruff format --check $(FORMAT_PATHS)
+
+security: install  ## bandit on the code, and pip-audit of the dependencies (says so when offline)
+	$(BIN)/bandit -q -c pyproject.toml -r wwpdb/apps/msgmodule scripts
+	$(PY) scripts/audit_dependencies.py $(AUDIT_ARGS)
+
+docs: install  ## build the documentation (README sections, operator guide, API reference) into DOCS_SITE
+	$(BIN)/mkdocs build --clean -f $(DOCS_CONFIG) --site-dir $(abspath $(DOCS_SITE))
+
+serve-docs: install  ## serve the documentation at http://DOCS_ADDR until stopped
+	$(BIN)/mkdocs serve -f $(DOCS_CONFIG) -a $(DOCS_ADDR)
+
+docs-check: install  ## build the documentation strictly: a broken link or reference fails
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(BIN)/mkdocs build --strict -f $(DOCS_CONFIG) --site-dir "$$tmp"
+
+logs: install  ## the last LOG_LINES lines of the library's log (msgmodule.log in the state directory)
+	$(MSGMODULE) logs -n $(LOG_LINES)
+
+metrics: install  ## print the counters, circuit breakers and journal in Prometheus text format
+	$(MSGMODULE) metrics
+
+monitor: install  ## serve the metrics at http://MONITOR_HOST:MONITOR_PORT/metrics until stopped
+	$(MSGMODULE) monitor --host $(MONITOR_HOST) --port $(MONITOR_PORT)
+
+backup: install  ## back up config, state folders and database into BACKUP_DIR/msgmodule-backup-<time>
+	$(MSGMODULE) backup --output-dir $(BACKUP_DIR)
+
+restore: install  ## restore BACKUP=dir (same schema revision only; stop the writers first)
+	@test -n "$(BACKUP)" || { echo "say which backup: make restore BACKUP=backups/msgmodule-backup-..." >&2; exit 2; }
+	$(MSGMODULE) restore --yes $(BACKUP)
