@@ -22,7 +22,8 @@ import os
 import shutil
 import socket
 import sqlite3
-import subprocess  # nosec B404 - runs the database's own dump and client programs, without a shell
+# The database's own dump and client programs are run, with argument lists and no shell.
+import subprocess  # nosec B404
 import tempfile
 import time
 from collections.abc import Iterator
