@@ -113,12 +113,18 @@ def backend_info_command(as_json: bool, **options: str | None) -> None:
 @cli.command("feature-flags")
 @common_options
 def feature_flags(**options: str | None) -> None:
-    """Show the four flags and the stage they make, and every stage for reference."""
+    """Show the four flags of the site's stage, this process's own setting if any, and every stage."""
+    from .stage.lifecycle import read_site
+
     settings = settings_from(**options)
-    for name, value in settings.stage.flags.as_env().items():
-        source = settings.sources.get(name, "from the stage or default")
-        click.echo(f"{name}={'true' if value else 'false'}  ({source})")
-    click.echo(f"=> stage {settings.stage.name}")
+    record = read_site(settings)
+    for name, value in STAGES[record.stage].flags.as_env().items():
+        click.echo(f"{name}={'true' if value else 'false'}")
+    click.echo(f"=> stage {record.stage} (epoch {record.epoch}, the site's record)")
+    if settings.stage_given:
+        click.echo(f"this process sets stage {settings.stage.name} ({settings.stage_setting()})"
+                   + ("" if settings.stage.name == record.stage else ": it DISAGREES with the site and refuses "
+                      "to serve; unset it (msgmodule stage moves the site)"))
     click.echo("stages:")
     for stage in STAGES.values():
         flags = " ".join("1" if v else "0" for v in stage.flags.as_env().values())

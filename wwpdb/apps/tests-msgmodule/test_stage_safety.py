@@ -313,3 +313,22 @@ def test_a_process_that_sets_no_stage_follows_every_move(tmp_path, sqlite_url):
         pinned.set(DEPS[0], {"message_text": "refused"})
     mid2 = svc.set(DEPS[0], {"message_text": "cif only again"})
     assert DbMessageStore(sqlite_url).load(DEPS[0], "messages-to-depositor").find_message(mid2) is None
+
+
+def test_the_stage_command_and_feature_flags_show_the_site_and_this_process(tmp_path, sqlite_url, capsys,
+                                                                            monkeypatch):
+    config = site_config(tmp_path, sqlite_url)
+    schema_versions.upgrade(sqlite_url)
+    assert cli(config, "stage", "shadow") == 0
+    capsys.readouterr()
+    monkeypatch.setenv("MSGMODULE_STAGE", "dual-write")
+    assert cli(config, "feature-flags") == 0
+    shown = capsys.readouterr().out
+    assert "MSGDB_READS_ENABLED=true" in shown and "=> stage shadow (epoch 1" in shown
+    assert "this process sets stage dual-write (MSGMODULE_STAGE from environment): it DISAGREES" in shown
+    assert cli(config, "stage") == 0
+    shown = capsys.readouterr().out
+    assert "stage:    shadow  (epoch 1;" in shown and "cif-only -> shadow" in shown and "DISAGREES" in shown
+    assert cli(config, "stage", "--json") == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["stage"], info["epoch"], info["history"][0]["to"]) == ("shadow", 1, "shadow")
