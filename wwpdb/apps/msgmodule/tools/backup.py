@@ -22,6 +22,7 @@ import os
 import shutil
 import socket
 import sqlite3
+
 # The database's own dump and client programs are run, with argument lists and no shell.
 import subprocess  # nosec B404
 import tempfile

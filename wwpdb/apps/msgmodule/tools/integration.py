@@ -21,6 +21,7 @@ from typing import Any
 
 from ..config import Settings, load_settings
 from ..errors import MessagingError
+from ..stage.policy import Stage
 
 # Reserved for this check: OneDep deposition ids start at D_1000000000, so it names no real deposition.
 SCRATCH_DEPOSITION = "D_0000000000"
@@ -53,23 +54,30 @@ def run_checks(config: Mapping[str, Any] | None = None, site_id: str | None = No
             checks.append(Check(name, False, str(exc)))
             return False
 
-    attempt("stage", lambda: _check_stage(settings))
-    uses = set(settings.stage.write_order)
+    stage = settings.stage
+    try:
+        stage, detail = _check_stage(settings)
+        checks.append(Check("stage", True, detail))
+    except (MessagingError, OSError, ValueError) as exc:
+        checks.append(Check("stage", False, str(exc)))
+    uses = list(stage.write_order)
     reachable = True
     if "cif" in uses:
         reachable &= attempt("archive", lambda: _check_archive(settings))
     if "db" in uses:
         reachable &= attempt("database", lambda: _check_database(settings))
     if reachable:
-        attempt("round trip", lambda: _round_trip(settings, config, site_id))
+        attempt("round trip", lambda: _round_trip(settings, uses, config, site_id))
     else:
         checks.append(Check("round trip", False, "skipped: a backend the stage uses is not usable (see above)"))
     attempt("journal", lambda: _check_journal(settings))
     return checks
 
 
-def _check_stage(settings: Settings) -> str:
+def _check_stage(settings: Settings) -> tuple[Stage, str]:
+    """The stage the site's record says is in force (the one every process follows)."""
     from ..stage.lifecycle import read_site
+    from ..stage.policy import STAGES
 
     record = read_site(settings)
     if record.moving_to:
@@ -79,7 +87,7 @@ def _check_stage(settings: Settings) -> str:
             f"this process's settings say stage {settings.stage.name} but the site is in {record.stage}: "
             "remove MSGMODULE_STAGE and the flags from the environment and config, or move with msgmodule stage"
         )
-    return f"site in stage {record.stage}, epoch {record.epoch}"
+    return STAGES[record.stage], f"site in stage {record.stage}, epoch {record.epoch}"
 
 
 def _check_archive(settings: Settings) -> str:
@@ -102,10 +110,9 @@ def _check_database(settings: Settings) -> str:
     return f"database at {status.url} answers; schema revision {status.current_revision}"
 
 
-def _round_trip(settings: Settings, config: Mapping[str, Any] | None, site_id: str | None) -> str:
+def _round_trip(settings: Settings, uses: list[str], config: Mapping[str, Any] | None, site_id: str | None) -> str:
     from ..io.MessagingFactory import MessagingFactory
 
-    uses = list(settings.stage.write_order)
     stores = _backend_stores(settings, uses)
     for name, store in stores.items():
         if any(document.messages for document in store.load_all(SCRATCH_DEPOSITION).values()):
@@ -135,7 +142,7 @@ def _round_trip(settings: Settings, config: Mapping[str, Any] | None, site_id: s
                     f"the {name} backend holds {texts!r} for {SCRATCH_DEPOSITION}, not the message written"
                 )
     finally:
-        _remove_scratch(settings)
+        _remove_scratch(settings, uses)
     return f"wrote and read back a message of {SCRATCH_DEPOSITION} in {' and '.join(uses)}; removed it"
 
 
@@ -151,14 +158,14 @@ def _backend_stores(settings: Settings, names: list[str]) -> dict[str, Any]:
     return stores
 
 
-def _remove_scratch(settings: Settings) -> None:
+def _remove_scratch(settings: Settings, uses: list[str]) -> None:
     """Remove every trace of the scratch deposition: its archive folder, its rows, its journal lines."""
     from ..journal import Journal
 
     folder = Path(settings.cif_root) / SCRATCH_DEPOSITION
     if folder.is_dir():
         shutil.rmtree(folder)
-    if "db" in settings.stage.write_order:
+    if "db" in uses:
         from sqlalchemy import delete
 
         from ..db.engine import get_engine

@@ -1,0 +1,200 @@
+"""Operator commands on real configured installations: logs, validate-config, validate-integration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+from sqlalchemy import func, select
+
+from wwpdb.apps.msgmodule.cli import run
+from wwpdb.apps.msgmodule.config import load_settings
+from wwpdb.apps.msgmodule.db import schema_versions
+from wwpdb.apps.msgmodule.db.engine import get_engine
+from wwpdb.apps.msgmodule.db.schema import CATEGORY_TABLES
+from wwpdb.apps.msgmodule.model import Message
+from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
+from wwpdb.apps.msgmodule.tools.integration import SCRATCH_DEPOSITION
+from wwpdb.apps.msgmodule.tools.logfile import BACKUP_COUNT, LOG_FILE_NAME, tail
+
+
+def installation(tmp_path: Path, db_url: str, **extra: str) -> Path:
+    """A config file naming an archive, a database and a state folder, all under tmp_path."""
+    (tmp_path / "archive").mkdir(exist_ok=True)
+    lines = [
+        "[msgmodule]",
+        f"MSGCIF_ROOT = {tmp_path / 'archive'}",
+        f"MSGDB_URL = {db_url}",
+        f"MSGMODULE_STATE_DIR = {tmp_path / 'state'}",
+        *(f"{key} = {value}" for key, value in extra.items()),
+    ]
+    config = tmp_path / "msgmodule.cfg"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+# -- logs -----------------------------------------------------------------------------------------
+
+
+def test_each_command_is_logged_in_the_state_folder_and_logs_shows_the_last_lines(tmp_path, capsys):
+    config = installation(tmp_path, f"sqlite:///{tmp_path}/m.db")
+    for _ in range(3):
+        run(["feature-flags", "--config", str(config)])
+    capsys.readouterr()
+    log_file = tmp_path / "state" / LOG_FILE_NAME
+    assert log_file.read_text().count("start: msgmodule feature-flags") == 3
+
+    assert run(["logs", "-n", "2", "--config", str(config)]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert len(shown) == 2
+    assert "start: msgmodule feature-flags" in shown[0] and "end: msgmodule feature-flags" in shown[1]
+    assert "logs" not in log_file.read_text()  # reading the log adds nothing to it
+
+
+def test_json_log_format_writes_one_object_per_line(tmp_path, capsys):
+    config = installation(tmp_path, f"sqlite:///{tmp_path}/m.db")
+    assert run(["--log-format", "json", "feature-flags", "--config", str(config)]) == 0
+    records = [json.loads(line) for line in (tmp_path / "state" / LOG_FILE_NAME).read_text().splitlines()]
+    assert [r["message"].split(":")[0] for r in records] == ["start", "end"]
+    assert all(r["level"] == "INFO" and r["command"] == "feature-flags" and r["time"].endswith("Z") for r in records)
+
+
+def test_verbose_shows_info_on_stderr_and_quiet_hides_warnings(tmp_path, capsys):
+    config = installation(tmp_path, f"sqlite:///{tmp_path}/m.db")
+    assert run(["-v", "feature-flags", "--config", str(config)]) == 0
+    assert "start: msgmodule -v feature-flags" in capsys.readouterr().err
+    assert run(["feature-flags", "--config", str(config)]) == 0
+    assert "start:" not in capsys.readouterr().err
+    assert run(["-q", "feature-flags", "--config", str(config)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_logs_reach_back_into_rotated_files(tmp_path, capsys):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / f"{LOG_FILE_NAME}.2").write_text("".join(f"oldest {n}\n" for n in range(3)))
+    (state / f"{LOG_FILE_NAME}.1").write_text("".join(f"older {n}\n" for n in range(3)))
+    (state / LOG_FILE_NAME).write_text("newest 0\nnewest 1\n")
+    assert tail(state / LOG_FILE_NAME, 4) == ["older 1", "older 2", "newest 0", "newest 1"]
+    assert tail(state / LOG_FILE_NAME, 100)[0] == "oldest 0"
+    assert BACKUP_COUNT >= 2
+    config = installation(tmp_path, f"sqlite:///{tmp_path}/m.db")
+    assert run(["-q", "logs", "--lines", "3", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["older 2", "newest 0", "newest 1"]
+
+
+def test_logs_without_a_log_says_so(tmp_path, capsys):
+    config = installation(tmp_path, f"sqlite:///{tmp_path}/m.db")
+    assert run(["-q", "logs", "--config", str(config)]) == 0
+    assert "no log yet" in capsys.readouterr().err
+
+
+# -- validate-config ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[msgmodule]\nMSGDB_URLL = sqlite:///x.db\n", "MSGDB_URLL: unknown key (did you mean MSGDB_URL?)"),
+        ("[msgmodule]\nMSGDB_WRITES_ENABLED = maybe\n", "MSGDB_WRITES_ENABLED"),
+        ("[msgmodule]\nMSGMODULE_STAGE = sideways\n", "sideways"),
+        ("[msgmodule]\nMSGMODULE_SHADOW_SAMPLE = 2\n", "MSGMODULE_SHADOW_SAMPLE"),
+        ("[msgmodule]\nMSGDB_URL = not a url\n", "MSGDB_URL"),
+        ("[msgmodule]\nMSGCIF_ROOT = /a\n[site:PDBE]\nMSGCIF_ROTO = /b\n", "[site:PDBE] MSGCIF_ROTO"),
+        ("MSGCIF_ROOT = /a\n", "cannot be parsed"),
+        ("[msgmodule]\nMSGCIF_ROOT = /a\nMSGCIF_ROOT = /b\n", "MSGCIF_ROOT"),
+    ],
+)
+def test_validate_config_exits_1_naming_the_bad_key(tmp_path, capsys, text, named):
+    config = tmp_path / "bad.cfg"
+    config.write_text(text)
+    assert run(["validate-config", str(config)]) == 1
+    error = capsys.readouterr().err
+    assert named in error and str(config) in error
+
+
+def test_validate_config_accepts_a_good_file_and_ignores_the_environment(tmp_path, capsys, monkeypatch):
+    config = installation(
+        tmp_path, "mysql+pymysql://u:p%40ss@db.example.org:3306/messages", MSGMODULE_STAGE="dual-write"
+    )
+    with config.open("a") as handle:
+        handle.write("# comments are fine\n[site:PDBE]\nMSGCIF_ROOT = /data/pdbe/archive\n")
+    monkeypatch.setenv("MSGDB_WRITES_ENABLED", "not-a-flag")  # the file is judged alone
+    assert run(["validate-config", str(config)]) == 0
+    assert "OK" in capsys.readouterr().out
+    monkeypatch.setenv("MSGMODULE_CONFIG", str(config))
+    assert run(["validate-config"]) == 0
+    assert run(["validate-config", str(tmp_path / "missing.cfg")]) == 1
+
+
+# -- validate-integration -----------------------------------------------------------------------------
+
+
+def scratch_rows(db_url: str) -> int:
+    with get_engine(db_url).connect() as connection:
+        return sum(
+            connection.execute(
+                select(func.count()).select_from(table).where(table.c.source_deposition_id == SCRATCH_DEPOSITION)
+            ).scalar_one()
+            for table in CATEGORY_TABLES.values()
+        )
+
+
+def test_validate_integration_passes_on_a_working_dual_write_site_and_leaves_no_trace(db_url, tmp_path, capsys):
+    config = installation(tmp_path, db_url)
+    assert run(["stage", "dual-write", "--force", "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert run(["validate-integration", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    for name in ("configuration", "stage", "archive", "database", "round trip", "journal"):
+        assert f"OK   {name}" in out
+    assert "dual-write" in out and "cif and db" in out
+    assert not (tmp_path / "archive" / SCRATCH_DEPOSITION).exists()
+    assert scratch_rows(db_url) == 0
+
+
+def test_validate_integration_lists_what_failed_when_the_database_is_down(sqlite_url, tmp_path, capsys):
+    schema_versions.upgrade(sqlite_url)
+    config = installation(tmp_path, sqlite_url)
+    assert run(["stage", "dual-write", "--force", "--config", str(config)]) == 0
+    # Now the database goes away: a port nothing listens on.
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config.write_text(config.read_text().replace(sqlite_url, f"mysql+pymysql://root@127.0.0.1:{port}/x"))
+    capsys.readouterr()
+    assert run(["validate-integration", "--config", str(config)]) == 1
+    captured = capsys.readouterr()
+    assert "FAIL database" in captured.out and "cannot reach the database server" in captured.out
+    assert "FAIL round trip" in captured.out and "OK   archive" in captured.out
+    assert "failed: database, round trip" in captured.err
+
+
+def test_validate_integration_refuses_to_touch_a_scratch_deposition_that_holds_data(tmp_path, capsys):
+    config = installation(tmp_path, f"sqlite:///{tmp_path}/m.db")
+    CifMessageStore(tmp_path / "archive").put_message(
+        SCRATCH_DEPOSITION, "messages-to-depositor", Message(message_id="x", message_text="someone's")
+    )
+    assert run(["validate-integration", "--config", str(config)]) == 1
+    assert "reserved for this check" in capsys.readouterr().out
+    kept = CifMessageStore(tmp_path / "archive").load(SCRATCH_DEPOSITION, "messages-to-depositor")
+    assert [m.message_text for m in kept.messages] == ["someone's"]
+
+
+def test_validate_integration_script_runs_from_a_checkout(tmp_path):
+    config = installation(tmp_path, f"sqlite:///{tmp_path}/m.db")
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "validate_integration.py"), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all 5 checks passed" in result.stdout  # cif-only: no database check
+    assert load_settings({"MSGMODULE_CONFIG": str(config)}).stage.name == "cif-only"
