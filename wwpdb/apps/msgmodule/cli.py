@@ -210,11 +210,13 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
 def reconcile(**options: str | None) -> None:
     """Re-copy every journaled document from the authoritative backend; clear what succeeded."""
     from .journal import Journal
+    from .stage.lifecycle import adopt_legacy_journal
     from .stage.reconcile import reconcile as run_reconcile
     from .stage.record import SiteLock, SiteRecordReader
     from .stage.routing import all_backends
 
     settings = settings_from(**options)
+    adopt_legacy_journal(settings)
     with SiteLock(settings.cif_root).shared():  # a write like any other: not while the stage moves
         record = SiteRecordReader(settings.cif_root).confirm()
         result = run_reconcile(all_backends(settings), Journal(settings.journal_path),

@@ -332,3 +332,16 @@ def test_the_stage_command_and_feature_flags_show_the_site_and_this_process(tmp_
     assert cli(config, "stage", "--json") == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["stage"], info["epoch"], info["history"][0]["to"]) == ("shadow", 1, "shadow")
+
+
+def test_entries_of_the_journal_earlier_versions_kept_in_the_state_directory_are_taken_over(tmp_path, sqlite_url):
+    config = site_config(tmp_path, sqlite_url)
+    schema_versions.upgrade(sqlite_url)
+    svc = service(config)
+    mid = svc.set(DEPS[0], {"message_text": "only in the archive"})
+    legacy = Journal(Path(config["MSGMODULE_STATE_DIR"]) / "journal.jsonl")
+    legacy.record(DEPS[0], "messages-to-depositor", "db", "from before the upgrade")
+    assert cli(config, "stage", "dual-write") == 0  # the move finds and settles it
+    assert DbMessageStore(sqlite_url).load(DEPS[0], "messages-to-depositor").find_message(mid) is not None
+    assert legacy.entries(all_intents=True) == []
+    assert Journal(load_settings(config).journal_path).pending(all_intents=True) == {}

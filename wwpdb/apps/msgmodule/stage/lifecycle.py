@@ -30,7 +30,8 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..config import Settings, remove_config_keys
@@ -112,6 +113,7 @@ def describe_site(settings: Settings) -> dict[str, Any]:
     """The stage in force, its epoch and history, the journal and the last validation."""
     record = read_site(settings)
     journal = Journal(settings.journal_path)
+    adopt_legacy_journal(settings)
     info: dict[str, Any] = {
         "stage": record.stage,
         "epoch": record.epoch,
@@ -127,8 +129,10 @@ def describe_site(settings: Settings) -> dict[str, Any]:
         "journal_open_intents": len(journal.pending(all_intents=True)),
         "validation": None,
     }
-    with contextlib.suppress(MessagingError):
-        info["validation"] = evidence.last_validation(settings.db_url)
+    database = settings.db_url.removeprefix("sqlite:///")
+    if database == settings.db_url or Path(database).exists():  # never create an SQLite file just to look
+        with contextlib.suppress(MessagingError):
+            info["validation"] = evidence.last_validation(settings.db_url)
     return info
 
 
@@ -208,6 +212,9 @@ def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: d
            say: Callable[[str], None]) -> list[str]:
     """Run the guards of this move under the exclusive lock; the reasons it must not happen."""
     reasons: list[str] = []
+    adopted = adopt_legacy_journal(settings)
+    if adopted:
+        say(f"took over {adopted} entry(ies) of the journal that earlier versions kept in the state directory")
     journal = Journal(settings.journal_path)
     if journal.pending(all_intents=True):
         say("settling the journal: every unfinished dual write is re-copied from the authoritative store")
@@ -227,6 +234,24 @@ def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: d
             reasons.append(f"{len(problems)} database document(s) could not be written into the archive: "
                            + "; ".join(problems[:5]))
     return reasons
+
+
+def adopt_legacy_journal(settings: Settings) -> int:
+    """Move unfinished entries of a journal kept where earlier versions kept it (the state directory).
+
+    The journal is site-wide now, beside the stage record; entries left in the
+    old place would otherwise never be reconciled. Returns how many were moved.
+    """
+    legacy = Path(settings.state_dir) / "journal.jsonl"
+    if not legacy.exists() or legacy.resolve() == Path(settings.journal_path).resolve():
+        return 0
+    old = Journal(legacy)
+    entries = old.entries(all_intents=True)
+    site = Journal(settings.journal_path)
+    for entry in entries:
+        site.lines.append(asdict(entry))
+    old.clear([entry.id for entry in entries])
+    return len(entries)
 
 
 def why_not_validated(settings: Settings, revalidate: bool = False) -> list[str]:
