@@ -9,14 +9,16 @@ ASCII only, which gemmi and the `mmcif` package both parse.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 
 from gemmi import cif
 
 from .codec import decode_text, encode_text
-from .errors import CifParseError
-from .model import CATEGORIES, Document
+from .errors import ArchiveEntryError, CifParseError, InvalidInputError
+from .model import CATEGORIES, Category, Document
 
 BLOCK_NAME = "messages"
 # Longer single-line values go into a text field: CIF 1.1 caps lines at 2048.
@@ -109,13 +111,55 @@ def parse_text(text: str, deposition_id: str, content_type: str, source: str = "
 
 def parse_file(path: str | os.PathLike[str], deposition_id: str, content_type: str) -> Document:
     """Parse a message file into a Document; an empty file is an empty Document."""
+    text = decode_bytes(read_regular_file(path))
+    return parse_text(text, deposition_id, content_type, source=str(path))
+
+
+# Never follow a link, never wait on a FIFO (a non-blocking open of one returns at once and
+# fstat then refuses it), never take a terminal. O_NONBLOCK changes nothing for regular files.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def read_regular_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a message file, which must be a regular file: a symbolic link, FIFO,
+    device or folder raises ArchiveEntryError naming the path and is never read."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+            raise ArchiveEntryError(str(path), f"is {describe_entry(path)}; symbolic links are not followed") from None
+        raise CifParseError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ArchiveEntryError(str(path), f"is {_kind(mode)}, not a regular file; not read")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
     except OSError as exc:
         raise CifParseError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
-    text = decode_bytes(data)
-    return parse_text(text, deposition_id, content_type, source=str(path))
+    finally:
+        os.close(fd)
+
+
+def describe_entry(path: str | os.PathLike[str]) -> str:
+    """What a directory entry is, without following it: 'a symbolic link to X', 'a FIFO', ..."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if stat.S_ISLNK(mode):
+        try:
+            return f"a symbolic link to {os.readlink(path)}"
+        except OSError:
+            return "a symbolic link"
+    return _kind(mode)
+
+
+def _kind(mode: int) -> str:
+    kinds = [(stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"),
+             (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def decode_bytes(data: bytes) -> str:
@@ -172,6 +216,8 @@ def _token(value: str | None) -> tuple[str, bool]:
     """The CIF token for a value and whether it is a multi-line text field."""
     if value is None:
         return "?", False
+    if value.__class__ is not str:
+        raise InvalidInputError(f"is a {type(value).__name__} value, not text")
     text = encode_text(value)
     if "\n" in text or "\r" in text or len(text) > _MAX_INLINE:
         return ";" + text + "\n;", True
@@ -179,6 +225,23 @@ def _token(value: str | None) -> tuple[str, bool]:
     if quoted.startswith(";"):  # gemmi could not quote it on one line
         return ";" + text + "\n;", True
     return quoted, False
+
+
+def _row_tokens(document: Document, category: Category, values: tuple[str | None, ...]) -> list[tuple[str, bool]]:
+    try:
+        return [_token(value) for value in values]
+    except InvalidInputError:
+        pass
+    for item, value in zip(category.items, values, strict=True):  # name the value that cannot be written
+        try:
+            _token(value)
+        except InvalidInputError as exc:
+            message_id = values[category.items.index("message_id")]
+            raise InvalidInputError(
+                f"{document.deposition_id} {document.content_type}: {category.name}.{item} of message "
+                f"{message_id!r} {exc}; nothing was written"
+            ) from None
+    raise AssertionError("unreachable")
 
 
 def format_document(document: Document) -> str:
@@ -191,8 +254,7 @@ def format_document(document: Document) -> str:
         tags = ["_" + category.name + "." + item for item in category.items]
         if len(rows) == 1:
             width = max(len(tag) for tag in tags) + 3
-            for tag, value in zip(tags, rows[0].values(), strict=True):
-                token, is_text = _token(value)
+            for tag, (token, is_text) in zip(tags, _row_tokens(document, category, rows[0].values()), strict=True):
                 if is_text:
                     out.append(tag)
                     out.append(token)
@@ -203,8 +265,7 @@ def format_document(document: Document) -> str:
             out.extend(tags)
             for row in rows:
                 line: list[str] = []
-                for value in row.values():
-                    token, is_text = _token(value)
+                for token, is_text in _row_tokens(document, category, row.values()):
                     if is_text:
                         if line:
                             out.append(" ".join(line))

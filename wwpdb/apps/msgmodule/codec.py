@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from .errors import InvalidInputError
+
 # What decoding turns into characters, in one pass (nothing is decoded twice): a character
 # reference, a \\u escape (a UTF-16 surrogate pair written as two escapes counts as one).
 _ESCAPED = re.compile(
@@ -47,13 +49,23 @@ def decode_text(value: str) -> str:
     return value
 
 
+def _reference(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    if 0xD800 <= code <= 0xDFFF:
+        # A lone surrogate is no character: its reference would not read back as text.
+        raise InvalidInputError(f"holds a lone surrogate (U+{code:04X}) at position {match.start()}, "
+                                "which is not Unicode text")
+    return f"&#{code};"
+
+
 def encode_text(value: str) -> str:
     """Unicode to file text: printable ASCII with `&#NNN;` references, ` ;` for lines starting `;`.
 
-    The exact inverse of `decode_text`: any text written reads back unchanged.
+    The exact inverse of `decode_text`: any text written reads back unchanged. Text holding
+    a lone surrogate (not Unicode) raises InvalidInputError.
     """
     if _NEEDS_REFERENCE.search(value):
-        value = _NEEDS_REFERENCE.sub(lambda m: f"&#{ord(m.group(0))};", value)
+        value = _NEEDS_REFERENCE.sub(_reference, value)
     if ";" in value:
         value = _SEMICOLON_LINE_OUT.sub(r"\n \1;", value)
     return value

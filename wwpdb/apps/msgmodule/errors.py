@@ -36,3 +36,16 @@ class StorageError(MessagingError):
 
 class BackendUnavailableError(StorageError):
     """A backend could not be reached at all (server down, path missing)."""
+
+
+class ArchiveEntryError(StorageError):
+    """An archive entry is not what the layout allows: a symbolic link, a FIFO, a device, a file
+    where a folder belongs (or the reverse). It is never followed or opened; the message names the path."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # crosses process boundaries whole
+        return (type(self), (self.path, self.reason))

@@ -23,17 +23,24 @@ CONTENT_TYPES: tuple[str, ...] = (
 # Holds the status rows of every message of the deposition (SPEC section 2).
 STATUS_CONTENT_TYPE = "messages-to-depositor"
 
-_DEPOSITION_ID = re.compile(r"[DG]_[0-9]+")
+# The one rule for deposition ids: folder names, file names, API arguments and the
+# database's 32-character `source_deposition_id` columns all use it.
+MAX_DEPOSITION_ID_LENGTH = 32
+DEPOSITION_ID_PATTERN = rf"[DG]_[0-9]{{1,{MAX_DEPOSITION_ID_LENGTH - 2}}}"
+_DEPOSITION_ID = re.compile(DEPOSITION_ID_PATTERN)
 
 
 def validate_deposition_id(deposition_id: object) -> str:
-    """Return `deposition_id` if it is `D_`/`G_` + digits, else raise ValueError.
+    """Return `deposition_id` if it is `D_`/`G_` + digits, at most 32 characters, else raise ValueError.
 
     Called before any path or query is built from the id.
     """
     if not isinstance(deposition_id, str) or not _DEPOSITION_ID.fullmatch(deposition_id):
+        shown = deposition_id if not isinstance(deposition_id, str) or len(deposition_id) <= 60 else (
+            deposition_id[:40] + f"... ({len(deposition_id)} characters)")
         raise InvalidDepositionIdError(
-            f"invalid deposition id {deposition_id!r}: expected 'D_' or 'G_' followed by digits"
+            f"invalid deposition id {shown!r}: expected 'D_' or 'G_' followed by digits, "
+            f"at most {MAX_DEPOSITION_ID_LENGTH} characters in all"
         )
     return deposition_id
 
@@ -45,6 +52,33 @@ def validate_content_type(content_type: object) -> str:
             f"invalid content type {content_type!r}: expected one of {', '.join(CONTENT_TYPES)}"
         )
     return content_type  # type: ignore[return-value]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def checked_value(category: str, item: str, value: object) -> str | None:
+    """A value fit to store in `category.item`: text or None, else InvalidInputError naming the item.
+
+    Integers (not bools) are taken as their decimal text, as OneDep passes version and
+    partition numbers; anything else (bytes, dicts, lists, bools, floats) would be stored
+    as its repr, and text holding a lone surrogate is not Unicode: both are refused.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(int(value))
+        raise InvalidInputError(
+            f"{category}.{item} must be text (str) or None, not {type(value).__name__}; nothing was stored"
+        )
+    found = _SURROGATE.search(value)
+    if found:
+        raise InvalidInputError(
+            f"{category}.{item} holds a lone surrogate (U+{ord(found.group(0)):04X}) at position {found.start()}, "
+            "which is not Unicode text; nothing was stored"
+        )
+    return str(value)  # a str subclass becomes a plain str
 
 
 class Row:
@@ -60,20 +94,26 @@ class Row:
     def as_dict(self) -> dict[str, str | None]:
         return {item: getattr(self, item) for item in self.ITEMS}
 
+    def check_values(self) -> None:
+        """Refuse (InvalidInputError naming the item) any value that is not text or None; see `checked_value`."""
+        for item in self.ITEMS:
+            value = getattr(self, item)
+            if value is not None and (value.__class__ is not str or _SURROGATE.search(value)):
+                setattr(self, item, checked_value(self.CATEGORY, item, value))
+
     @classmethod
     def from_dict(cls, data: dict[str, object]):  # type: ignore[no-untyped-def]
-        """Build a row from a mapping; unknown keys are an error, missing items are null."""
+        """Build a row from a mapping; unknown keys are an error, missing items are null.
+
+        Values must be text or None (integers are taken as their decimal text); anything
+        else raises InvalidInputError naming the item.
+        """
         unknown = set(data) - set(cls.ITEMS)
         if unknown:
             raise InvalidInputError(
-                f"unknown item(s) for {cls.CATEGORY}: {', '.join(sorted(unknown))}"
+                f"unknown item(s) for {cls.CATEGORY}: {', '.join(sorted(map(str, unknown)))}"
             )
-        values = {}
-        for key, value in data.items():
-            if value is not None and not isinstance(value, str):
-                value = str(value)
-            values[key] = value
-        return cls(**values)
+        return cls(**{key: checked_value(cls.CATEGORY, key, value) for key, value in data.items()})
 
 
 @dataclass(slots=True)
@@ -291,6 +331,11 @@ class Document:
         """
         if not message.message_id:
             raise InvalidInputError("a message needs a message_id")
+        file_references = None if file_references is None else list(file_references)
+        origcomm_references = None if origcomm_references is None else list(origcomm_references)
+        # Checked before the document changes: a value no backend can store changes nothing.
+        for row in (message, *(file_references or ()), *(origcomm_references or ())):
+            row.check_values()
         existing = self.find_message(message.message_id)
         if existing is not None:
             if given is not None:

@@ -5,6 +5,13 @@ is the highest `n`. Writes keep OneDep's legacy behaviour: the current version
 is rewritten in place after rotating snapshots `.PREV0`..`.PREV4` (`V1` is
 created when there is no file). Each write is atomic (temporary file, fsync,
 rename) and runs under an exclusive lock that spans the read-modify-write.
+
+No symbolic link below the root is followed (the root itself may be one): a link
+can point out of the archive, loop, or name a device, and OneDep writes none. A
+deposition folder or current message file that is a link, a FIFO, a device or
+otherwise not a plain folder or regular file raises ArchiveEntryError naming
+the path; it is never opened (so a FIFO cannot block a reader), and walking the
+archive lists such entries as skipped instead of failing.
 """
 
 from __future__ import annotations
@@ -13,26 +20,53 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from filelock import FileLock, Timeout
 
-from ..cifformat import format_document, parse_file
-from ..errors import BackendUnavailableError, StorageError, StoreLockTimeout
-from ..model import CONTENT_TYPES, Document, validate_content_type, validate_deposition_id
+from ..cifformat import describe_entry, format_document, parse_file
+from ..errors import ArchiveEntryError, BackendUnavailableError, StorageError, StoreLockTimeout
+from ..model import (
+    CONTENT_TYPES,
+    DEPOSITION_ID_PATTERN,
+    MAX_DEPOSITION_ID_LENGTH,
+    Document,
+    validate_content_type,
+    validate_deposition_id,
+)
 from .base import MessageStore
 
 T = TypeVar("T")
 
 PREV_SNAPSHOTS = 5
 _FILE_NAME = re.compile(
-    r"(?P<dep>[DG]_[0-9]+)_(?P<ct>" + "|".join(map(re.escape, CONTENT_TYPES)) + r")_P1\.cif\.V(?P<version>[0-9]+)"
+    rf"(?P<dep>{DEPOSITION_ID_PATTERN})_(?P<ct>" + "|".join(map(re.escape, CONTENT_TYPES))
+    + r")_P1\.cif\.V(?P<version>[0-9]+)"
 )
-_DEPOSITION_DIR = re.compile(r"[DG]_[0-9]+")
+_DEPOSITION_DIR = re.compile(DEPOSITION_ID_PATTERN)
+# Named like a deposition folder; reported when it is not one we can read (a link, a file, too long an id).
+_DEPOSITION_LIKE = re.compile(r"[DG]_[0-9]+")
+_OPEN_FOLDER_FLAGS = (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+                      | getattr(os, "O_NONBLOCK", 0))
+_NOT_FOLLOWED = "symbolic links below the archive root are not followed"
+
+
+@dataclass(frozen=True)
+class SkippedEntry:
+    """An archive entry that was not read, and why (a link, a FIFO, a device, a bad name)."""
+
+    path: str
+    reason: str
+    deposition_id: str | None = None  # the folder name, when the entry is named like a deposition
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
 
 
 def file_name(deposition_id: str, content_type: str, version: int) -> str:
@@ -56,29 +90,62 @@ class CifMessageStore(MessageStore):
     def deposition_dir(self, deposition_id: str) -> Path:
         return self.root / validate_deposition_id(deposition_id)
 
-    def current_files(self, deposition_id: str) -> dict[str, tuple[str, int]]:
+    def current_files(
+        self, deposition_id: str, skipped: list[SkippedEntry] | None = None
+    ) -> dict[str, tuple[str, int]]:
         """The current (highest-version) file path and version of each content type the deposition has.
+
+        The deposition folder and each current file must be a real folder and a
+        regular file (not a link, FIFO or device): else ArchiveEntryError naming
+        the path. Entries named like older versions that are not regular files
+        are not data; they are appended to `skipped` when a list is given.
 
         Paths are plain strings: pathlib interns every path part it parses,
         which over an archive of hundreds of thousands of files is memory
         that is never given back.
         """
-        folder = self.deposition_dir(deposition_id)
+        folder = os.path.join(self.root, validate_deposition_id(deposition_id))
+        best: dict[str, tuple[os.DirEntry[str], int]] = {}
+        odd: list[os.DirEntry[str]] = []
         try:
-            names = os.listdir(folder)
+            fd = os.open(folder, _OPEN_FOLDER_FLAGS)  # never through a link
         except FileNotFoundError:
             return {}
         except OSError as exc:
+            if os.path.lexists(folder) and not stat.S_ISDIR(os.lstat(folder).st_mode):
+                raise ArchiveEntryError(folder, f"is {describe_entry(folder)}, not a deposition folder; "
+                                        f"not read ({_NOT_FOLLOWED})") from None
             raise StorageError(f"cannot list {folder}: {exc.strerror or exc}") from exc
-        best: dict[str, tuple[str, int]] = {}
-        for entry in names:
-            match = _FILE_NAME.fullmatch(entry)
-            if match and match["dep"] == deposition_id:
-                version = int(match["version"])
-                if match["ct"] not in best or version > best[match["ct"]][1]:
-                    best[match["ct"]] = (entry, version)
-        base = str(folder)
-        return {content_type: (os.path.join(base, entry), version) for content_type, (entry, version) in best.items()}
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    match = _FILE_NAME.fullmatch(entry.name)
+                    if match and match["dep"] == deposition_id:
+                        version = int(match["version"])
+                        content_type = match["ct"]
+                        if content_type not in best or version > best[content_type][1]:
+                            best[content_type] = (entry, version)
+                        if skipped is not None and not entry.is_file(follow_symlinks=False):
+                            odd.append(entry)
+        except OSError as exc:
+            raise StorageError(f"cannot list {folder}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
+        found: dict[str, tuple[str, int]] = {}
+        for content_type, (entry, version) in best.items():
+            path = os.path.join(folder, entry.name)
+            if not entry.is_file(follow_symlinks=False):
+                raise ArchiveEntryError(
+                    path, f"is {describe_entry(path)}, but the current {content_type} file of {deposition_id} must "
+                    f"be a regular file; not read ({_NOT_FOLLOWED}). Replace it with the file itself or remove it."
+                )
+            found[content_type] = (path, version)
+        if skipped is not None:
+            for entry in odd:
+                path = os.path.join(folder, entry.name)
+                skipped.append(SkippedEntry(path, f"is {describe_entry(path)}, not a regular file; skipped",
+                                            deposition_id))
+        return found
 
     def current_file(self, deposition_id: str, content_type: str) -> Path | None:
         """The highest version of the document's file, or None when there is none."""
@@ -143,13 +210,39 @@ class CifMessageStore(MessageStore):
             return document
 
     def list_depositions(self) -> list[str]:
+        """Ids of the deposition folders (real folders only; see `scan_depositions` for what is skipped)."""
+        return self.scan_depositions()[0]
+
+    def scan_depositions(self) -> tuple[list[str], list[SkippedEntry]]:
+        """The deposition folders under the root, sorted, and the entries named like one that are not read:
+        links (never followed), files, FIFOs, devices, and ids longer than the database holds."""
         self._check_root()
-        found = []
-        with os.scandir(self.root) as entries:
-            for entry in entries:
-                if _DEPOSITION_DIR.fullmatch(entry.name) and entry.is_dir():
-                    found.append(entry.name)
-        return sorted(found)
+        found: list[str] = []
+        skipped: list[SkippedEntry] = []
+        try:
+            with os.scandir(self.root) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if not _DEPOSITION_LIKE.fullmatch(name):
+                        continue  # not a deposition: README, lock files, other tools' folders
+                    try:
+                        is_folder = entry.is_dir(follow_symlinks=False)
+                    except OSError as exc:
+                        skipped.append(SkippedEntry(entry.path, f"cannot be examined: {exc.strerror or exc}", name))
+                        continue
+                    if not is_folder:
+                        skipped.append(SkippedEntry(
+                            entry.path, f"is {describe_entry(entry.path)}, not a deposition folder; skipped"
+                            + (f" ({_NOT_FOLLOWED})" if entry.is_symlink() else ""), name))
+                    elif not _DEPOSITION_DIR.fullmatch(name):
+                        skipped.append(SkippedEntry(
+                            entry.path, f"the deposition id is {len(name)} characters long, more than the "
+                            f"{MAX_DEPOSITION_ID_LENGTH} the database holds; skipped", name))
+                    else:
+                        found.append(name)
+        except OSError as exc:
+            raise StorageError(f"cannot list {self.root}: {exc.strerror or exc}") from exc
+        return sorted(found), sorted(skipped, key=lambda entry: entry.path)
 
     # -- locking and atomic writes --------------------------------------------
 
@@ -158,6 +251,10 @@ class CifMessageStore(MessageStore):
         validate_content_type(content_type)
         folder = self.deposition_dir(deposition_id)
         self._check_root()
+        if os.path.lexists(folder) and not stat.S_ISDIR(os.lstat(folder).st_mode):
+            # Never write through a link (out of the archive, or round a loop), nor over a file.
+            raise ArchiveEntryError(str(folder), f"is {describe_entry(folder)}, not a deposition folder; "
+                                    f"nothing was written ({_NOT_FOLLOWED})")
         try:
             folder.mkdir(exist_ok=True)
         except OSError as exc:
