@@ -6,7 +6,15 @@ file is unchanged since they were migrated, parses the rest, and writes them
 in one transaction (multi-row inserts), so a run killed at any moment leaves
 whole batches or nothing, and a re-run finishes the job without duplicates.
 Rows written in the database since a document was migrated are never
-overwritten unless `force_overwrite` is set.
+overwritten unless `force_overwrite` is set. When the database refuses a batch
+(a value over max_allowed_packet, a column overflow), it is written again
+deposition by deposition, so only the depositions it refuses fail, each with
+the reason, and the others migrate.
+
+Walking the archive never follows a symbolic link nor opens anything but a
+regular file: links, FIFOs and devices named like deposition folders or
+message files fail their deposition (or are listed as warnings when they are
+not its current files), with the path and the reason, and the run goes on.
 """
 
 from __future__ import annotations
@@ -31,14 +39,21 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import func
 
-from .cifformat import decode_bytes, parse_text
-from .db.engine import get_engine, run_with_retries
+from .cifformat import decode_bytes, parse_text, read_regular_file
+from .db.engine import (
+    ConnectionLostError,
+    SchemaMissingError,
+    ValueTooLargeError,
+    get_engine,
+    max_allowed_packet,
+    run_with_retries,
+)
 from .db.schema import CATEGORY_TABLES, documents
 from .equivalence import differences
-from .errors import CifParseError, InvalidInputError, MessagingError
+from .errors import BackendUnavailableError, CifParseError, InvalidInputError, MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, Document, validate_deposition_id
 from .stores.cif import CifMessageStore
-from .stores.db import DbMessageStore, insert_rows, read_document, row_params
+from .stores.db import DbMessageStore, check_document_packet, insert_rows, read_document, row_params
 
 DEFAULT_BATCH = 50
 T = TypeVar("T")
@@ -54,6 +69,9 @@ def select_depositions(
 ) -> list[str]:
     """Ids named on the command line or in a file (one per line, # comments), else the whole archive.
 
+    Walking the whole archive also selects the entries named like deposition
+    folders that cannot be read (links, files, FIFOs, ids over 32 characters),
+    so that each is reported as a failed deposition with the reason.
     `shard` "K/N" keeps every Nth id starting with the Kth (1-based), so N
     machines can share one archive.
     """
@@ -71,7 +89,8 @@ def select_depositions(
                 except ValueError as exc:
                     raise InvalidInputError(f"{depositions_file} line {number}: {exc}") from None
     if not ids and not deposition_ids and depositions_file is None:
-        ids = store.list_depositions()
+        found, skipped = store.scan_depositions()
+        ids = sorted({*found, *(entry.deposition_id for entry in skipped if entry.deposition_id)})
     ids = list(dict.fromkeys(ids))
     if shard:
         try:
@@ -125,21 +144,26 @@ class SourceFile:
 
 
 def _read_sources(store: CifMessageStore, outcome: DepositionOutcome) -> list[SourceFile]:
+    """The deposition's current files (regular files only: a link, FIFO or device is an error naming it)."""
+    skipped: list[Any] = []
     try:
-        found = store.current_files(outcome.deposition_id)
+        found = store.current_files(outcome.deposition_id, skipped)
     except MessagingError as exc:
         outcome.errors.append(str(exc))
         return []
+    outcome.warnings.extend(str(entry) for entry in skipped)
     sources = []
     for content_type in CONTENT_TYPES:
         if content_type not in found:
             continue
         path, version = found[content_type]
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            outcome.errors.append(f"cannot read {path}: {exc.strerror or exc}")
+            data = read_regular_file(path)
+        except CifParseError as exc:
+            outcome.errors.append(f"cannot read {path}: {exc.detail.removeprefix('cannot read: ')}")
+            continue
+        except MessagingError as exc:
+            outcome.errors.append(str(exc))
             continue
         sources.append(SourceFile(content_type, path, version, data, hashlib.sha256(data).hexdigest()))
     return sources
@@ -159,6 +183,9 @@ class MigrationOptions:
     dry_run: bool = False
     force_overwrite: bool = False
 
+
+# documents.source_version is a 32-bit INTEGER (MySQL INT): a larger version number cannot be recorded.
+MAX_SOURCE_VERSION = 2**31 - 1
 
 _TRACKING = select(documents).where(documents.c.source_deposition_id.in_(bindparam("ids", expanding=True)))
 _TRACKING_LOCKED = _TRACKING.with_for_update()
@@ -212,17 +239,25 @@ def _migrate(
     except MessagingError as exc:
         return _fail_all(outcomes, str(exc))
 
+    packet = max_allowed_packet(engine)  # known now: reading the state connected
     work: dict[tuple[str, str], SourceFile] = {}
     for key, source in sources.items():
         outcome = outcomes[key[0]]
         entry = {"content_type": source.content_type, "file": os.path.basename(source.path), "version": source.version,
                  "checksum": source.checksum, "action": "unchanged"}
         outcome.files.append(entry)
+        if source.version > MAX_SOURCE_VERSION:
+            outcome.errors.append(
+                f"{source.path}: version number {source.version} is larger than the database records "
+                f"({MAX_SOURCE_VERSION}); rename the file to a sane version (V<n>) and migrate again")
+            entry["action"] = "failed"
+            continue
         if _unchanged(tracked.get(key), source):
             continue
         try:
             source.document = _parse(source, key[0])
-        except CifParseError as exc:
+            check_document_packet(source.document, packet, engine.url)
+        except (CifParseError, ValueTooLargeError) as exc:
             outcome.errors.append(str(exc))
             entry["action"] = "failed"
             continue
@@ -233,14 +268,13 @@ def _migrate(
     work = {key: source for key, source in work.items() if not outcomes[key[0]].errors}
 
     if work:
-        try:
-            if options.dry_run:
+        if options.dry_run:
+            try:
                 actions = _decide_dry(DbMessageStore(options.db_url, engine), work, tracked)
-            else:
-                actions = run_with_retries(engine, "write a migration batch",
-                                           lambda: _write_batch(engine, work, options.force_overwrite))
-        except MessagingError as exc:
-            return _fail_all(outcomes, str(exc))
+            except MessagingError as exc:
+                return _fail_all(outcomes, str(exc))
+        else:
+            actions = _write_isolating_failures(engine, work, options.force_overwrite, outcomes)
         for (deposition_id, content_type), action in actions.items():
             for entry in outcomes[deposition_id].files:
                 if entry["content_type"] == content_type:
@@ -256,6 +290,58 @@ def _migrate(
     for outcome in outcomes.values():
         outcome.settle()
     return list(outcomes.values())
+
+
+def _write_isolating_failures(
+    engine: Any, work: dict[tuple[str, str], SourceFile], force: bool, outcomes: dict[str, DepositionOutcome]
+) -> dict[tuple[str, str], str]:
+    """Write the batch in one transaction; if the database refuses it, write it deposition by deposition.
+
+    Then only the depositions the database refuses fail (their files marked
+    failed, the reason in their errors) and the others are written. An error
+    that no single deposition causes (the server unreachable, no schema) fails
+    the depositions not yet written, at once.
+    """
+    try:
+        return run_with_retries(engine, "write a migration batch", lambda: _write_batch(engine, work, force))
+    except MessagingError as exc:
+        if not _caused_by_data(exc) or len({d for d, _ in work}) == 1:
+            _fail_files(outcomes, work, str(exc))
+            return {}
+    by_deposition: dict[str, dict[tuple[str, str], SourceFile]] = {}
+    for key, source in work.items():
+        by_deposition.setdefault(key[0], {})[key] = source
+    actions: dict[tuple[str, str], str] = {}
+    pending = list(by_deposition)
+    while pending:
+        deposition_id = pending.pop(0)
+        part = by_deposition[deposition_id]
+        try:
+            written = run_with_retries(engine, f"write {deposition_id}", partial(_write_batch, engine, part, force))
+            actions.update(written)
+        except MessagingError as exc:
+            _fail_files(outcomes, part, str(exc))
+            if not _caused_by_data(exc):
+                for rest in pending:
+                    _fail_files(outcomes, by_deposition[rest], str(exc))
+                break
+    return actions
+
+
+def _caused_by_data(exc: MessagingError) -> bool:
+    """Whether one deposition's data may have caused the failure (so the others may still be written)."""
+    if isinstance(exc, ConnectionLostError):  # e.g. a packet the server dropped the connection for
+        return True
+    return not isinstance(exc, (BackendUnavailableError, SchemaMissingError))
+
+
+def _fail_files(outcomes: dict[str, DepositionOutcome], work: dict[tuple[str, str], SourceFile], error: str) -> None:
+    for deposition_id in dict.fromkeys(d for d, _ in work):
+        outcome = outcomes[deposition_id]
+        outcome.errors.append(error)
+        for entry in outcome.files:
+            if (deposition_id, entry["content_type"]) in work:
+                entry["action"] = "failed"
 
 
 def _fail_all(outcomes: dict[str, DepositionOutcome], error: str) -> list[DepositionOutcome]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,12 +34,32 @@ class ValueTooLargeError(StorageError, InvalidInputError):
     """A value is larger than the server accepts (max_allowed_packet or a column size)."""
 
 
+class ConnectionLostError(BackendUnavailableError):
+    """An established connection broke during a transaction (retried; this is what remains)."""
+
+
+_PASSWORD_QUERY = re.compile(r"([?&](?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
+
+
 def mask_url(url: str | URL) -> str:
-    """The URL with its password hidden, safe to print or log."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    """The URL with its password hidden, safe to print or log.
+
+    A URL string is masked as text, not through a parse: a password holding an
+    unencoded `@`, `/`, `:` or `#` can fool a URL parser into taking part of it
+    for the host. Everything between the user name and the last `@` is hidden
+    (at worst more than the password), and so is a `password=` query value.
+    """
+    if isinstance(url, URL):
+        return _PASSWORD_QUERY.sub(r"\1***", url.render_as_string(hide_password=True))
+    scheme, separator, rest = url.partition("://")
+    if not separator:
         return "<unparseable database URL>"
+    userinfo, at, host_part = rest.rpartition("@")
+    if at:
+        user, colon, _password = userinfo.partition(":")
+        if colon:
+            rest = f"{user}:***@{host_part}"
+    return _PASSWORD_QUERY.sub(r"\1***", f"{scheme}://{rest}")
 
 
 def normalise_url(url: str) -> URL:
@@ -47,6 +68,12 @@ def normalise_url(url: str) -> URL:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise InvalidInputError(f"invalid database URL {mask_url(url)!r}: {exc}") from None
+    if parsed.host and "@" in parsed.host:
+        raise InvalidInputError(
+            f"invalid database URL {mask_url(url)!r}: the user name or password holds an unencoded '@'. "
+            "Percent-encode it (@ is %40, : is %3A, / is %2F, # is %23), or set MSGDB_USER/MSGDB_PASS instead "
+            "of MSGDB_URL"
+        )
     if parsed.get_backend_name() in ("mysql", "mariadb"):
         parsed = parsed.set(drivername="mysql+pymysql")
         if "charset" not in parsed.query:
@@ -88,7 +115,7 @@ def _create_engine(url: URL) -> Engine:
     if backend == "sqlite":
         return _create_sqlite_engine(url)
     if backend == "mysql":
-        connect_timeout = float(os.environ.get("MSGDB_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT))
+        connect_timeout = _connect_timeout()
         read_timeout = float(os.environ["MSGDB_READ_TIMEOUT"]) if os.environ.get("MSGDB_READ_TIMEOUT") else None
         engine = create_engine(
             url,
@@ -104,11 +131,26 @@ def _create_engine(url: URL) -> Engine:
             },
         )
 
+        @event.listens_for(engine, "do_connect")
+        def _do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            try:
+                return dialect.loaded_dbapi.connect(*cargs, **cparams)
+            except Exception as exc:
+                # Failing to connect (refused, no route, no answer within the connect timeout)
+                # is not worth retrying: the caller hears at once, within one connect timeout.
+                exc.msgmodule_while_connecting = True  # type: ignore[attr-defined]
+                raise
+
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("SELECT @@max_allowed_packet")
-            engine.info_max_allowed_packet = int(cursor.fetchone()[0])  # type: ignore[attr-defined]
+            cursor.execute("SELECT @@max_allowed_packet, @@SESSION.sql_mode")
+            packet, sql_mode = cursor.fetchone()
+            engine.info_max_allowed_packet = int(packet)  # type: ignore[attr-defined]
+            if "STRICT_TRANS_TABLES" not in sql_mode and "STRICT_ALL_TABLES" not in sql_mode:
+                # Without strict mode the server cuts a too long value to fit its column, silently.
+                cursor.execute("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
+                               "'STRICT_TRANS_TABLES')")
             cursor.close()
             # Connected: queries may now wait as long as the server lets them (lock waits
             # end server-side), unless MSGDB_READ_TIMEOUT says otherwise. PyMySQL has no
@@ -119,6 +161,10 @@ def _create_engine(url: URL) -> Engine:
         return engine
     # Other SQLAlchemy databases may work but are not tested.
     return create_engine(url, pool_pre_ping=True, pool_recycle=POOL_RECYCLE)
+
+
+def _connect_timeout() -> float:
+    return float(os.environ.get("MSGDB_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT))
 
 
 def _create_sqlite_engine(url: URL) -> Engine:
@@ -157,7 +203,8 @@ _CANNOT_CONNECT = {2002, 2003, 2005}
 _LOGIN_REFUSED = {1044, 1045, 1698}
 _UNKNOWN_DATABASE = 1049
 _NO_TABLE = {1146, 1054}
-_TOO_LARGE = {1153, 1301, 1406}
+_PACKET_TOO_LARGE = {1153, 1301}
+_DOES_NOT_FIT = {1406, 1264}  # data too long for a column, a number out of its column's range
 
 
 def _mysql_code(exc: BaseException) -> int | None:
@@ -168,9 +215,17 @@ def _mysql_code(exc: BaseException) -> int | None:
     return None
 
 
+def _while_connecting(exc: BaseException) -> bool:
+    return bool(getattr(getattr(exc, "orig", None), "msgmodule_while_connecting", False))
+
+
 def is_transient(exc: BaseException) -> bool:
-    """A failure worth retrying: the transaction was rolled back and may succeed if run again."""
-    if not isinstance(exc, DBAPIError):
+    """A failure worth retrying: the transaction was rolled back and may succeed if run again.
+
+    Deadlocks, lock wait timeouts and connections lost by an established pool are;
+    failing to open a connection at all is not (see `_do_connect`).
+    """
+    if not isinstance(exc, DBAPIError) or _while_connecting(exc):
         return False
     code = _mysql_code(exc)
     if code is not None:
@@ -184,10 +239,12 @@ def translate(exc: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
     where = mask_url(url)
     code = _mysql_code(exc)
     detail = str(getattr(exc, "orig", exc)).strip()
-    if code in _CANNOT_CONNECT:
+    if code in _CANNOT_CONNECT or (_while_connecting(exc) and code in _TRANSIENT_MYSQL):
         return BackendUnavailableError(
             f"cannot reach the database server at {where} while trying to {what}: {detail}. "
-            "Check that the server is running and MSGDB_URL (or MSGDB_HOST/MSGDB_PORT) is right."
+            "Check that the server is running and MSGDB_URL (or MSGDB_HOST/MSGDB_PORT) is right"
+            + (f"; it did not answer within MSGDB_CONNECT_TIMEOUT ({_connect_timeout():g} s)."
+               if "timed out" in detail else ".")
         )
     if code in _LOGIN_REFUSED:
         return DatabaseLoginError(
@@ -204,13 +261,18 @@ def translate(exc: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
             f"the message schema is missing or out of date in {where} ({detail}) while trying to {what}. "
             "Run: python scripts/init_messaging_database.py"
         )
-    if code in _TOO_LARGE or "max_allowed_packet" in detail:
+    if code in _PACKET_TOO_LARGE or "max_allowed_packet" in detail:
         return ValueTooLargeError(
             f"a value is larger than the database at {where} accepts while trying to {what}: {detail}. "
             "Raise max_allowed_packet on the server (it needs no client setting)."
         )
+    if code in _DOES_NOT_FIT:
+        return ValueTooLargeError(
+            f"a value does not fit its column in the database at {where} while trying to {what}: {detail}. "
+            "Nothing was written."
+        )
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return BackendUnavailableError(f"lost the connection to {where} while trying to {what}: {detail}")
+        return ConnectionLostError(f"lost the connection to {where} while trying to {what}: {detail}")
     return StorageError(f"database error at {where} while trying to {what}: {detail}")
 
 
@@ -230,3 +292,8 @@ def run_with_retries(engine: Engine, what: str, work: Callable[[], T], attempts:
         return retrying(work)()
     except SQLAlchemyError as exc:
         raise translate(exc, engine.url, what) from exc
+    except UnicodeEncodeError as exc:  # a lone surrogate reached the driver; the model refuses them first
+        raise InvalidInputError(
+            f"cannot {what}: a value holds {exc.object[exc.start:exc.end]!r} at position {exc.start}, "
+            "which is not Unicode text; nothing was written"
+        ) from None

@@ -73,7 +73,6 @@ class DbMessageStore(MessageStore):
         validate_content_type(document.content_type)
 
         def work() -> None:
-            self._check_sizes(document)
             with self._write_transaction() as connection:
                 _lock_document(connection, document.deposition_id, document.content_type)
                 _delete_document(connection, document.deposition_id, document.content_type)
@@ -91,7 +90,6 @@ class DbMessageStore(MessageStore):
                 before = read_document(connection, deposition_id, content_type)
                 document = before.copy()
                 result = change(document)
-                self._check_sizes(document)
                 _write_changes(connection, before, document)
                 return result
 
@@ -142,26 +140,50 @@ class DbMessageStore(MessageStore):
         with self.engine.connect().execution_options(msgmodule_write=True) as connection, connection.begin():
             yield connection
 
-    def _check_sizes(self, document: Document) -> None:
-        """Refuse a value the server would drop the connection for, with a clear error."""
-        limit = max_allowed_packet(self.engine)
-        if limit is None:
-            if is_sqlite(self.engine):
-                return
-            with self.engine.connect():  # the connect hook reads the limit
-                limit = max_allowed_packet(self.engine)
-            if limit is None:
-                return
-        for category in CATEGORIES:
-            for row in document.rows(category):
-                for item, value in zip(category.items, row.values(), strict=True):
-                    if value is not None and len(value) * 4 + 1024 > limit and len(value.encode()) + 1024 > limit:
-                        raise ValueTooLargeError(
-                            f"{document.deposition_id} {document.content_type}: {category.name}.{item} of message "
-                            f"{getattr(row, 'message_id', None)} is {len(value.encode())} bytes, larger than the "
-                            f"server's max_allowed_packet ({limit} bytes) at {mask_url(self.url)}. "
-                            "Raise max_allowed_packet on the server; nothing was written."
-                        )
+
+# -- values the server would refuse ---------------------------------------------------
+
+# Characters PyMySQL escapes with a backslash when it puts a value into a statement.
+_ESCAPED_BY_DRIVER = ("\\", "'", '"', "\n", "\r", "\x00", "\x1a")
+# Bytes of a one-row statement besides its values: table and column names, quotes, commas.
+STATEMENT_OVERHEAD = 4096
+
+
+def wire_size(value: str) -> int:
+    """Bytes a text value takes in a statement: its UTF-8, plus one per character the driver escapes."""
+    return len(value.encode("utf-8", "surrogatepass")) + sum(value.count(c) for c in _ESCAPED_BY_DRIVER)
+
+
+def check_packet(table: str, params: dict[str, Any], packet: int | None, url: Any) -> None:
+    """Refuse a row whose statement would exceed the server's max_allowed_packet.
+
+    MySQL and MariaDB drop the connection on such a packet; that would look like a lost
+    connection and be retried. `params` are the row's columns as written.
+    """
+    if packet is None:
+        return
+    strings = [v for v in params.values() if v.__class__ is str]
+    if sum(map(len, strings)) * 8 + STATEMENT_OVERHEAD <= packet:  # UTF-8 and escaping at most 8x
+        return
+    size = sum(map(wire_size, strings)) + STATEMENT_OVERHEAD
+    if size <= packet:
+        return
+    item, value = max(((k, v) for k, v in params.items() if v.__class__ is str), key=lambda kv: len(kv[1]))
+    raise ValueTooLargeError(
+        f"{params.get('source_deposition_id')} {params.get('source_content_type')}: {table}.{item} of message "
+        f"{params.get('message_id')!r} is {wire_size(value)} bytes as sent ({size} for the row), larger than the "
+        f"server's max_allowed_packet ({packet} bytes) at {mask_url(url)}. Raise max_allowed_packet on the "
+        "server; nothing was written."
+    )
+
+
+def check_document_packet(document: Document, packet: int | None, url: Any) -> None:
+    """`check_packet` for every row of a document (before writing it at all)."""
+    if packet is None:
+        return
+    for category in CATEGORIES:
+        for order, row in enumerate(document.rows(category)):
+            check_packet(category.name, row_params(document, category, row, order), packet, url)
 
 
 # -- reading and writing within a transaction ---------------------------------------
@@ -230,6 +252,8 @@ def insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str, Any
     size = 0
     for params in rows:
         row_size = sum(len(v) for v in params.values() if isinstance(v, str)) + 64
+        if packet is not None and row_size * 8 + STATEMENT_OVERHEAD > packet:
+            check_packet(table.name, params, packet, connection.engine.url)
         if batch and (len(batch) >= BATCH_ROWS or size + row_size > cap):
             connection.execute(insert(table), batch)
             batch, size = [], 0
@@ -251,12 +275,16 @@ def insert_document(connection: Connection, document: Document) -> None:
 def _write_changes(connection: Connection, before: Document, after: Document) -> None:
     """Write only what changed between two versions of a document, position by position."""
     deposition_id, content_type = after.deposition_id, after.content_type
+    engine = connection.engine
+    packet = max_allowed_packet(engine)
     for category in CATEGORIES:
         table = CATEGORY_TABLES[category.name]
         old_rows, new_rows = before.rows(category), after.rows(category)
         where = _document_filter(table, deposition_id, content_type)
         for order in range(min(len(old_rows), len(new_rows))):
             if old_rows[order] != new_rows[order]:
+                if packet is not None:
+                    check_packet(table.name, row_params(after, category, new_rows[order], order), packet, engine.url)
                 connection.execute(
                     update(table)
                     .where(and_(where, table.c.row_order == order))
