@@ -344,3 +344,20 @@ def test_journal_marks_of_finished_writes_are_compacted_away(tmp_path, monkeypat
         journal.finish(journal.begin("D_1", "messages-to-depositor", "db"))
     assert journal.path.stat().st_size < 4000
     assert [entry.id for entry in journal.entries()] == [kept]
+
+
+@pytest.mark.mysql
+def test_one_message_over_the_packet_limit_does_not_stop_other_depositions_reaching_the_database(tmp_path, mysql_url):
+    schema_versions.upgrade(mysql_url)
+    config = stage_config(tmp_path, "dual-write", mysql_url)
+    svc = service(config)
+    with get_engine(mysql_url).connect() as connection:
+        limit = connection.execute(text("SELECT @@max_allowed_packet")).scalar_one()
+    huge = svc.set(DEP, {"message_text": "x" * (limit + 1024)})  # CIF takes it: acknowledged
+    other = "D_1000000043"
+    later = svc.set(other, {"message_text": "a later message of another deposition"})
+    assert DbMessageStore(mysql_url).load(other, "messages-to-depositor").find_message(later) is not None
+    assert cif_of(config).load(DEP, "messages-to-depositor").find_message(huge) is not None
+    (entry,) = Journal(load_settings(config).journal_path).entries()
+    assert (entry.deposition_id, entry.failed) == (DEP, "db")
+    assert "max_allowed_packet" in entry.error and "lost the connection" not in entry.error
