@@ -6,6 +6,7 @@ setup(
     description="wwPDB OneDep deposition messages in mmCIF archive files, MySQL, or both",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    license="MIT",
     python_requires=">=3.10",
     packages=find_namespace_packages(include=["wwpdb.apps.msgmodule", "wwpdb.apps.msgmodule.*"]),
     package_data={
