@@ -20,7 +20,6 @@ not its current files), with the path and the reason, and the run goes on.
 from __future__ import annotations
 
 import hashlib
-import json
 import multiprocessing
 import os
 import sys
@@ -580,18 +579,19 @@ def run_batches(
 ) -> RunSummary:
     """Run `function` over batches of ids, in `workers` processes (1: in this process).
 
-    Outcomes are streamed to `report` (a JSON array) and counted, never all
-    kept in memory, so memory does not grow with the archive.
+    Outcomes are counted and spooled for `report` (a summary, then one entry per
+    deposition: see `reports.RunReport`), never all kept in memory, so memory
+    does not grow with the archive.
     """
     from tqdm import tqdm
+
+    from .reports import RunReport
 
     summary = RunSummary(total=len(ids))
     start = time.monotonic()
     jobs = [(function, options, batch) for batch in batches(ids, batch_size)]
     show = sys.stderr.isatty() if progress is None else progress
-    first = True
-    if report is not None:
-        report.write("[\n")
+    writer = RunReport(report, function.__name__.removesuffix("_batch"), workers) if report is not None else None
     # The pool is made before the progress bar starts its monitor thread: forking a process
     # that runs threads can deadlock the child, so fork only when this one has none.
     pool = None
@@ -602,19 +602,18 @@ def run_batches(
     bar = tqdm(total=len(ids), unit="dep", disable=not show, file=sys.stderr, smoothing=0.1)
 
     def consume(outcomes: list[DepositionOutcome]) -> None:
-        nonlocal first
         for outcome in outcomes:
             summary.statuses[outcome.status] += 1
             summary.rows.update(outcome.rows)
             if outcome.errors:
                 summary.failures.append((outcome.deposition_id, outcome.errors[0]))
-            if report is not None:
-                report.write(("" if first else ",\n") + json.dumps(asdict(outcome), ensure_ascii=False))
-                first = False
+            if writer is not None:
+                writer.add(asdict(outcome))
             if on_outcome is not None:
                 on_outcome(outcome)
         bar.update(len(outcomes))
 
+    complete = False
     try:
         if pool is None:
             for job in jobs:
@@ -623,12 +622,12 @@ def run_batches(
             with pool:
                 for outcomes in pool.imap_unordered(_call, jobs):
                     consume(outcomes)
+        complete = True
     finally:
         bar.close()
-        if report is not None:
-            report.write("\n]\n")
-            report.flush()
-    summary.elapsed = time.monotonic() - start
+        summary.elapsed = time.monotonic() - start
+        if writer is not None:
+            writer.finish(summary.total, summary.statuses, summary.rows, summary.failed, summary.elapsed, complete)
     return summary
 
 

@@ -41,7 +41,7 @@ def validate(root: Path, db_url: str, *extra: str) -> int:
 
 
 def report_of(path: Path) -> dict[str, dict]:
-    return {entry["deposition_id"]: entry for entry in json.loads(path.read_text())}
+    return {entry["deposition_id"]: entry for entry in json.loads(path.read_text())["depositions"]}
 
 
 def row_totals(db_url: str) -> dict[str, int]:

@@ -198,3 +198,27 @@ def test_validate_integration_script_runs_from_a_checkout(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all 5 checks passed" in result.stdout  # cif-only: no database check
     assert load_settings({"MSGMODULE_CONFIG": str(config)}).stage.name == "cif-only"
+
+
+# -- JSON reports -------------------------------------------------------------------------------------
+
+
+def test_json_reports_begin_with_a_summary_of_counts_duration_and_versions(db_url, example_archive, tmp_path, capsys):
+    report = tmp_path / "migrate.json"
+    args = ["--directory", str(example_archive), "--db-url", db_url, "--workers", "2", "--batch-size", "1"]
+    assert run(["migrate", *args, "--report", str(report)]) == 0
+    text = report.read_text()
+    assert text.startswith('{"summary": ')  # first, before the per-deposition list
+    data = json.loads(text)
+    assert list(data) == ["summary", "depositions"]
+    summary = data["summary"]
+    assert summary["command"] == "migrate" and summary["complete"] is True
+    assert summary["total"] == summary["reported"] == len(data["depositions"]) == 3
+    assert summary["statuses"] == {"migrated": 3} and summary["failed"] == 0
+    assert summary["rows"]["pdbx_deposition_message_info"] > 0 and summary["duration_s"] >= 0
+    assert summary["versions"]["msgmodule"] == "0.1.0" and summary["versions"]["python"].count(".") == 2
+    assert {entry["deposition_id"] for entry in data["depositions"]} == {"D_1000000001", "D_1000000002", "G_1000003"}
+
+    assert run(["validate", *args, "--report", str(report)]) == 0
+    summary = json.loads(report.read_text())["summary"]
+    assert summary["command"] == "validate" and summary["statuses"] == {"equal": 3}
