@@ -171,7 +171,9 @@ def test_backup_skips_the_archive_database_and_logs_kept_in_the_state_folder(tmp
     (data / "msgmodule.log").write_text("a log line\n")
     (data / "backend-stats.json").write_text("{}")
     config = tmp_path / "msgmodule.cfg"
-    config.write_text(f"[msgmodule]\nMSGCIF_ROOT = {data / 'archive'}\nMSGDB_URL = {url}\nMSGMODULE_STATE_DIR = {data}\n")
+    config.write_text(
+        f"[msgmodule]\nMSGCIF_ROOT = {data / 'archive'}\nMSGDB_URL = {url}\nMSGMODULE_STATE_DIR = {data}\n"
+    )
     assert run(["backup", "--config", str(config), "--output-dir", str(data / "backups"), "--name", "b"]) == 0
     paths = {entry["path"] for entry in json.loads((data / "backups" / "b" / MANIFEST).read_text())["files"]}
     assert "state/backend-stats.json" in paths
