@@ -121,6 +121,7 @@ MONITOR_PORT ?= 9464
 BACKUP_DIR ?= backups
 CONFIG ?=
 AUDIT_ARGS ?=
+SECURITY_PATHS ?= wwpdb/apps/msgmodule scripts
 
 install-dev: install  ## install with every development tool: tests, coverage, lint, security, docs, build
 	$(PY) -m pip check
@@ -170,7 +171,7 @@ check-format: install  ## check the code's format with ruff format, changing not
 	$(BIN)/ruff format --check $(FORMAT_PATHS)
 
 security: install  ## bandit on the code, and pip-audit of the dependencies (says so when offline)
-	$(BIN)/bandit -q -c pyproject.toml -r wwpdb/apps/msgmodule scripts
+	$(BIN)/bandit -q -c pyproject.toml -r $(SECURITY_PATHS)
 	$(PY) scripts/audit_dependencies.py $(AUDIT_ARGS)
 
 docs: install  ## build the documentation (README sections, operator guide, API reference) into DOCS_SITE
