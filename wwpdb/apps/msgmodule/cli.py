@@ -18,9 +18,12 @@ from .tools.logfile import LoggingGroup, start_command_log
 
 
 def common_options(function):  # type: ignore[no-untyped-def]
-    """--db-url, --cif-root, --site and --config: explicit settings, above environment and file."""
+    """--db-url, --cif-root, --site, --env and --config: explicit settings, above environment and file."""
     function = click.option("--config", "config_file", default=None, help="Config file (else MSGMODULE_CONFIG, "
                             "else ./msgmodule.cfg).")(function)
+    function = click.option("--env", "env_name", default=None, metavar="NAME", help="Use the config file's "
+                            "[env:NAME] section too (development, staging, production; else MSGMODULE_ENV).",
+                            )(function)
     function = click.option("--site", "site_id", default=None, help="Site id for [site:ID] config sections "
                             "(else WWPDB_SITE_ID).")(function)
     function = click.option("--cif-root", default=None, help="Archive root holding D_* folders (else "
@@ -30,8 +33,10 @@ def common_options(function):  # type: ignore[no-untyped-def]
     return function
 
 
-def settings_from(db_url: str | None, cif_root: str | None, site_id: str | None, config_file: str | None) -> Settings:
-    explicit = {"MSGDB_URL": db_url, "MSGCIF_ROOT": cif_root, "MSGMODULE_CONFIG": config_file}
+def settings_from(db_url: str | None, cif_root: str | None, site_id: str | None, config_file: str | None,
+                  env_name: str | None = None) -> Settings:
+    explicit = {"MSGDB_URL": db_url, "MSGCIF_ROOT": cif_root, "MSGMODULE_CONFIG": config_file,
+                "MSGMODULE_ENV": env_name}
     return load_settings({k: v for k, v in explicit.items() if v}, site_id)
 
 
@@ -326,8 +331,11 @@ def _open_report(report: Path | None) -> Any:
 
     if report is None:
         return contextlib.nullcontext(None)
-    report.parent.mkdir(parents=True, exist_ok=True)
-    return open(report, "w", encoding="utf-8")
+    try:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        return open(report, "w", encoding="utf-8")
+    except OSError as exc:  # a directory, a read-only folder, a missing mount: say so before any work
+        raise click.UsageError(f"--report {report}: cannot write the report there: {exc.strerror or exc}") from None
 
 
 @cli.command()

@@ -2,14 +2,23 @@
 
 The config file (`MSGMODULE_CONFIG`, default `msgmodule.cfg` in the working
 directory) is INI. Keys are the environment variables' names. `[msgmodule]`
-applies everywhere; a `[site:<SITE_ID>]` section overrides it for one site:
+applies everywhere; an `[env:<NAME>]` section (chosen with `MSGMODULE_ENV` or
+`--env`: development, staging, production...) overrides it, and a
+`[site:<SITE_ID>]` section overrides both for one site. Relative paths in the
+file are relative to the file:
 
     [msgmodule]
-    MSGMODULE_STAGE = dual-write
     MSGCIF_ROOT = /wwpdb/data/archive
+
+    [env:development]
+    MSGDB_URL = sqlite:///dev-messages.db
 
     [site:PDBE]
     MSGDB_URL = mysql+pymysql://onedep@db.example.org/messages
+
+Configuration says where the stores are. The stage is the site's, recorded in
+the archive (see `wwpdb.apps.msgmodule.stage`); a stage or flags set here must
+agree with it, or the process refuses to serve.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ DEFAULT_RELEASE_SUBJECTS = ("Release request", "Request to release", "Release of
 KNOWN_KEYS = (
     *FLAG_NAMES,
     "MSGMODULE_STAGE",
+    "MSGDB_ENABLED",
     "MSGCIF_ROOT",
     "MSGDB_URL",
     "MSGDB_HOST",
@@ -72,9 +82,16 @@ def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("MSGMODULE_CONFIG") or DEFAULT_CONFIG_FILE)
 
 
-def read_config_file(path: Path, site_id: str | None) -> dict[str, str]:
-    """Keys of the global section, overridden by the site's section; {} when there is no file."""
+# Keys holding a path (or an SQLite URL): relative values in a config file are relative to the file.
+PATH_KEYS = ("MSGCIF_ROOT", "MSGMODULE_STATE_DIR")
+
+
+def read_config_file(path: Path, site_id: str | None, env_name: str | None = None) -> dict[str, str]:
+    """Keys of the global section, overridden by the env's, then the site's section; {} when there is no file."""
     if not path.exists():
+        if env_name:
+            raise ConfigurationError(f"--env/MSGMODULE_ENV {env_name!r} needs a config file with an [env:{env_name}] "
+                                     f"section, and {path} does not exist")
         return {}
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
@@ -82,15 +99,30 @@ def read_config_file(path: Path, site_id: str | None) -> dict[str, str]:
         parser.read(path, encoding="utf-8")
     except configparser.Error as exc:
         raise ConfigurationError(f"cannot read config file {path}: {exc}") from None
+    if env_name and not parser.has_section(f"env:{env_name}"):
+        known = [section.removeprefix("env:") for section in parser.sections() if section.startswith("env:")]
+        raise ConfigurationError(f"{path} has no [env:{env_name}] section (it has: {', '.join(known) or 'none'})")
     values: dict[str, str] = {}
-    sections = [GLOBAL_SECTION] + ([f"site:{site_id}"] if site_id else [])
+    sections = [GLOBAL_SECTION, *([f"env:{env_name}"] if env_name else []), *([f"site:{site_id}"] if site_id else [])]
     for section in sections:
         if parser.has_section(section):
             for key, value in parser.items(section):
                 if key not in KNOWN_KEYS:
                     raise ConfigurationError(f"{path} [{section}]: unknown key {key}; known: {', '.join(KNOWN_KEYS)}")
-                values[key] = value
+                values[key] = _relative_to(path, key, value)
     return values
+
+
+def _relative_to(config_file: Path, key: str, value: str) -> str:
+    """A relative path in a config file, made relative to the file's folder."""
+    base = config_file.resolve().parent
+    if key in PATH_KEYS and value and not os.path.isabs(os.path.expanduser(value)):
+        return str(base / value)
+    if key == "MSGDB_URL" and value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+        database = value.removeprefix("sqlite:///")
+        if database and database != ":memory:" and not database.startswith("~"):
+            return f"sqlite:///{base / database}"
+    return value
 
 
 @dataclass
@@ -106,6 +138,8 @@ class Settings:
     site_id: str | None
     config_file: Path
     sources: dict[str, str] = field(default_factory=dict)  # key -> where its value came from
+    db_enabled: bool = True  # MSGDB_ENABLED: false forbids every stage that uses the database
+    env_name: str | None = None
 
     @property
     def stage_given(self) -> bool:
@@ -145,11 +179,12 @@ def load_settings(
     env = os.environ if environ is None else environ
     explicit = {key.upper(): value for key, value in (config or {}).items() if value is not None}
     for key in explicit:
-        if key not in KNOWN_KEYS and key != "MSGMODULE_CONFIG":
+        if key not in KNOWN_KEYS and key not in ("MSGMODULE_CONFIG", "MSGMODULE_ENV"):
             raise ConfigurationError(f"unknown configuration key {key}; known: {', '.join(KNOWN_KEYS)}")
     site_id = site_id or env.get("WWPDB_SITE_ID") or None
+    env_name = explicit.get("MSGMODULE_ENV") or env.get("MSGMODULE_ENV") or None
     path = Path(explicit["MSGMODULE_CONFIG"]) if "MSGMODULE_CONFIG" in explicit else config_file_path(env)
-    from_file = read_config_file(path, site_id)
+    from_file = read_config_file(path, site_id, env_name)
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -176,6 +211,7 @@ def load_settings(
     release_subjects = (
         tuple(s.strip() for s in str(subjects).split("|") if s.strip()) if subjects else DEFAULT_RELEASE_SUBJECTS
     )
+    db_enabled = parse_flag("MSGDB_ENABLED", values.get("MSGDB_ENABLED", True))
     db_parts = {k: str(v) for k, v in values.items() if k.startswith("MSGDB_")}
     return Settings(
         stage=stage,
@@ -187,6 +223,8 @@ def load_settings(
         site_id=site_id,
         config_file=path,
         sources=sources,
+        db_enabled=db_enabled,
+        env_name=env_name,
     )
 
 

@@ -17,13 +17,13 @@ from sqlalchemy import func, select, text
 
 from wwpdb.apps.msgmodule.cli import run
 from wwpdb.apps.msgmodule.config import load_settings
-from wwpdb.apps.msgmodule.stage.lifecycle import read_site
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.db.engine import get_engine
 from wwpdb.apps.msgmodule.db.schema import CATEGORY_TABLES, documents
 from wwpdb.apps.msgmodule.equivalence import differences
 from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
 from wwpdb.apps.msgmodule.model import CONTENT_TYPES, Message
+from wwpdb.apps.msgmodule.stage.lifecycle import read_site
 from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 from wwpdb.apps.msgmodule.synthetic import generate_archive

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from wwpdb.apps.msgmodule.config import DEFAULT_DB_URL, load_settings, remove_config_keys
@@ -32,7 +34,7 @@ def test_precedence_argument_over_environment_over_file(tmp_path, monkeypatch):
     monkeypatch.setenv("MSGCIF_ROOT", "/from/env")
     settings = load_settings(cfg)
     assert settings.cif_root == "/from/env"
-    assert settings.db_url == "sqlite:///file.db"
+    assert settings.db_url == f"sqlite:///{tmp_path}/file.db"  # relative to the config file
     assert settings.sources["MSGCIF_ROOT"] == "environment"
     assert load_settings({**cfg, "MSGCIF_ROOT": "/from/arg"}).cif_root == "/from/arg"
 
@@ -92,5 +94,39 @@ def test_removing_stage_keys_keeps_comments_other_keys_and_sections(tmp_path):
     )
     settings = load_settings({"MSGMODULE_CONFIG": str(path)}, site_id="X")
     assert (settings.stage.name, settings.cif_root, settings.db_url, settings.stage_given) == (
-        "cif-only", "/a", "sqlite:///x", False)
+        "cif-only", "/a", f"sqlite:///{tmp_path}/x", False)
     assert remove_config_keys(path, ["MSGMODULE_STAGE"]) == {}
+
+
+def test_an_env_section_overrides_the_global_one_and_a_site_section_overrides_both(tmp_path):
+    path = tmp_path / "m.cfg"
+    path.write_text("[msgmodule]\nMSGCIF_ROOT = /archive\nMSGDB_URL = sqlite:////global.db\n\n"
+                    "[env:staging]\nMSGDB_URL = sqlite:////staging.db\nMSGMODULE_STATE_DIR = /staging-state\n\n"
+                    "[site:X]\nMSGMODULE_STATE_DIR = /site-state\n")
+    staging = load_settings({"MSGMODULE_CONFIG": str(path), "MSGMODULE_ENV": "staging"})
+    assert (staging.db_url, staging.state_dir, staging.cif_root) == ("sqlite:////staging.db", "/staging-state",
+                                                                     "/archive")
+    assert load_settings({"MSGMODULE_CONFIG": str(path), "MSGMODULE_ENV": "staging"}, "X").state_dir == "/site-state"
+    assert load_settings({"MSGMODULE_CONFIG": str(path)}).db_url == "sqlite:////global.db"
+    with pytest.raises(ConfigurationError, match=r"no \[env:production\] section \(it has: staging\)"):
+        load_settings({"MSGMODULE_CONFIG": str(path), "MSGMODULE_ENV": "production"})
+
+
+def test_relative_paths_in_a_config_file_are_relative_to_the_file(tmp_path):
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = folder / "m.cfg"
+    path.write_text("[msgmodule]\nMSGCIF_ROOT = archive\nMSGMODULE_STATE_DIR = ../state\n"
+                    "MSGDB_URL = sqlite:///data/messages.db\n")
+    settings = load_settings({"MSGMODULE_CONFIG": str(path)})
+    assert settings.cif_root == str(folder / "archive")
+    assert Path(settings.state_dir).resolve() == tmp_path / "state"
+    assert settings.db_url == f"sqlite:///{folder}/data/messages.db"
+    assert load_settings({"MSGMODULE_CONFIG": str(path), "MSGCIF_ROOT": "given"}).cif_root == "given"
+
+
+def test_msgdb_enabled_is_a_flag(tmp_path):
+    assert load_settings({}).db_enabled is True
+    assert load_settings({"MSGDB_ENABLED": "off"}).db_enabled is False
+    with pytest.raises(ConfigurationError, match="MSGDB_ENABLED='maybe'"):
+        load_settings({"MSGDB_ENABLED": "maybe"})

@@ -345,3 +345,34 @@ def test_entries_of_the_journal_earlier_versions_kept_in_the_state_directory_are
     assert DbMessageStore(sqlite_url).load(DEPS[0], "messages-to-depositor").find_message(mid) is not None
     assert legacy.entries(all_intents=True) == []
     assert Journal(load_settings(config).journal_path).pending(all_intents=True) == {}
+
+
+def test_msgdb_enabled_false_forbids_every_stage_that_uses_the_database(tmp_path, sqlite_url):
+    config = site_config(tmp_path, sqlite_url)
+    schema_versions.upgrade(sqlite_url)
+    off = {**config, "MSGDB_ENABLED": "false"}
+    with pytest.raises(StageMoveRefused, match="MSGDB_ENABLED is false"):
+        move_stage(load_settings(off), "dual-write", force=True)
+    assert cli(config, "stage", "dual-write") == 0
+    with pytest.raises(MessagingError, match="MSGDB_ENABLED is false .* stage dual-write does"):
+        service(off)
+    assert run(["health", "--config", config["MSGMODULE_CONFIG"]]) == 0
+    os.environ["MSGDB_ENABLED"] = "no"
+    try:
+        assert run(["health", "--config", config["MSGMODULE_CONFIG"]]) == 1
+    finally:
+        del os.environ["MSGDB_ENABLED"]
+
+
+def test_init_script_takes_a_named_environment_of_the_config_file(tmp_path):
+    cfg = tmp_path / "site.cfg"
+    cfg.write_text("[msgmodule]\nMSGDB_URL = sqlite:///production.db\n\n[env:development]\n"
+                   "MSGDB_URL = sqlite:///development.db\n")
+    script = HERE.parents[2] / "scripts" / "init_messaging_database.py"
+    done = subprocess.run([sys.executable, str(script), "--env", "development", "--config", str(cfg)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "development.db").exists() and not (tmp_path / "production.db").exists()
+    wrong = subprocess.run([sys.executable, str(script), "--env", "staging", "--config", str(cfg)],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert wrong.returncode == 1 and "no [env:staging] section (it has: development)" in wrong.stderr

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..stage.routing import backend_info, open_site_store
 from ..config import load_settings
+from ..stage.routing import backend_info, open_site_store
 from .MessagingIo import MessagingIo
 
 

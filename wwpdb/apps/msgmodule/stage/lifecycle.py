@@ -158,6 +158,9 @@ def move_stage(
 ) -> StageMove:
     """Move the site to `target` in one guarded step (see the module's docstring); `say` hears progress."""
     new = stage_named(target)
+    if not settings.db_enabled and DB in new.write_order:
+        raise StageMoveRefused(f"stage {new.name} uses the database, and MSGDB_ENABLED is false here: "
+                               "set MSGDB_ENABLED=true to move the site to it (--force does not override this)")
     if not os.path.isdir(settings.cif_root):
         raise ConfigurationError(f"the archive root {settings.cif_root} does not exist: the site's stage is recorded "
                                  "there (set MSGCIF_ROOT)")

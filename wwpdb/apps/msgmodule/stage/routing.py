@@ -83,6 +83,16 @@ def check_stage_agrees(settings: Settings, record: SiteRecord) -> None:
         )
 
 
+def check_database_allowed(settings: Settings, stage: Stage) -> None:
+    """Refuse a stage that uses the database where MSGDB_ENABLED is false."""
+    if not settings.db_enabled and DB in stage.write_order:
+        raise ConfigurationError(
+            f"MSGDB_ENABLED is false ({settings.sources.get('MSGDB_ENABLED', 'set')}), which forbids every stage that "
+            f"uses the database, and stage {stage.name} does: refusing to serve. Set MSGDB_ENABLED=true, or move "
+            "the site to cif-only (msgmodule stage cif-only)."
+        )
+
+
 def check_database_validated(settings: Settings, record: SiteRecord) -> None:
     """Refuse to read from a database that holds no validated migration of this archive.
 
@@ -133,6 +143,7 @@ class SiteStore(MessageStore):
     def _route(self, record: SiteRecord) -> MessageStore:
         check_stage_agrees(self.settings, record)
         stage = STAGES[record.stage]
+        check_database_allowed(self.settings, stage)
         if stage.reads_from_database and self._database_checked != (record.stage, record.epoch):
             check_database_validated(self.settings, record)
             self._database_checked = (record.stage, record.epoch)
@@ -232,6 +243,7 @@ def check_health(settings: Settings) -> list[HealthCheck]:
         record = SiteRecordReader(settings.cif_root).confirm()
         stage = STAGES[record.stage]
         check_stage_agrees(settings, record)
+        check_database_allowed(settings, stage)
         detail = f"stage {record.stage}, epoch {record.epoch}" + (", FORCED" if record.forced else "")
         if record.moving_to:
             detail += f"; moving to {record.moving_to}" + ("" if mover_alive(settings.cif_root) else
