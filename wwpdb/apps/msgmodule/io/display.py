@@ -1,0 +1,122 @@
+"""OneDep's text conventions at the web edge: what its request objects send, what its pages show.
+
+Two directions:
+
+- In: OneDep's `Message.fromReqObj` entity-encodes the subject and text it
+  takes from the browser (non-ASCII as `&#246;`, a line starting with `;`
+  as ` ;`), which is exactly the form its files hold. `decode_request_text`
+  undoes that once, so the store (which speaks Unicode and writes the same
+  references to the file) keeps it once-encoded, never `&#38;#246;`.
+- Out: the values OneDep's `MessagingIo` returns for display: GMT timestamps
+  in the site's local time, `<` and `>` escaped, newlines as `<br />` in
+  subjects and texts, and nulls as empty strings (`display_value`).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timezone, tzinfo
+from typing import Any
+
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Message types whose subject and text OneDep leaves without line breaks (annotators
+# pasted them as they were); their `<` and `>` are still escaped here (see display_value).
+MANUAL_TYPES = ("archive_manual", "forward_manual")
+# Columns with OneDep's transforms; every other column is shown as stored.
+TIME_COLUMNS = ("timestamp", "orig_timestamp")
+# OneDep meant its original subjects to be shown like subjects (it names them "orig_subject").
+TEXT_COLUMNS = ("message_text", "message_subject", "orig_message_subject")
+
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));")
+_SHIFTED_SEMICOLON = re.compile(r"(^|\n) ;")
+
+
+def _character(match: re.Match[str]) -> str:
+    hex_digits, decimal = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(decimal)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return match.group(0)  # not a character: keep the text as written
+    return chr(code)
+
+
+def decode_request_text(value: Any) -> Any:
+    """Undo `Message.encodeUtf8ToCif` once: `&#NNN;`/`&#xHH;` to characters, ` ;` line starts to `;`.
+
+    Anything that is not a string is returned unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    if "&#" in value:
+        value = _CHARACTER_REFERENCE.sub(_character, value)
+    if " ;" in value:
+        value = _SHIFTED_SEMICOLON.sub(r"\1;", value)
+    return value
+
+
+def escape_angles(value: str) -> str:
+    """`<` and `>` as entities, so stored text cannot put markup into the page."""
+    return value.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def line_breaks(value: str) -> str:
+    return value.replace("\r\n", "<br />").replace("\n", "<br />")
+
+
+def unescape(value: str) -> str:
+    """Entities to characters, as OneDep does to subjects and texts it shows (its files hold `&#NNN;`)."""
+    return html.unescape(value).replace("\\xa0", " ")
+
+
+def local_time(timestamp: str, zone: tzinfo | None = None, fmt: str = TIMESTAMP_FORMAT) -> str:
+    """A GMT `YYYY-MM-DD HH:MM:SS` in `zone` (None: this machine's local time); other text unchanged."""
+    try:
+        moment = datetime.strptime(timestamp, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return timestamp
+    return moment.astimezone(zone).strftime(fmt)
+
+
+def gmt_time(timestamp: str, zone: tzinfo | None = None) -> str:
+    """A local `YYYY-MM-DD HH:MM:SS` (in `zone`, None: this machine's) as GMT; other text unchanged."""
+    try:
+        moment = datetime.strptime(timestamp, TIMESTAMP_FORMAT)
+    except (TypeError, ValueError):
+        return timestamp
+    # Naive, astimezone() reads it as this machine's local time.
+    moment = moment.astimezone() if zone is None else moment.replace(tzinfo=zone)
+    return moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def shown_text(value: str, message_type: str | None, break_lines: bool | None = None) -> str:
+    """A subject or text as OneDep shows it: entities resolved, `<`/`>` escaped, newlines as `<br />`.
+
+    `break_lines` None: as OneDep's table does, not for manually archived or
+    forwarded mail (whose line breaks OneDep leaves alone).
+    """
+    text = escape_angles(unescape(value))
+    if break_lines is None:
+        break_lines = message_type not in MANUAL_TYPES
+    return line_breaks(text) if break_lines else text
+
+
+def display_value(
+    column: str,
+    value: str | None,
+    message_type: str | None,
+    zone: tzinfo | None = None,
+    fmt: str = TIMESTAMP_FORMAT,
+) -> str:
+    """One cell as OneDep's message table shows it.
+
+    Timestamps in local time; subjects and texts through `shown_text`; every
+    other value with `<`/`>` escaped (OneDep escapes the addresses; the ids
+    and codes never contain them); a null or `?` as ''.
+    """
+    if value is None or value == "?":
+        return ""
+    if column in TIME_COLUMNS:
+        return local_time(value, zone, fmt)
+    if column in TEXT_COLUMNS:
+        return shown_text(value, message_type)
+    return escape_angles(value)
