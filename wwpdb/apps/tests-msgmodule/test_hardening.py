@@ -59,7 +59,7 @@ def message(message_id: str, deposition_id: str, text_: str = "hello") -> Messag
 
 
 def report_of(path: Path) -> dict[str, dict]:
-    return {entry["deposition_id"]: entry for entry in json.loads(path.read_text())}
+    return {entry["deposition_id"]: entry for entry in json.loads(path.read_text())["depositions"]}
 
 
 def stored_ids(db_url: str, deposition_id: str) -> list[str | None]:
@@ -424,3 +424,24 @@ def test_a_server_that_never_answers_is_tried_once_not_five_times(monkeypatch):
             connection.close()
     assert "cannot reach the database server" in str(raised.value) and "s3cret" not in str(raised.value)
     assert len(accepted) == 1
+
+
+# -- 6. the --report path ---------------------------------------------------------------------------
+
+
+def test_a_report_path_that_cannot_be_written_is_a_usage_error_naming_it(example_archive, sqlite_url, tmp_path,
+                                                                         capsys):
+    from conftest import read_only
+
+    schema_versions.upgrade(sqlite_url)
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "taken").mkdir()
+    for report in (folder / "taken", folder / "sub" / "r.json", folder / "r.json"):
+        with read_only(folder):
+            status = run(["migrate", "--directory", str(example_archive), "--db-url", sqlite_url, "--workers", "1",
+                          "--no-progress", "--report", str(report)])
+        captured = capsys.readouterr()
+        assert status == 2, captured.err
+        assert "--report" in captured.err and str(report) in captured.err and "Traceback" not in captured.err
+    assert DbMessageStore(sqlite_url).list_depositions() == []  # refused before any work
