@@ -50,9 +50,11 @@ demo: install  ## build a small archive from the example files, migrate it into 
 	@echo "The demo's settings are in $(DEMO_CFG); use them with: $(DEMO_ENV) $(MSGMODULE) backend-info"
 
 BENCH_ARGS ?=
-bench: install  ## migration/read speed and memory vs baselines; figures in bench-results/
-	$(PY) benchmarks/bench.py $(BENCH_ARGS)
-	$(PY) benchmarks/dual_write_latency.py --json bench-results/dual-write-latency.json
+BENCH_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306
+bench: install  ## speed and memory vs baselines (MariaDB at BENCH_MYSQL_URL, skipped if absent); bench-results/
+	$(PY) benchmarks/bench.py --mysql-url "$(BENCH_MYSQL_URL)" $(BENCH_ARGS)
+	$(PY) benchmarks/dual_write_latency.py --mysql-url "$(BENCH_MYSQL_URL)" --json bench-results/dual-write-latency.json
+	$(PY) benchmarks/breaker_latency.py --json bench-results/breaker-latency.json
 	$(PY) benchmarks/stage_check.py --json bench-results/stage-check.json
 
 lint: install  ## ruff and mypy

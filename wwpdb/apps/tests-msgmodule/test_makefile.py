@@ -241,3 +241,54 @@ def test_logs_metrics_and_monitor_through_make(tmp_path):
         assert "msgmodule_journal_pending 0.0" in fetch_until_up(f"http://127.0.0.1:{port}/metrics", process)
     finally:
         stop(process)
+
+
+@pytest.mark.slow
+def test_bench_reports_sqlite_and_says_mariadb_was_skipped_without_a_server(tmp_path):
+    closed = f"mysql+pymysql://root@127.0.0.1:{free_port()}"
+    out = tmp_path / "bench"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/bench.py",
+            "--depositions",
+            "20",
+            "--memory-sizes",
+            "20,40",
+            "--mysql-url",
+            closed,
+            "--out",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mariadb: SKIPPED" in result.stdout and "sqlite: migration" in result.stdout
+    (figures_file,) = out.glob("bench-*.json")
+    import json
+
+    figures = json.loads(figures_file.read_text())
+    assert "mariadb" not in figures and "no server at" in figures["mariadb_not_measured"]
+    assert figures["sqlite"]["raw_limit_s"] > 0
+    assert all(m["processes"] >= 1 and m["pss_mib"] > 0 for m in figures["peak_memory_mib"].values())
+
+    latency = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/breaker_latency.py",
+            "--messages",
+            "4",
+            "--slow-messages",
+            "1",
+            "--json",
+            str(tmp_path / "breaker.json"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert latency.returncode == 0, latency.stdout + latency.stderr
+    breaker = json.loads((tmp_path / "breaker.json").read_text())
+    assert breaker["same, breaker open: later calls"]["calls"] == 4
