@@ -49,8 +49,8 @@ class Site:
     stage: str
     store: MessageStore
     archive: Path
-    db: DbMessageStore | None = None
-    cif: CifMessageStore | None = None
+    db: DbMessageStore | None = None  # the stage's database store, if it has one
+    cif: CifMessageStore | None = None  # the stage's archive store, if it writes the archive
     extra: dict[str, Any] = field(default_factory=dict)
 
     def io(self, view: str = "msgs", deposition: str = DEP, **values: Any) -> MessagingIo:
@@ -85,7 +85,7 @@ def make_site(stage: str, database: str | None, tmp_path: Path, request: pytest.
         "db-primary": lambda: dual.DualStore(db, cif, journal),
         "db-only": lambda: db,
     }[stage]()
-    return Site(stage, store, archive, db=db, cif=cif)
+    return Site(stage, store, archive, db=db, cif=None if stage == "db-only" else cif)
 
 
 @pytest.fixture(params=STAGE_PARAMS)
