@@ -12,8 +12,9 @@ cannot be reached fails the call that needs it, with a `MessagingError`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from ..config import load_settings
 from ..stage.routing import backend_info, open_site_store
@@ -38,13 +39,16 @@ class MessagingFactory:
         site_id: str | None = None,
         config: Mapping[str, Any] | None = None,
         req_obj: Any = None,
+        verbose: bool = False,
+        log: TextIO | None = sys.stderr,
     ) -> MessagingIo:
         """A service on the configured stage's store(s), bound to the request if one is given.
 
+        `verbose` and `log` are OneDep's MessagingIo arguments, passed on.
         Raises on invalid configuration; never falls back to another backend.
         """
         settings = load_settings(config, site_id or _site_from_request(req_obj))
-        return MessagingIo(req_obj, store=open_site_store(settings), settings=settings)
+        return MessagingIo(req_obj, verbose, log, store=open_site_store(settings), settings=settings)
 
     @staticmethod
     def get_backend_info(site_id: str | None = None, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -54,8 +58,15 @@ class MessagingFactory:
 
 def create_messaging_service(
     req_obj: Any = None,
+    verbose: bool = False,
+    log: TextIO | None = sys.stderr,
+    *,
     site_id: str | None = None,
     config: Mapping[str, Any] | None = None,
 ) -> MessagingIo:
-    """A messaging service; accepts a OneDep request object carrying WWPDB_SITE_ID and identifier."""
-    return MessagingFactory.create_messaging_service(site_id=site_id, config=config, req_obj=req_obj)
+    """A messaging service; accepts a OneDep request object carrying WWPDB_SITE_ID and identifier.
+
+    `create_messaging_service(req_obj, verbose=True)` as OneDep calls it.
+    """
+    return MessagingFactory.create_messaging_service(site_id=site_id, config=config, req_obj=req_obj,
+                                                     verbose=verbose, log=log)

@@ -166,7 +166,7 @@ class MessagingIo(MessagingService):
         self,
         reqObj: Any = None,  # noqa: N803 - OneDep's parameter name
         verbose: bool = False,
-        log: TextIO = sys.stderr,
+        log: TextIO | None = sys.stderr,
         *,
         store: MessageStore | None = None,
         settings: Settings | None = None,

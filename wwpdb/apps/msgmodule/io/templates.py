@@ -77,12 +77,29 @@ class DirectoryTemplates(MessageTemplates):
         self.directory = Path(directory) if directory else None
         self.examples = EXAMPLE_TEMPLATES if examples else {}
 
-    def text(self, name: str) -> str | None:
+    def _site_text(self, name: str) -> str | None:
         if self.directory is not None and "/" not in name and not name.startswith("."):
             path = self.directory / f"{name}.txt"
             if path.is_file():
                 return path.read_text(encoding="utf-8")
-        return self.examples.get(name)
+        return None
+
+    def text(self, name: str) -> str | None:
+        found = self._site_text(name)
+        return found if found is not None else self.examples.get(name)
+
+    def first(self, names: Iterable[str]) -> tuple[str, str] | None:
+        """The site's own templates first, in the order given; then the examples, so an example
+        of a more specific letter never hides the site's letter."""
+        wanted = list(names)
+        for name in wanted:
+            found = self._site_text(name)
+            if found is not None:
+                return name, found
+        for name in wanted:
+            if name in self.examples:
+                return name, self.examples[name]
+        return None
 
 
 def default_templates(environ: Mapping[str, str] | None = None) -> DirectoryTemplates:
