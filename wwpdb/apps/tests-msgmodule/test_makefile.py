@@ -141,8 +141,11 @@ def test_dev_setup_installs_a_pre_commit_hook_that_runs_the_checks(tmp_path):
 
 
 def test_security_runs_bandit_and_pip_audit(tmp_path):
-    out = make("security").stdout
-    assert "pip-audit:" in out
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "fine.py").write_text("import json\n\n\ndef load(text):\n    return json.loads(text)\n")
+    out = make("security", f"SECURITY_PATHS={clean}").stdout
+    assert "pip-audit:" in out and "installed distributions audited" in out
     risky = tmp_path / "risky"
     risky.mkdir()
     (risky / "run.py").write_text("import subprocess\n\ndef go(cmd):\n    subprocess.call(cmd, shell=True)\n")
