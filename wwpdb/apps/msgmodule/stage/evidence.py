@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..cifformat import decode_bytes, parse_text
 from ..db.engine import get_engine, run_with_retries
 from ..db.schema import documents, site, validated
-from ..errors import StorageError
+from ..errors import ArchiveEntryError, MessagingError, StorageError
 from ..model import CONTENT_TYPES, Document
 from ..stores.cif import CifMessageStore
 
@@ -76,7 +76,7 @@ def read_with_fingerprints(
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat_module.S_ISREG(info.st_mode):
-                raise StorageError(f"{path} is not a regular file; skipped")
+                raise ArchiveEntryError(path, "is not a regular file; not read")
             data = handle.read()
         prints[content_type] = Fingerprint(os.path.basename(path), info.st_ino, info.st_size, info.st_mtime_ns,
                                            hashlib.sha256(data).hexdigest())
@@ -90,7 +90,13 @@ def scan_archive(root: str, deposition_ids: Iterable[str] | None = None) -> dict
     ids = store.list_depositions() if deposition_ids is None else list(deposition_ids)
     found: dict[Key, tuple[str, int, int, int]] = {}
     for deposition_id in ids:
-        for content_type, (path, _version) in store.current_files(deposition_id).items():
+        try:
+            current = store.current_files(deposition_id)
+        except MessagingError:
+            # Unreadable, or a link or FIFO where a file should be: nothing validation saw.
+            found[(deposition_id, "")] = ("unreadable", -1, -1, -1)
+            continue
+        for content_type, (path, _version) in current.items():
             try:
                 info = os.lstat(path)
             except OSError:
