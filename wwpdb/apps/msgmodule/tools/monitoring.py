@@ -36,8 +36,14 @@ class MessagingCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         settings = self.settings
-        info = GaugeMetricFamily("msgmodule_info", "Library version and configured stage", labels=["version", "stage"])
-        info.add_metric([__version__, settings.stage.name], 1)
+        info = GaugeMetricFamily("msgmodule_info", "Library version and the site's stage", labels=["version", "stage"])
+        scrape_errors: list[str] = []
+        try:
+            stage = site_stage(settings)
+        except MessagingError as exc:
+            stage = "unknown"
+            scrape_errors.append(f"stage: {exc}")
+        info.add_metric([__version__, stage], 1)
         yield info
 
         labels = ["backend", "operation"]
@@ -57,7 +63,6 @@ class MessagingCollector(Collector):
         yield from (calls, errors, seconds, slowest)
 
         pending = GaugeMetricFamily("msgmodule_journal_pending", "Journal entries awaiting reconcile")
-        scrape_errors: list[str] = []
         try:
             pending.add_metric([], len(Journal(settings.journal_path).entries()))
             yield pending
@@ -78,6 +83,13 @@ class MessagingCollector(Collector):
         broken = GaugeMetricFamily("msgmodule_scrape_errors", "Figures that could not be read at this scrape")
         broken.add_metric([], len(scrape_errors))
         yield broken
+
+
+def site_stage(settings: Settings) -> str:
+    """The stage recorded for the site (the one every process follows)."""
+    from ..stage.lifecycle import read_site
+
+    return read_site(settings).stage
 
 
 def breaker_states(settings: Settings) -> dict[str, dict[str, Any]]:
