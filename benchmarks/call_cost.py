@@ -1,0 +1,180 @@
+"""Does a call's cost grow with the deposition's history? Calls on a long and a short document, side by side.
+
+    .venv/bin/python benchmarks/call_cost.py [--mysql-url URL] [--rounds 9] [--json bench-results/call-cost.json]
+
+One site per stage (cif-only, dual-write, db-only), on MariaDB when a server
+answers (else SQLite, and it says so). Two depositions are filled first: one
+with 1000 messages, one with 30. Then, in interleaved rounds, the same calls on
+each: `set` (a new message), `mark_read`, `tag`, and in db-only a page of 10 of
+`getMsgRowList` (server side, as OneDep's message table asks). Each figure is
+the median over the rounds; the ratios are the goals of SPEC section 8:
+
+    db-only set / mark_read / tag:   1000 messages vs 30      <= 1.3x
+    db-only getMsgRowList page:      1000 messages vs 30      <= 1.5x
+    dual-write set vs cif-only set:  at 30 and at 1000        <= 1.5x
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine
+
+from wwpdb.apps.msgmodule.config import load_settings
+from wwpdb.apps.msgmodule.db import schema_versions
+from wwpdb.apps.msgmodule.db.engine import dispose_engines, mask_url
+from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
+from wwpdb.apps.msgmodule.model import Document, Message, MessageStatus
+from wwpdb.apps.msgmodule.stage.lifecycle import move_stage
+from wwpdb.apps.msgmodule.stage.routing import all_backends
+
+SIZES = {"long": 1000, "short": 30}
+DEPOSITION = {"long": "D_7000000001", "short": "D_7000000002"}
+TEXT = "Dear Depositors,\n\nPlease review the validation report for your entry.\n" * 10
+DEFAULT_MYSQL_URL = os.environ.get("MSGMODULE_BENCH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+
+
+class Request:
+    """What OneDep's web app hands MessagingIo: getValue(name) -> str."""
+
+    def __init__(self, **values: str) -> None:
+        self.values = values
+
+    def getValue(self, name: str) -> str:  # noqa: N802 - OneDep's name
+        return self.values.get(name, "")
+
+
+def filled_document(deposition_id: str, count: int) -> Document:
+    """A messages-to-depositor document of `count` messages, with their status rows."""
+    document = Document(deposition_id, "messages-to-depositor")
+    for number in range(count):
+        message_id = str(uuid.uuid4())
+        document.messages.append(Message(
+            str(number + 1), message_id, deposition_id, f"2024-01-01 00:{number // 60 % 60:02d}:{number % 60:02d}",
+            "annotator@example.org", None, None, message_id, f"Message {number}", TEXT, "text", "Y"))
+        document.statuses.append(MessageStatus(message_id, deposition_id, "N", "N", "N"))
+    return document
+
+
+def make_site(stage: str, db_url: str, folder: Path) -> dict[str, str]:
+    (folder / "archive").mkdir(parents=True)
+    schema_versions.upgrade(db_url)
+    config = {"MSGCIF_ROOT": str(folder / "archive"), "MSGDB_URL": db_url,
+              "MSGMODULE_STATE_DIR": str(folder / "state"), "MSGMODULE_CONFIG": str(folder / "none.cfg")}
+    settings = load_settings(config)
+    move_stage(settings, stage, force=True)
+    stores = all_backends(settings)
+    for kind, deposition_id in DEPOSITION.items():
+        document = filled_document(deposition_id, SIZES[kind])
+        for name in ("cif", "db"):
+            stores[name].save(document)
+    return config
+
+
+def median_ms(work: Callable[[], Any], calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def measure(config: dict[str, str], stage: str, rounds: int, calls: int) -> dict[str, dict[str, float]]:
+    svc = MessagingFactory.create_messaging_service(config=config)
+    targets = {kind: svc.get(DEPOSITION[kind], "messages-to-depositor")[SIZES[kind] // 2]["message_id"]
+               for kind in SIZES}
+    operations: dict[str, Callable[[str], Any]] = {
+        "set": lambda kind: svc.set(DEPOSITION[kind], {"message_subject": "new", "message_text": TEXT}),
+        "mark_read": lambda kind: svc.mark_read(DEPOSITION[kind], targets[kind]),
+        "tag": lambda kind: svc.tag(DEPOSITION[kind], targets[kind], action_reqd=True),
+    }
+    if stage == "db-only":
+        pages = {kind: MessagingFactory.create_messaging_service(
+            config=config, req_obj=Request(identifier=DEPOSITION[kind], content_type="msgs")) for kind in SIZES}
+        operations["page"] = lambda kind: pages[kind].getMsgRowList(
+            DEPOSITION[kind], p_bServerSide=True, p_iDisplayStart=10, p_iDisplayLength=10)
+    figures: dict[str, dict[str, list[float]]] = {name: {kind: [] for kind in SIZES} for name in operations}
+    for round_number in range(rounds):
+        kinds = list(SIZES) if round_number % 2 == 0 else list(reversed(SIZES))
+        for name, operation in operations.items():
+            for kind in kinds:
+                figures[name][kind].append(median_ms(lambda: operation(kind), calls))  # noqa: B023
+    return {name: {kind: statistics.median(values) for kind, values in by_kind.items()}
+            for name, by_kind in figures.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mysql-url", default=DEFAULT_MYSQL_URL)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=Path("bench-results/call-cost.json"))
+    args = parser.parse_args()
+    name = f"msgbench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = None
+    try:
+        admin = create_engine(args.mysql_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        database = "mariadb"
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means: measure on SQLite
+        print(f"no MariaDB at {mask_url(args.mysql_url)} ({exc.__class__.__name__}): measuring on SQLite")
+        admin, database = None, "sqlite"
+    results: dict[str, Any] = {"database": database}
+    try:
+        with tempfile.TemporaryDirectory(prefix="msgmodule-call-cost-") as folder:
+            for stage in ("cif-only", "dual-write", "db-only"):
+                if database == "mariadb":
+                    with admin.connect() as connection:  # type: ignore[union-attr]
+                        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+                        connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 "
+                                                   "COLLATE utf8mb4_bin")
+                    dispose_engines()
+                    db_url = f"{args.mysql_url}/{name}?charset=utf8mb4"
+                else:
+                    db_url = f"sqlite:///{folder}/{stage}.db"
+                config = make_site(stage, db_url, Path(folder) / stage)
+                results[stage] = measure(config, stage, args.rounds, args.calls)
+    finally:
+        if admin is not None:
+            dispose_engines()
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    ratios = {
+        "db-only set, 1000 vs 30 messages": results["db-only"]["set"]["long"] / results["db-only"]["set"]["short"],
+        "db-only mark_read, 1000 vs 30": results["db-only"]["mark_read"]["long"]
+        / results["db-only"]["mark_read"]["short"],
+        "db-only tag, 1000 vs 30": results["db-only"]["tag"]["long"] / results["db-only"]["tag"]["short"],
+        "db-only getMsgRowList page of 10, 1000 vs 30": results["db-only"]["page"]["long"]
+        / results["db-only"]["page"]["short"],
+        "dual-write set / cif-only set, 30 messages": results["dual-write"]["set"]["short"]
+        / results["cif-only"]["set"]["short"],
+        "dual-write set / cif-only set, 1000 messages": results["dual-write"]["set"]["long"]
+        / results["cif-only"]["set"]["long"],
+    }
+    goals = [1.3, 1.3, 1.3, 1.5, 1.5, 1.5]
+    results["ratios"] = ratios
+    print(f"call cost on {database} (median of {args.rounds} interleaved rounds of {args.calls} calls):")
+    for stage in ("cif-only", "dual-write", "db-only"):
+        for operation, by_kind in results[stage].items():
+            print(f"  {stage:<11} {operation:<10} 30 messages {by_kind['short']:7.2f} ms   "
+                  f"1000 messages {by_kind['long']:7.2f} ms")
+    for (figure, ratio), goal in zip(ratios.items(), goals, strict=True):
+        print(f"  {figure:<48} {ratio:5.2f}x  (goal <= {goal}x: {'meets' if ratio <= goal else 'MISSES'})")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(f"figures written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
