@@ -239,12 +239,14 @@ class FakeRequest:
 # -- kinds of test, for the Makefile's selections (make test-unit, test-integration, test-database) ---------------
 
 # Modules whose tests put several parts together: the command line, worker processes, the factory
-# over configured stores, HTTP, packaging. A test elsewhere can say so itself with @pytest.mark.integration.
+# over configured stores, the site's stage, HTTP, packaging (a name, or a prefix ending in "*").
+# A test elsewhere can say so itself with @pytest.mark.integration.
 INTEGRATION_MODULES = {
     "test_archive_tools",
     "test_dual",
     "test_service",
-    "test_messaging_io",
+    "test_messaging_io*",
+    "test_stage_safety",
     "test_operations",
     "test_backup",
     "test_monitoring",
@@ -276,7 +278,9 @@ def pytest_collection_modifyitems(config, items):
         )
         if uses_database and item.get_closest_marker("database") is None:
             item.add_marker(pytest.mark.database)
-        integration = item.get_closest_marker("integration") is not None or module in INTEGRATION_MODULES
+        integration = item.get_closest_marker("integration") is not None or any(
+            module == name or (name.endswith("*") and module.startswith(name[:-1])) for name in INTEGRATION_MODULES
+        )
         if integration and item.get_closest_marker("integration") is None:
             item.add_marker(pytest.mark.integration)
         if not integration and not needs_server:
