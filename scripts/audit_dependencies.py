@@ -41,13 +41,18 @@ def main(argv: list[str] | None = None) -> int:
         for vuln in dependency["vulns"]:
             fixed = ", ".join(vuln.get("fix_versions", [])) or "no fixed version"
             print(f"VULNERABLE {dependency['name']} {dependency['version']}: {vuln['id']} (fixed in {fixed})")
-    print(f"pip-audit: {len(audited)} of {len(dependencies)} installed distributions audited, "
-          f"{len(vulnerable)} with known vulnerabilities")
+    print(
+        f"pip-audit: {len(audited)} of {len(dependencies)} installed distributions audited, "
+        f"{len(vulnerable)} with known vulnerabilities"
+    )
     if vulnerable:
         return 1
     if dependencies and not audited:
-        print("pip-audit: the vulnerability service could not be reached (offline?): nothing was audited; "
-              "run make security where PyPI's JSON API or OSV answers", file=sys.stderr)
+        print(
+            "pip-audit: the vulnerability service could not be reached (offline?): nothing was audited; "
+            "run make security where PyPI's JSON API or OSV answers",
+            file=sys.stderr,
+        )
         return 1 if options.require_service else 0
     return 0
 
