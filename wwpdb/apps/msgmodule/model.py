@@ -248,12 +248,20 @@ CATEGORY_BY_NAME = {category.name: category for category in CATEGORIES}
 
 
 def _next_ordinal(rows: Iterable[Row]) -> str:
+    """One more than the highest ordinal_id made of ASCII digits only (dirty ones are skipped)."""
     highest = 0
     for row in rows:
         ordinal = getattr(row, "ordinal_id", None)
-        if ordinal is not None and ordinal.isdigit():
+        if ordinal is not None and ordinal.isascii() and ordinal.isdigit():
             highest = max(highest, int(ordinal))
     return str(highest + 1)
+
+
+def check_flags(**flags: str | None) -> None:
+    """Status flags are 'Y' or 'N' (None: not given)."""
+    for name, value in flags.items():
+        if value is not None and value not in ("Y", "N"):
+            raise InvalidInputError(f"{name} must be 'Y' or 'N', not {value!r}")
 
 
 @dataclass
@@ -378,9 +386,7 @@ class Document:
         Only the flags given (not None) change.
         """
         changes = {"read_status": read_status, "action_reqd": action_reqd, "for_release": for_release}
-        for name, value in changes.items():
-            if value is not None and value not in ("Y", "N"):
-                raise InvalidInputError(f"{name} must be 'Y' or 'N', not {value!r}")
+        check_flags(**changes)
         status = self.find_status(message_id)
         if status is None:
             status = MessageStatus(message_id, deposition_data_set_id, "N", "N", "N")

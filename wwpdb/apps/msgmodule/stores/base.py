@@ -75,6 +75,16 @@ class MessageStore(ABC):
 
         return self.update(deposition_id, content_type, replace_all)
 
+    def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
+        """Bring the document from `before` (what another store held) to `after`, as one atomic step.
+
+        This is how a dual write hands the second store the change the first one
+        just made, without reading it back. A store may write only what differs
+        between the two when its own copy is `before`; it must write all of
+        `after` when it is not (or `before` is None). This default writes all.
+        """
+        self.overwrite(deposition_id, content_type, lambda: after)
+
     # -- built on the core ---------------------------------------------------
 
     def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:

@@ -9,15 +9,17 @@ failures (deadlock, lock wait timeout, lost connection) are retried.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import String, and_, cast, delete, insert, literal, select, union_all, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import func
+from sqlalchemy.types import Integer, Numeric
 
 from ..db.engine import (
     ValueTooLargeError,
@@ -28,7 +30,21 @@ from ..db.engine import (
     run_with_retries,
 )
 from ..db.schema import CATEGORY_TABLES, documents
-from ..model import CATEGORIES, Category, Document, Row, validate_content_type, validate_deposition_id
+from ..errors import InvalidInputError
+from ..model import (
+    CATEGORIES,
+    STATUS_CONTENT_TYPE,
+    Category,
+    Document,
+    FileReference,
+    Message,
+    MessageStatus,
+    OrigCommReference,
+    Row,
+    check_flags,
+    validate_content_type,
+    validate_deposition_id,
+)
 from .base import MessageStore
 
 T = TypeVar("T")
@@ -94,6 +110,111 @@ class DbMessageStore(MessageStore):
                 return result
 
         return self._run(f"update {deposition_id} {content_type}", work)
+
+    # -- writes that touch only what changes ----------------------------------------
+
+    def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
+        """Write what differs between `before` and `after`, if this store holds `before`; else all of `after`.
+
+        "Holds" is checked at the cost of the change, not of the document: the
+        row count of each table. A copy found different is replaced whole.
+        """
+        validate_deposition_id(deposition_id)
+        validate_content_type(content_type)
+
+        def work() -> None:
+            with self._write_transaction() as connection:
+                _lock_document(connection, deposition_id, content_type)
+                if before is not None and _holds(connection, before, after):
+                    _write_changes(connection, before, after)
+                else:
+                    _delete_document(connection, deposition_id, content_type)
+                    insert_document(connection, after)
+
+        self._run(f"write {deposition_id} {content_type}", work)
+
+    def put_message(
+        self,
+        deposition_id: str,
+        content_type: str,
+        message: Message,
+        file_references: Iterable[FileReference] | None = (),
+        origcomm_references: Iterable[OrigCommReference] | None = (),
+        status: MessageStatus | None = None,
+        given: Iterable[str] | None = None,
+        defaults: Mapping[str, str] | None = None,
+    ) -> str:
+        """A new message's rows are appended, without reading the document; editing a draft takes the general path."""
+        validate_deposition_id(deposition_id)
+        validate_content_type(content_type)
+        message_id = message.message_id
+        if not message_id:
+            raise InvalidInputError("a message needs a message_id")
+        refs = None if file_references is None else list(file_references)
+        origs = None if origcomm_references is None else list(origcomm_references)
+        given_items = None if given is None else list(given)
+
+        def work() -> bool:
+            with self._write_transaction() as connection:
+                _lock_document(connection, deposition_id, content_type)
+                if _has_message(connection, deposition_id, content_type, message_id):
+                    return False
+                # The new rows as the document would store them, numbered from the stored ones on.
+                tail = Document(deposition_id, content_type)
+                stored = tail.put_message(replace(message), None if refs is None else [replace(r) for r in refs],
+                                          None if origs is None else [replace(o) for o in origs], given_items,
+                                          defaults)
+                for category in CATEGORIES:
+                    rows = tail.rows(category)
+                    if not rows:
+                        continue
+                    table = CATEGORY_TABLES[category.name]
+                    if "ordinal_id" in category.items:
+                        first = int(_next_ordinal(connection, table, deposition_id, content_type))
+                        for row in rows:
+                            row.ordinal_id = str(first + int(row.ordinal_id) - 1)  # type: ignore[attr-defined]
+                    start = _next_row_order(connection, table, deposition_id, content_type)
+                    insert_rows(connection, table, [row_params(tail, category, row, start + index)
+                                                    for index, row in enumerate(rows)])
+                if status is not None and content_type == STATUS_CONTENT_TYPE:
+                    _set_status_row(connection, deposition_id, status.message_id or stored.message_id or "",
+                                    status.deposition_data_set_id or stored.deposition_data_set_id or deposition_id,
+                                    read_status=status.read_status, action_reqd=status.action_reqd,
+                                    for_release=status.for_release)
+                return True
+
+        if not self._run(f"add a message to {deposition_id} {content_type}", work):
+            return super().put_message(deposition_id, content_type, message, refs, origs, status, given_items,
+                                       defaults)
+        if status is not None and content_type != STATUS_CONTENT_TYPE:
+            assert status.message_id is not None
+            self.set_status(deposition_id, status.message_id, status.deposition_data_set_id,
+                            read_status=status.read_status, action_reqd=status.action_reqd,
+                            for_release=status.for_release)
+        return message_id
+
+    def set_status(
+        self,
+        deposition_id: str,
+        message_id: str,
+        deposition_data_set_id: str | None = None,
+        *,
+        read_status: str | None = None,
+        action_reqd: str | None = None,
+        for_release: str | None = None,
+    ) -> MessageStatus:
+        """Change flags of the message's first status row (created if missing): that one row only."""
+        validate_deposition_id(deposition_id)
+        check_flags(read_status=read_status, action_reqd=action_reqd, for_release=for_release)
+
+        def work() -> MessageStatus:
+            with self._write_transaction() as connection:
+                _lock_document(connection, deposition_id, STATUS_CONTENT_TYPE)
+                return _set_status_row(connection, deposition_id, message_id,
+                                       deposition_data_set_id or deposition_id, read_status=read_status,
+                                       action_reqd=action_reqd, for_release=for_release)
+
+        return self._run(f"set the status of {message_id} in {deposition_id}", work)
 
     def list_depositions(self) -> list[str]:
         def work() -> list[str]:
@@ -297,3 +418,85 @@ def _write_changes(connection: Connection, before: Document, after: Document) ->
                 row_params(after, category, new_rows[order], order) for order in range(len(old_rows), len(new_rows))
             ]
             insert_rows(connection, table, params)
+
+
+# -- the pieces of a write that touches only what changes ------------------------------------
+
+STATUS_TABLE = CATEGORY_TABLES["pdbx_deposition_message_status"]
+INFO_TABLE = CATEGORY_TABLES["pdbx_deposition_message_info"]
+
+
+def _has_message(connection: Connection, deposition_id: str, content_type: str, message_id: str) -> bool:
+    query = select(INFO_TABLE.c.id).where(_document_filter(INFO_TABLE, deposition_id, content_type),
+                                          INFO_TABLE.c.message_id == message_id).limit(1)
+    return connection.execute(query).first() is not None
+
+
+def _next_row_order(connection: Connection, table: Any, deposition_id: str, content_type: str) -> int:
+    """The position after the document's last row in this table (positions run 0..n-1)."""
+    query = select(func.max(table.c.row_order)).where(_document_filter(table, deposition_id, content_type))
+    highest = connection.execute(query).scalar()
+    return 0 if highest is None else int(highest) + 1
+
+
+def _next_ordinal(connection: Connection, table: Any, deposition_id: str, content_type: str) -> str:
+    """One more than the highest all-digit ordinal_id of the document's rows: what the model computes."""
+    column = table.c.ordinal_id
+    if connection.dialect.name == "sqlite":
+        digits = and_(column != "", column.op("NOT GLOB")("*[^0-9]*"))
+        number: Any = cast(column, Integer)
+    else:
+        digits = column.op("REGEXP")("^[0-9]+$")
+        number = cast(column, Numeric(65, 0))
+    query = select(func.max(number)).where(_document_filter(table, deposition_id, content_type), digits)
+    highest = connection.execute(query).scalar()
+    return str((int(highest) if highest is not None else 0) + 1)
+
+
+def _set_status_row(connection: Connection, deposition_id: str, message_id: str, deposition_data_set_id: str, *,
+                    read_status: str | None, action_reqd: str | None, for_release: str | None) -> MessageStatus:
+    """Change the first status row of a message in the deposition's status document, or append one (N, N, N)."""
+    table = STATUS_TABLE
+    where = _document_filter(table, deposition_id, STATUS_CONTENT_TYPE)
+    found = connection.execute(
+        select(table.c.id, table.c.deposition_data_set_id, table.c.read_status, table.c.action_reqd,
+               table.c.for_release)
+        .where(where, table.c.message_id == message_id).order_by(table.c.row_order, table.c.id).limit(1)
+    ).first()
+    changes = {"read_status": read_status, "action_reqd": action_reqd, "for_release": for_release}
+    given = {name: value for name, value in changes.items() if value is not None}
+    if found is None:
+        status = MessageStatus(message_id, deposition_data_set_id, "N", "N", "N")
+        for name, value in given.items():
+            setattr(status, name, value)
+        document = Document(deposition_id, STATUS_CONTENT_TYPE)
+        status.check_values()
+        order = _next_row_order(connection, table, deposition_id, STATUS_CONTENT_TYPE)
+        (category,) = [c for c in CATEGORIES if c.name == table.name]
+        insert_rows(connection, table, [row_params(document, category, status, order)])
+        return status
+    status = MessageStatus(message_id, found.deposition_data_set_id, found.read_status, found.action_reqd,
+                           found.for_release)
+    if any(getattr(status, name) != value for name, value in given.items()):
+        for name, value in given.items():
+            setattr(status, name, value)
+        connection.execute(update(table).where(table.c.id == found.id)
+                           .values(**given, updated_at=func.current_timestamp()))
+    return status
+
+
+def _holds(connection: Connection, before: Document, after: Document) -> bool:
+    """Whether the stored document has `before`'s rows where going to `after` writes by position.
+
+    Rows that change are written whole, so what must hold is the row count of
+    each table: positions then mean the same rows in both stores.
+    """
+    deposition_id, content_type = before.deposition_id, before.content_type
+    counts = union_all(*(
+        select(literal(category.name, String).label("name"), func.count().label("rows"))
+        .select_from(CATEGORY_TABLES[category.name])
+        .where(_document_filter(CATEGORY_TABLES[category.name], deposition_id, content_type))
+        for category in CATEGORIES
+    ))
+    stored = {name: rows for name, rows in connection.execute(counts)}
+    return all(stored.get(category.name, 0) == len(before.rows(category)) for category in CATEGORIES)

@@ -22,7 +22,7 @@ from ..equivalence import differences
 from ..errors import MessagingError
 from ..journal import Journal, JsonLines
 from ..metrics import METRICS, Metrics
-from ..model import Document
+from ..model import Document, Message, MessageStatus
 from .base import MessageStore
 
 T = TypeVar("T")
@@ -68,6 +68,18 @@ class MeteredStore(MessageStore):
     def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
         with self.metrics.measure(self.name, "write"):
             return self.inner.overwrite(deposition_id, content_type, produce)
+
+    def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
+        with self.metrics.measure(self.name, "write"):
+            self.inner.apply_change(deposition_id, content_type, before, after)
+
+    def put_message(self, deposition_id: str, content_type: str, message: Message, *args: Any, **kwargs: Any) -> str:
+        with self.metrics.measure(self.name, "write"):
+            return self.inner.put_message(deposition_id, content_type, message, *args, **kwargs)
+
+    def set_status(self, deposition_id: str, message_id: str, *args: Any, **kwargs: Any) -> MessageStatus:
+        with self.metrics.measure(self.name, "write"):
+            return self.inner.set_status(deposition_id, message_id, *args, **kwargs)
 
     def list_depositions(self) -> list[str]:
         with self.metrics.measure(self.name, "list"):
@@ -138,14 +150,26 @@ class DualStore(MessageStore):
     # -- writes --------------------------------------------------------------
 
     def save(self, document: Document) -> None:
-        self._write_both(document.deposition_id, document.content_type, lambda: self.primary.save(document))
+        written: list[Document | None] = [None, document]
+        self._write_both(document.deposition_id, document.content_type, lambda: self.primary.save(document), written)
 
     def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
+        written: list[Document | None] = []
+
+        def change_and_keep(document: Document) -> T:
+            before = document.copy()
+            result = change(document)
+            written[:] = [before, document]  # a retried attempt replaces what an earlier one kept
+            return result
+
         return self._write_both(
-            deposition_id, content_type, lambda: self.primary.update(deposition_id, content_type, change)
+            deposition_id, content_type, lambda: self.primary.update(deposition_id, content_type, change_and_keep),
+            written,
         )
 
-    def _write_both(self, deposition_id: str, content_type: str, write_primary: Callable[[], T]) -> T:
+    def _write_both(
+        self, deposition_id: str, content_type: str, write_primary: Callable[[], T], written: list[Document | None]
+    ) -> T:
         # Journaled before the first write, so a process killed between the two writes
         # still leaves the document for reconcile; marked done once the second write is in.
         intent = self.journal.begin(deposition_id, content_type, self.secondary.name)
@@ -156,7 +180,11 @@ class DualStore(MessageStore):
                 self.journal.finish(intent)  # nothing was written: nothing to reconcile
             raise
         try:
-            copy_document(self.primary, self.secondary, deposition_id, content_type)
+            if written and written[1] is not None:
+                # The document the first store just wrote, handed over as it is: no reading it back.
+                self.secondary.apply_change(deposition_id, content_type, written[0], written[1])
+            else:
+                copy_document(self.primary, self.secondary, deposition_id, content_type)
         except Exception as exc:  # noqa: BLE001 - the authoritative write stands; any failure here is journaled
             log.warning(
                 "second write to %s failed for %s %s; journaled for reconcile: %s",
