@@ -470,3 +470,29 @@ def test_paging_arguments_take_numbers_and_their_text(filled_two: Site):
     for start, length in [("abc", 2), (0, "ten"), (1.5, 2), (0, [3]), (True, 2)]:
         assert io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=start,  # type: ignore[arg-type]
                                 p_iDisplayLength=length) == {"RECORD_LIST": []}  # OneDep's answer, logged
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_the_samples_answer_the_same_from_the_database(sample_archive: Path, database: str, request, tmp_path):
+    from wwpdb.apps.msgmodule.db import schema_versions
+    from wwpdb.apps.msgmodule.stores.db import DbMessageStore
+
+    url = request.getfixturevalue(f"{database}_url")
+    schema_versions.upgrade(url)
+    archive, db = CifMessageStore(sample_archive), DbMessageStore(url)
+    for deposition in archive.list_depositions():
+        for document in archive.load_all(deposition).values():
+            db.save(document)
+    for deposition in archive.list_depositions():
+        for view in ("msgs", "notes", "commhstry"):
+            said = []
+            for store in (archive, db):
+                io = MessagingIo(FakeRequest(identifier=deposition, content_type=view), store=store,
+                                 archive_root=tmp_path, display_timezone="UTC")
+                said.append((io.getMsgRowList(deposition, p_bThreadedRslts=True),
+                             io.getMsgRowList(deposition, p_bServerSide=True, p_iDisplayStart=0,
+                                              p_iDisplayLength=5, p_sSrchFltr="re"),
+                             io.getMsgReadList(deposition), io.getMsgNoActionReqdList(deposition),
+                             io.anyNotesExist(), io.areAllMsgsRead(), io.anyReleaseFlags(),
+                             io.getFilesRfrncd(deposition)))
+            assert said[0] == said[1], (deposition, view)

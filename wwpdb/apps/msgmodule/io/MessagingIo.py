@@ -337,6 +337,9 @@ class MessagingIo(MessagingService):
     def _column_searches(searches: Mapping[Any, Any] | None, columns: list[str]) -> dict[int, str]:
         """Per-column searches keyed by column index (OneDep's web app) or name; others are logged and skipped."""
         wanted: dict[int, str] = {}
+        if searches is not None and not isinstance(searches, Mapping):
+            logger.warning("getMsgRowList: column searches must be a dict, not %s; ignored", type(searches).__name__)
+            return wanted
         for key, text in (searches or {}).items():
             index = table.column_index(columns, key)
             if index is None:
