@@ -313,19 +313,26 @@ class MessagingIo(MessagingService):
             result["INDENT_DICT"] = table.indent_levels(records)
             records = table.thread_order(records)
         columns = self.getMsgColList(history)[1]
-        rows = [self._display_row(record, columns) for record in records]
         if not p_bServerSide:
-            result["RECORD_LIST"] = rows
+            result["RECORD_LIST"] = [self._display_row(record, columns) for record in records]
             return result
-        shown: list[table.TableRow]
         wanted = self._column_searches(p_colSearchDict, columns)
+        searching = bool(p_sSrchFltr and len(p_sSrchFltr) > 1) or bool(wanted)
+        order = self._requested_order(columns)
+        if not searching and not order:
+            # Only the page's rows need their display values: a page costs the same on a long history.
+            result["RECORD_LIST"] = [self._display_row(record, columns)
+                                     for record in table.page(records, p_iDisplayStart, p_iDisplayLength)]
+            result["TOTAL_RECORDS"] = result["TOTAL_DISPLAY_RECORDS"] = len(records)
+            return result
+        rows = [self._display_row(record, columns) for record in records]
+        shown: list[table.TableRow]
         if p_sSrchFltr and len(p_sSrchFltr) > 1:
             shown = table.search_all(rows, p_sSrchFltr)
         elif wanted:
             shown = table.search_columns(rows, wanted)
         else:
             shown = list(rows)
-        order = self._requested_order(columns)
         if order:
             shown = table.sort_rows(shown, order)
         result["RECORD_LIST"] = table.page(shown, p_iDisplayStart, p_iDisplayLength)

@@ -9,12 +9,13 @@ the right record.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from ..errors import InvalidInputError
 
 Row: TypeAlias = list[str]
 TableRow: TypeAlias = Row | dict[int, Row]
+R = TypeVar("R")
 
 
 def _parent_of(record: Mapping[str, Any]) -> str | None:
@@ -146,7 +147,7 @@ def whole_number(name: str, value: object, default: int | None = None) -> int | 
     raise InvalidInputError(f"{name} must be a whole number, not {value!r}")
 
 
-def page(rows: list[TableRow], start: object, length: object) -> list[TableRow]:
+def page(rows: list[R], start: object, length: object) -> list[R]:
     """`length` rows from `start`; every row (whatever `start`) when `length` is not positive, as OneDep does."""
     first = max(0, whole_number("p_iDisplayStart", start, 0) or 0)
     count = whole_number("p_iDisplayLength", length)
