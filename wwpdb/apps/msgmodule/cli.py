@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -222,7 +223,7 @@ def reconcile(**options: str | None) -> None:
 
     settings = settings_from(**options)
     adopt_legacy_journal(settings)
-    with SiteLock(settings.cif_root).shared():  # a write like any other: not while the stage moves
+    with SiteLock.of(settings.cif_root).shared():  # a write like any other: not while the stage moves
         record = SiteRecordReader(settings.cif_root).confirm()
         result = run_reconcile(all_backends(settings), Journal(settings.journal_path),
                                authoritative=STAGES[record.stage].read_from)
@@ -471,7 +472,21 @@ def export(output_dir: Path | None, in_place: bool, deposition_ids: tuple[str, .
             ids = sorted({d for d, _ in DbMessageStore(settings.db_url).document_keys()})
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    with _open_report(report) as handle:
+    with contextlib.ExitStack() as held, _open_report(report) as handle:
+        if in_place:
+            # A write into the site's archive like any other: under the site lock, and never over the
+            # authoritative copy (in a stage that reads the archive, that is the archive).
+            from .stage.lifecycle import read_site
+            from .stage.policy import STAGES as ALL_STAGES
+            from .stage.record import SiteLock
+
+            held.enter_context(SiteLock.of(settings.cif_root).shared())
+            stage = ALL_STAGES[read_site(settings).stage]
+            if not stage.reads_from_database:
+                raise click.UsageError(
+                    f"--in-place: the site is in stage {stage.name}, where the archive is authoritative; writing "
+                    "the database over it would hide messages. To go back to the archive from a stage that reads "
+                    "the database, move the stage (msgmodule stage): the move exports what differs itself.")
         summary = run_batches(export_batch, ExportOptions(settings.db_url, target, in_place), ids, workers,
                               report=handle)
     _print_summary("exported", summary, target, report)

@@ -24,8 +24,11 @@ agree with it, or the process refuses to serve.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import re
+import stat
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +143,17 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict)  # key -> where its value came from
     db_enabled: bool = True  # MSGDB_ENABLED: false forbids every stage that uses the database
     env_name: str | None = None
+    given_flags: dict[str, bool] = field(default_factory=dict)  # the flags this process's settings name
+
+    def stage_disagreement(self, stage: Stage) -> list[str]:
+        """The stage settings of this process that `stage` does not match (empty when none)."""
+        wrong = []
+        if "MSGMODULE_STAGE" in self.sources and self.stage.name != stage.name:
+            wrong.append(f"MSGMODULE_STAGE={self.stage.name}")
+        expected = stage.flags.as_env()
+        wrong += [f"{name}={'true' if value else 'false'}" for name, value in self.given_flags.items()
+                  if expected[name] != value]
+        return wrong
 
     @property
     def stage_given(self) -> bool:
@@ -225,6 +239,7 @@ def load_settings(
         sources=sources,
         db_enabled=db_enabled,
         env_name=env_name,
+        given_flags=given_flags,
     )
 
 
@@ -252,10 +267,21 @@ def remove_config_keys(path: Path, keys: Iterable[str]) -> dict[str, str]:
             continue
         kept.append(line)
     if removed:
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.writelines(kept)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        # Through a link to the file itself, keeping its mode and owner (it may hold MSGDB_PASS).
+        target = path.resolve()
+        info = target.stat()
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.writelines(kept)
+                handle.flush()
+                os.fchmod(handle.fileno(), stat.S_IMODE(info.st_mode))
+                with contextlib.suppress(PermissionError):
+                    os.fchown(handle.fileno(), info.st_uid, info.st_gid)
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     return removed

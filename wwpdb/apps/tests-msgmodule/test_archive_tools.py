@@ -229,8 +229,11 @@ def test_migration_needs_the_schema(example_archive, sqlite_url, capsys):
 
 def test_export_in_place_writes_a_new_version(example_archive, db_url):
     assert migrate(example_archive, db_url) == 0
-    assert run(["export", "--in-place", "--cif-root", str(example_archive), "--db-url", db_url,
-                "--deposition", "D_1000000002"]) == 0
+    site = ["--cif-root", str(example_archive), "--db-url", db_url]
+    assert run(["export", "--in-place", *site, "--deposition", "D_1000000002"]) == 2  # the archive rules in cif-only
+    assert validate(example_archive, db_url, "--cif-root", str(example_archive)) == 0
+    assert run(["stage", "db-only", *site]) == 0  # the database rules: writing it back is a rollback's first step
+    assert run(["export", "--in-place", *site, "--deposition", "D_1000000002"]) == 0
     store = CifMessageStore(example_archive)
     assert store.current_file("D_1000000002", TO).name.endswith(".V11")
     assert (example_archive / "D_1000000002" / "D_1000000002_messages-to-depositor_P1.cif.V10").exists()

@@ -130,3 +130,14 @@ def test_msgdb_enabled_is_a_flag(tmp_path):
     assert load_settings({"MSGDB_ENABLED": "off"}).db_enabled is False
     with pytest.raises(ConfigurationError, match="MSGDB_ENABLED='maybe'"):
         load_settings({"MSGDB_ENABLED": "maybe"})
+
+
+def test_removing_keys_writes_through_a_link_and_keeps_the_files_mode(tmp_path):
+    shared = tmp_path / "shared.cfg"
+    shared.write_text("[msgmodule]\nMSGDB_PASS = secret\nMSGMODULE_STAGE = dual-write\n")
+    shared.chmod(0o600)
+    link = tmp_path / "msgmodule.cfg"
+    link.symlink_to(shared)
+    assert remove_config_keys(link, ["MSGMODULE_STAGE"]) == {"MSGMODULE_STAGE": "dual-write"}
+    assert link.is_symlink() and shared.read_text() == "[msgmodule]\nMSGDB_PASS = secret\n"
+    assert shared.stat().st_mode & 0o777 == 0o600

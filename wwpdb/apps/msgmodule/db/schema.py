@@ -132,7 +132,7 @@ site = Table(
 )
 
 # What validation saw of each archive file it found equal to the database: enough to tell,
-# without reading the file again, that it has not changed since (inode, size, mtime), and
+# without reading the file again, that it has not changed since (inode, size, mtime, ctime), and
 # the document revision in the database then. A stage move that starts reading the database
 # trusts only this evidence.
 validated = Table(
@@ -144,6 +144,7 @@ validated = Table(
     Column("file_inode", BigInteger, nullable=False),
     Column("file_size", BigInteger, nullable=False),
     Column("file_mtime_ns", BigInteger, nullable=False),
+    Column("file_ctime_ns", BigInteger, nullable=False),
     Column("checksum", String(64), nullable=False),
     Column("revision", Integer, nullable=True),
     Column("validated_at", DateTime, nullable=False, server_default=func.current_timestamp()),

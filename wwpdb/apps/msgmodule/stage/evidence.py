@@ -33,7 +33,8 @@ from ..model import CONTENT_TYPES, Document
 from ..stores.cif import CifMessageStore
 
 Key = tuple[str, str]  # (deposition, content type)
-ABSENT = ("", 0, 0, 0)  # no archive file: a document that only the database has (or neither)
+ABSENT = ("", 0, 0, 0, 0)  # no archive file: a document that only the database has (or neither)
+Identity = tuple[str, int, int, int, int]  # file name, inode, size, mtime, ctime
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,12 @@ class Fingerprint:
     inode: int
     size: int
     mtime_ns: int
+    ctime_ns: int  # no program sets it: an edit that puts size and mtime back still shows
     checksum: str = ""
 
     @property
-    def identity(self) -> tuple[str, int, int, int]:
-        return (self.file_name, self.inode, self.size, self.mtime_ns)
+    def identity(self) -> Identity:
+        return (self.file_name, self.inode, self.size, self.mtime_ns, self.ctime_ns)
 
 
 def read_with_fingerprints(
@@ -79,22 +81,22 @@ def read_with_fingerprints(
                 raise ArchiveEntryError(path, "is not a regular file; not read")
             data = handle.read()
         prints[content_type] = Fingerprint(os.path.basename(path), info.st_ino, info.st_size, info.st_mtime_ns,
-                                           hashlib.sha256(data).hexdigest())
+                                           info.st_ctime_ns, hashlib.sha256(data).hexdigest())
         found[content_type] = parse_text(decode_bytes(data), deposition_id, content_type, source=path)
     return found, prints
 
 
-def scan_archive(root: str, deposition_ids: Iterable[str] | None = None) -> dict[Key, tuple[str, int, int, int]]:
-    """(file name, inode, size, mtime) of every current archive file: stat only, nothing read."""
+def scan_archive(root: str, deposition_ids: Iterable[str] | None = None) -> dict[Key, Identity]:
+    """(file name, inode, size, mtime, ctime) of every current archive file: stat only, nothing read."""
     store = CifMessageStore(root)
     ids = store.list_depositions() if deposition_ids is None else list(deposition_ids)
-    found: dict[Key, tuple[str, int, int, int]] = {}
+    found: dict[Key, Identity] = {}
     for deposition_id in ids:
         try:
             current = store.current_files(deposition_id)
         except MessagingError:
             # Unreadable, or a link or FIFO where a file should be: nothing validation saw.
-            found[(deposition_id, "")] = ("unreadable", -1, -1, -1)
+            found[(deposition_id, "")] = ("unreadable", -1, -1, -1, -1)
             continue
         for content_type, (path, _version) in current.items():
             try:
@@ -102,7 +104,7 @@ def scan_archive(root: str, deposition_ids: Iterable[str] | None = None) -> dict
             except OSError:
                 continue
             found[(deposition_id, content_type)] = (os.path.basename(path), info.st_ino, info.st_size,
-                                                    info.st_mtime_ns)
+                                                    info.st_mtime_ns, info.st_ctime_ns)
     return found
 
 
@@ -140,7 +142,7 @@ def record_evidence(engine: Engine, equal: dict[str, dict[str, Fingerprint]], un
             rows = [
                 {"source_deposition_id": d, "source_content_type": c, "file_name": p.file_name,
                  "file_inode": p.inode, "file_size": p.size, "file_mtime_ns": p.mtime_ns,
-                 "checksum": p.checksum, "revision": revisions.get((d, c))}
+                 "file_ctime_ns": p.ctime_ns, "checksum": p.checksum, "revision": revisions.get((d, c))}
                 for d, prints in equal.items() for c, p in prints.items()
                 if p.file_name or (d, c) in revisions
             ]
@@ -150,12 +152,12 @@ def record_evidence(engine: Engine, equal: dict[str, dict[str, Fingerprint]], un
     run_with_retries(engine, "record validation evidence", work)
 
 
-def load_evidence(connection: Connection) -> dict[Key, tuple[tuple[str, int, int, int], str, int | None]]:
+def load_evidence(connection: Connection) -> dict[Key, tuple[Identity, str, int | None]]:
     query = select(validated.c.source_deposition_id, validated.c.source_content_type, validated.c.file_name,
-                   validated.c.file_inode, validated.c.file_size, validated.c.file_mtime_ns, validated.c.checksum,
-                   validated.c.revision)
-    return {(d, c): ((name, inode, size, mtime), checksum, revision)
-            for d, c, name, inode, size, mtime, checksum, revision in connection.execute(query)}
+                   validated.c.file_inode, validated.c.file_size, validated.c.file_mtime_ns, validated.c.file_ctime_ns,
+                   validated.c.checksum, validated.c.revision)
+    return {(d, c): ((name, inode, size, mtime, ctime), checksum, revision)
+            for d, c, name, inode, size, mtime, ctime, checksum, revision in connection.execute(query)}
 
 
 def changed_depositions(cif_root: str, db_url: str) -> list[str]:

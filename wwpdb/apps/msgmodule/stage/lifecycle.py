@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings, remove_config_keys
-from ..db.engine import get_engine, mask_url
+from ..db.engine import get_engine, mask_url, run_with_retries
 from ..equivalence import differences
 from ..errors import MessagingError, StorageError
 from ..journal import Journal
@@ -113,7 +113,6 @@ def describe_site(settings: Settings) -> dict[str, Any]:
     """The stage in force, its epoch and history, the journal and the last validation."""
     record = read_site(settings)
     journal = Journal(settings.journal_path)
-    adopt_legacy_journal(settings)
     info: dict[str, Any] = {
         "stage": record.stage,
         "epoch": record.epoch,
@@ -129,8 +128,7 @@ def describe_site(settings: Settings) -> dict[str, Any]:
         "journal_open_intents": len(journal.pending(all_intents=True)),
         "validation": None,
     }
-    database = settings.db_url.removeprefix("sqlite:///")
-    if database == settings.db_url or Path(database).exists():  # never create an SQLite file just to look
+    if _database_exists(settings.db_url):  # never create an SQLite file just to look
         with contextlib.suppress(MessagingError):
             info["validation"] = evidence.last_validation(settings.db_url)
     return info
@@ -167,16 +165,22 @@ def move_stage(
     who = who or who_moves()
     with move_lock(settings.cif_root):
         start = read_site(settings)
+        if start.moving_to:  # we hold the move lock: a mark left by a mover that died
+            start = replace(start, moving_to=None)
+            write_record(settings.cif_root, start)
         old = stage_named(start.stage)
         move = StageMove(old.name, new.name, start.epoch)
-        if old.name == new.name and not start.moving_to:
+        if old.name == new.name:
             return move
+        shown = _database_copy(settings)
         # Documents exported before taking the site lock, with the database revisions seen first:
-        # under the lock only those written since need exporting again.
+        # under the lock only those written since, and those that failed, are exported again.
         early: dict[tuple[str, str], int] = {}
         if "export database documents that differ" in guards(old, new):
             say("exporting database documents that differ from the archive (writes continue meanwhile)")
-            early, problems = _export_differing(settings, None, move)
+            early, problems, failed = _export_differing(settings, None, move)
+            for key in failed:
+                early.pop(key, None)
             if problems:
                 say(f"{len(problems)} document(s) could not be exported yet; they are retried under the lock")
         marked = replace(start, moving_to=new.name, archive_id=start.archive_id or new_archive_id())
@@ -191,24 +195,64 @@ def move_stage(
                         + ". Fix these, or use --force to move anyway (this skips the checks above and is recorded)."
                     )
                 move.forced, move.skipped = bool(reasons), reasons
-                move.epoch = start.epoch + 1
+                # Past any epoch the database shows, so a record put back from an old copy never looks current.
+                move.epoch = max(start.epoch, shown.get("epoch", 0) if shown else 0) + 1
                 final = SiteRecord(new.name, move.epoch, marked.archive_id,
                                    time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), who, move.forced, reasons)
+                _record_in_database(settings, final, new, move)
                 write_record(settings.cif_root, final)
+                history = {"epoch": move.epoch, "time": final.time, "who": who, "from": old.name, "to": new.name,
+                           "forced": move.forced, "skipped": move.skipped, "reconciled": move.reconciled,
+                           "exported": len(move.exported)}
+                try:
+                    append_history(settings.cif_root, history)
+                except StorageError as exc:
+                    move.warnings.append(f"the move is recorded, but its history line is not: {exc}")
         except BaseException:
             with contextlib.suppress(MessagingError):
                 write_record(settings.cif_root, replace(marked, moving_to=None))
             raise
-    history = {"epoch": move.epoch, "time": final.time, "who": who, "from": old.name, "to": new.name,
-               "forced": move.forced, "skipped": move.skipped, "reconciled": move.reconciled,
-               "exported": len(move.exported)}
-    try:
-        append_history(settings.cif_root, history)
-    except StorageError as exc:
-        move.warnings.append(f"the move is recorded, but its history line is not: {exc}")
-    _mirror_to_database(settings, final, move)
     _tidy_config(settings, move)
     return move
+
+
+def _database_copy(settings: Settings) -> dict[str, Any] | None:
+    """The stage as the database shows it, or None (none recorded, or the database cannot be read)."""
+    if not _database_exists(settings.db_url):
+        return None
+    try:
+        return evidence.read_site_value(get_engine(settings.db_url), "stage")
+    except MessagingError:
+        return None
+
+
+def _database_exists(url: str) -> bool:
+    """False for an SQLite file that is not there (looking must not create it)."""
+    database = url.removeprefix("sqlite:///")
+    return database == url or Path(database).exists()
+
+
+def _record_in_database(settings: Settings, record: SiteRecord, new: Stage, move: StageMove) -> None:
+    """Show the new stage in the database, before the archive's record changes; processes cross-check the two.
+
+    A stage that reads the database needs this (and a forced move into one
+    marks the database as the site's, so processes read it); one that reads the
+    archive moves without it, with a warning.
+    """
+    try:
+        engine = get_engine(settings.db_url)
+        if new.reads_from_database and move.forced:
+            marker = evidence.read_site_value(engine, "migration")
+            if marker is None or marker.get("archive_id") != record.archive_id:
+                evidence.write_site_value(engine, "migration", {"archive_id": record.archive_id, "forced": True,
+                                                                "epoch": record.epoch, "by": record.who})
+        evidence.write_site_value(engine, "stage", record.as_dict())
+    except MessagingError as exc:
+        if new.reads_from_database:
+            raise StageMoveRefused(f"cannot record stage {new.name} in the database it uses ({exc}); the site stays "
+                                   f"in {move.old}") from exc
+        move.warnings.append(f"could not show the stage in the database ({exc}); processes there will see it "
+                             "once a later move reaches it")
 
 
 def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: dict[tuple[str, str], int],
@@ -232,7 +276,7 @@ def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: d
         reasons.extend(why_not_validated(settings, revalidate=True))
     if "export database documents that differ" in steps:
         say("exporting documents written since the first pass")
-        _, problems = _export_differing(settings, early, move)
+        _, problems, _ = _export_differing(settings, early, move)
         if problems:
             reasons.append(f"{len(problems)} database document(s) could not be written into the archive: "
                            + "; ".join(problems[:5]))
@@ -315,7 +359,7 @@ def resync(settings: Settings, deposition_ids: list[str]) -> ResyncResult:
     from .record import SiteLock
 
     result = ResyncResult()
-    with SiteLock(settings.cif_root).shared():
+    with SiteLock.of(settings.cif_root).shared():
         stage = STAGES[read_site(settings).stage]
         stores = {CIF: CifMessageStore(settings.cif_root), DB: DbMessageStore(settings.db_url)}
         source = stores[stage.read_from]
@@ -335,21 +379,27 @@ def resync(settings: Settings, deposition_ids: list[str]) -> ResyncResult:
     return result
 
 
-def _export_differing(settings: Settings, since: dict[tuple[str, str], int] | None,
-                      move: StageMove) -> tuple[dict[tuple[str, str], int], list[str]]:
+def _export_differing(
+    settings: Settings, since: dict[tuple[str, str], int] | None, move: StageMove
+) -> tuple[dict[tuple[str, str], int], list[str], list[tuple[str, str]]]:
     """Write each database document that differs from the archive's into the archive as a new version.
 
     With `since` (revisions seen by an earlier pass), only documents written
     after it are looked at. Each new file is read back and compared. Returns
-    the revisions seen before this pass and the problems.
+    the revisions seen before this pass, the problems, and the documents that failed.
     """
     db = DbMessageStore(settings.db_url)
     cif = CifMessageStore(settings.cif_root)
     engine = get_engine(settings.db_url)
-    with engine.connect() as connection:
-        revisions = evidence.document_revisions(connection)
+
+    def read_revisions() -> dict[tuple[str, str], int]:
+        with engine.connect() as connection:
+            return evidence.document_revisions(connection)
+
+    revisions = run_with_retries(engine, "read document revisions", read_revisions)
     keys = sorted(revisions) if since is None else sorted(k for k, r in revisions.items() if since.get(k) != r)
     problems: list[str] = []
+    failed: list[tuple[str, str]] = []
     for deposition_id, content_type in keys:
         try:
             wanted = db.load(deposition_id, content_type)
@@ -362,20 +412,13 @@ def _export_differing(settings: Settings, since: dict[tuple[str, str], int] | No
             path = cif.save_new_version(wanted)
             if differences(cif.load(deposition_id, content_type), wanted):
                 problems.append(f"{path}: reads back different from the database")
+                failed.append((deposition_id, content_type))
                 continue
             move.exported.append(str(path))
         except MessagingError as exc:
             problems.append(f"{deposition_id} {content_type}: {exc}")
-    return revisions, problems
-
-
-def _mirror_to_database(settings: Settings, record: SiteRecord, move: StageMove) -> None:
-    """Show the stage in the database too, for operators looking there (the archive's record rules)."""
-    try:
-        evidence.write_site_value(get_engine(settings.db_url), "stage", record.as_dict())
-    except MessagingError as exc:
-        if STAGES[record.stage].flags.db_writes:
-            move.warnings.append(f"could not show the stage in the database ({exc}); the archive's record rules")
+            failed.append((deposition_id, content_type))
+    return revisions, problems, failed
 
 
 def _tidy_config(settings: Settings, move: StageMove) -> None:

@@ -27,15 +27,31 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MessagingError, StorageError
-from .policy import STAGES
+from ..errors import BackendUnavailableError, MessagingError, StorageError
+from .policy import STAGES, ConfigurationError
 
 SITE_DIR = ".msgmodule"
 START_STAGE = "cif-only"
-# Seconds a read may trust the stage it last saw (writes always confirm under the lock).
-READ_CHECK_SECONDS = float(os.environ.get("MSGMODULE_STAGE_CHECK_SECONDS", "1.0"))
+
+
+def seconds_setting(name: str, default: float, highest: float) -> float:
+    """A number of seconds from the environment, from 0 to `highest`; anything else names the variable."""
+    text = os.environ.get(name, "")
+    if not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= highest:
+        raise ConfigurationError(f"{name}={text!r} must be a number of seconds from 0 to {highest:g}")
+    return value
+
+
+# Seconds a read may trust the stage it last saw (writes always confirm under the lock); at most 5.
+READ_CHECK_SECONDS = seconds_setting("MSGMODULE_STAGE_CHECK_SECONDS", 1.0, 5.0)
 # Seconds a write waits for a stage move to finish before giving up.
-MOVE_WAIT_SECONDS = float(os.environ.get("MSGMODULE_STAGE_WAIT_SECONDS", "120"))
+MOVE_WAIT_SECONDS = seconds_setting("MSGMODULE_STAGE_WAIT_SECONDS", 120.0, 3600.0)
 
 
 class StageMoveInProgress(MessagingError):
@@ -92,6 +108,7 @@ class SiteRecordReader:
             try:
                 fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
             except FileNotFoundError:
+                require_root(self.path.parent.parent)
                 self._seen, self._record = None, SiteRecord()
             except OSError as exc:
                 raise StorageError(f"cannot read the site's stage record {self.path}: {exc.strerror or exc}") from exc
@@ -112,12 +129,23 @@ class SiteRecordReader:
         return self.confirm()
 
 
+def require_root(cif_root: str | os.PathLike[str]) -> None:
+    """The archive root must exist: it holds the site's record (a missing one is never created)."""
+    if not os.path.isdir(cif_root):
+        raise BackendUnavailableError(
+            f"the archive root {cif_root} does not exist or is not a folder: it holds the site's stage record, so "
+            "no process serves without it (check MSGCIF_ROOT, and that the archive's share is mounted)"
+        )
+
+
 def write_record(cif_root: str | os.PathLike[str], record: SiteRecord) -> None:
     """Replace the record atomically (callers hold the exclusive site lock)."""
     folder = site_dir(cif_root)
     path = folder / "stage.json"
     tmp = folder / f".stage.json.{os.getpid()}.tmp"
+    require_root(cif_root)
     try:
+        folder.mkdir(exist_ok=True)
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(record.as_dict(), handle, indent=1, sort_keys=True)
             handle.write("\n")
@@ -169,22 +197,39 @@ class SiteLock:
     forked child opens its own. A process that dies loses its hold with it.
     """
 
+    _registry: dict[tuple[int, str], SiteLock] = {}
+    _registry_mutex = threading.Lock()
+
     def __init__(self, cif_root: str | os.PathLike[str]) -> None:
+        self.root = Path(cif_root)
         self.path = site_dir(cif_root) / "stage.lock"
         self._mutex = threading.Lock()
         self._holders = 0
         self._fd: int | None = None
         self._pid: int | None = None
 
-    def _open(self) -> int:
+    @classmethod
+    def of(cls, cif_root: str | os.PathLike[str]) -> SiteLock:
+        """The process's one shared hold on this site's lock (services come and go; it stays open)."""
+        key = (os.getpid(), os.path.realpath(cif_root))
+        with cls._registry_mutex:
+            lock = cls._registry.get(key)
+            if lock is None:
+                lock = cls._registry[key] = cls(cif_root)
+            return lock
+
+    def _open(self, writable: bool = False) -> int:
+        # Shared holds read (so a read-only archive still lets the database side write); a move writes.
+        mode = os.O_RDWR if writable else os.O_RDONLY
         try:
-            return os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+            return os.open(self.path, mode | os.O_NOFOLLOW)
         except FileNotFoundError:
             pass
         except OSError as exc:
             raise StorageError(f"cannot open the site lock {self.path}: {exc.strerror or exc}") from exc
+        require_root(self.root)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(exist_ok=True)
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o664)
         except OSError as exc:
             raise StorageError(
@@ -214,7 +259,7 @@ class SiteLock:
     @contextlib.contextmanager
     def exclusive(self, timeout: float = MOVE_WAIT_SECONDS) -> Iterator[None]:
         """Hold the lock alone (as a move does): waits for running writes, holds off new ones."""
-        fd = self._open()
+        fd = self._open(writable=True)
         try:
             _flock(fd, fcntl.LOCK_EX, timeout, self.path)
             yield
@@ -245,8 +290,9 @@ def _flock(fd: int, mode: int, timeout: float, path: Path) -> None:
 @contextlib.contextmanager
 def move_lock(cif_root: str | os.PathLike[str]) -> Iterator[None]:
     """One mover at a site at a time; held for the whole move (writes test it to tell a dead mover)."""
+    require_root(cif_root)
     path = site_dir(cif_root) / "move.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o664)
     try:
         try:

@@ -73,13 +73,46 @@ def all_backends(settings: Settings) -> dict[str, MessageStore]:
 
 
 def check_stage_agrees(settings: Settings, record: SiteRecord) -> None:
-    """Refuse when this process's settings name a stage other than the site's."""
-    if settings.stage_given and settings.stage.name != record.stage:
+    """Refuse when this process's settings name a stage, or flags, other than the site's."""
+    wrong = settings.stage_disagreement(STAGES[record.stage])
+    if wrong:
+        named = (f"set to stage {settings.stage.name}" if "MSGMODULE_STAGE" in settings.sources
+                 else "set to flags of another stage")
         raise StageConflictError(
-            f"this process is set to stage {settings.stage.name} ({settings.stage_setting()}), but the site is in "
+            f"this process is {named} ({', '.join(wrong)}; {settings.stage_setting()}), but the site is in "
             f"stage {record.stage} (epoch {record.epoch}, recorded in {Path(settings.cif_root) / '.msgmodule'}): "
             "refusing to serve. Remove the stage setting so the process follows the site, and change the "
             "site's stage only with `msgmodule stage NAME`."
+        )
+
+
+def check_database_copy(settings: Settings, record: SiteRecord) -> None:
+    """Refuse when the database shows a later or another site's stage than the archive's record.
+
+    The archive's record rules, but an archive root that is not the site's (a
+    share not mounted, a mistyped MSGCIF_ROOT, a record put back from a backup)
+    shows as a record older than the database's copy. A database that cannot be
+    read, or shows nothing, proves nothing either way.
+    """
+    from ..db.engine import get_engine, mask_url
+    from .evidence import read_site_value
+
+    database = settings.db_url.removeprefix("sqlite:///")
+    if database != settings.db_url and not Path(database).exists():
+        return
+    try:
+        shown = read_site_value(get_engine(settings.db_url), "stage")
+    except MessagingError:
+        return
+    if shown is None:
+        return
+    if shown.get("epoch", 0) > record.epoch or (record.archive_id and shown.get("archive_id") != record.archive_id):
+        raise StageConflictError(
+            f"the database at {mask_url(settings.db_url)} shows stage {shown.get('stage')} at epoch "
+            f"{shown.get('epoch')} of archive {shown.get('archive_id')}, but the archive root {settings.cif_root} "
+            f"records {record.stage} at epoch {record.epoch}" + ("" if record.archive_id else " (no record there)")
+            + ": refusing to serve. Check that MSGCIF_ROOT is the site's archive and its share is mounted; if a "
+            "stage move was interrupted, run `msgmodule stage NAME` again."
         )
 
 
@@ -96,10 +129,9 @@ def check_database_allowed(settings: Settings, stage: Stage) -> None:
 def check_database_validated(settings: Settings, record: SiteRecord) -> None:
     """Refuse to read from a database that holds no validated migration of this archive.
 
-    A stage entered with --force is the operator's word for it.
+    A move forced into a stage that reads the database marks the database it
+    was given as the site's, so only that one is read.
     """
-    if record.forced:
-        return
     from ..db.engine import get_engine, mask_url
     from .evidence import read_site_value
 
@@ -110,6 +142,11 @@ def check_database_validated(settings: Settings, record: SiteRecord) -> None:
             f"migration of the archive at {settings.cif_root}: refusing to read from it. Migrate and validate "
             "(msgmodule migrate, msgmodule validate), or check MSGDB_URL."
         )
+
+
+_COPIES_CHECKED: dict[tuple[str, str, int, str | None], float] = {}
+COPY_RECHECK_SECONDS = 60.0
+_HIGHEST_EPOCH: dict[str, int] = {}  # per archive root: the highest epoch this process has seen
 
 
 class SiteStore(MessageStore):
@@ -127,7 +164,7 @@ class SiteStore(MessageStore):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.reader = SiteRecordReader(settings.cif_root)
-        self.lock = SiteLock(settings.cif_root)
+        self.lock = SiteLock.of(settings.cif_root)
         self._stores: dict[str, MessageStore] = {}
         self._database_checked: tuple[str, int] | None = None
         self._depth = threading.local()
@@ -144,6 +181,22 @@ class SiteStore(MessageStore):
         check_stage_agrees(self.settings, record)
         stage = STAGES[record.stage]
         check_database_allowed(self.settings, stage)
+        root = os.path.realpath(self.settings.cif_root)
+        seen = _HIGHEST_EPOCH.get(root, 0)
+        if record.epoch < seen:  # epochs only grow: a record put back, lost, or another root mounted there
+            raise StageConflictError(
+                f"the site's stage record at {root} went back from epoch {seen} to {record.epoch} ({record.stage}"
+                + ("" if record.archive_id else ", no record there") + "): refusing to serve. Check that the "
+                "archive's share is mounted and the record was not restored or removed; `msgmodule stage` shows it."
+            )
+        _HIGHEST_EPOCH[root] = record.epoch
+        # Once per process and epoch, as services come and go with requests; a site with no record (new, or
+        # an archive that is not the site's) is looked at again after COPY_RECHECK_SECONDS.
+        key = (root, self.settings.db_url, record.epoch, record.archive_id)
+        checked = _COPIES_CHECKED.get(key)
+        if checked is None or (record.archive_id is None and time.monotonic() - checked > COPY_RECHECK_SECONDS):
+            check_database_copy(self.settings, record)
+            _COPIES_CHECKED[key] = time.monotonic()
         if stage.reads_from_database and self._database_checked != (record.stage, record.epoch):
             check_database_validated(self.settings, record)
             self._database_checked = (record.stage, record.epoch)
@@ -244,6 +297,7 @@ def check_health(settings: Settings) -> list[HealthCheck]:
         stage = STAGES[record.stage]
         check_stage_agrees(settings, record)
         check_database_allowed(settings, stage)
+        check_database_copy(settings, record)
         detail = f"stage {record.stage}, epoch {record.epoch}" + (", FORCED" if record.forced else "")
         if record.moving_to:
             detail += f"; moving to {record.moving_to}" + ("" if mover_alive(settings.cif_root) else

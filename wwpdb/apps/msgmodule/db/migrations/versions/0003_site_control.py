@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("file_inode", sa.BigInteger, nullable=False),
         sa.Column("file_size", sa.BigInteger, nullable=False),
         sa.Column("file_mtime_ns", sa.BigInteger, nullable=False),
+        sa.Column("file_ctime_ns", sa.BigInteger, nullable=False),
         sa.Column("checksum", sa.String(64), nullable=False),
         sa.Column("revision", sa.Integer, nullable=True),
         sa.Column("validated_at", sa.DateTime, nullable=False, server_default=sa.func.current_timestamp()),
