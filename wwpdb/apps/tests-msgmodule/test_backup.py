@@ -105,8 +105,30 @@ def test_backup_then_restore_gives_back_exactly_what_was_backed_up(db_url, tmp_p
     assert "restored" in capsys.readouterr().out
     dispose_engines()
     assert database_contents(db_url) == before
-    assert state_contents(*state_folders) == state_before
+    assert state_contents(tmp_path / "state") == state_contents_before_in(state_before, tmp_path / "state")
+    # The site's journal and stage record are the site's now, not the backup's: writes since stay journaled.
+    assert {e.error for e in journal.entries()} == {"the database was down", "another failure"}
     assert config.read_bytes() == config_before
+
+
+def state_contents_before_in(before: dict, folder: Path) -> dict:
+    """The part of `state_contents` of several folders that was in this one."""
+    return {key: value for key, value in before.items() if key.startswith(f"{folder}/")}
+
+
+def test_restore_refuses_a_backup_made_in_another_stage(sqlite_url, tmp_path, capsys):
+    from wwpdb.apps.msgmodule.stage.lifecycle import move_stage, read_site
+
+    schema_versions.upgrade(sqlite_url)
+    config = write_config(tmp_path, sqlite_url)
+    settings = load_settings({"MSGMODULE_CONFIG": str(config)})
+    fill(sqlite_url)
+    assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "backups")]) == 0
+    folder = backup_folder(capsys.readouterr().out)
+    move_stage(settings, "db-only", force=True)
+    assert run(["restore", "--config", str(config), "--yes", str(folder)]) == 1
+    assert "was made in stage cif-only, and the site is in stage db-only (epoch 1)" in capsys.readouterr().err
+    assert read_site(settings).epoch == 1
 
 
 def test_restore_refuses_a_backup_of_another_schema_revision(empty_db_url, tmp_path, capsys):

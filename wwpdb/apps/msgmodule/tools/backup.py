@@ -378,10 +378,36 @@ def check_backup(backup: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
+# The site's stage record moves only by `msgmodule stage`: a restore keeps the one in force (and its
+# journal, which belongs to the writes since), and puts back data only into the stage it was taken in.
+SITE_RECORD_FILES = ("stage.json", "stage-history.jsonl", "journal.jsonl")
+
+
 def restore_backup(settings: Settings, backup: str | os.PathLike[str]) -> dict[str, Any]:
-    """Put back the database, the state folders and the config file of a backup. Returns its manifest."""
+    """Put back the database, the state folders and the config file of a backup. Returns its manifest.
+
+    Refused unless the site is in the stage the backup was made in; runs holding
+    the site's move lock and its lock exclusively, so no write or move runs meanwhile.
+    """
+    from ..stage.lifecycle import read_site
+    from ..stage.record import SiteLock, move_lock
+
     folder = Path(backup)
     manifest = check_backup(folder)
+    backed_up = folder / "site" / "stage.json"
+    then = json.loads(backed_up.read_text()).get("stage", "cif-only") if backed_up.exists() else "cif-only"
+    now = read_site(settings)
+    if then != now.stage:
+        raise BackupError(
+            f"the backup {folder} was made in stage {then}, and the site is in stage {now.stage} (epoch {now.epoch}): "
+            f"restoring it would put data of one stage under the other. Move the site to {then} first "
+            "(msgmodule stage), then restore."
+        )
+    with move_lock(settings.cif_root), SiteLock(settings.cif_root).exclusive():
+        return _restore(settings, folder, manifest)
+
+
+def _restore(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     url = settings.db_url
     kind = _database_kind(url)
     if manifest["database"]["kind"] != kind:
@@ -410,11 +436,15 @@ def restore_backup(settings: Settings, backup: str | os.PathLike[str]) -> dict[s
     for role, target_dir in _state_folders(settings).items():
         if role not in manifest["folders"]:
             continue  # made without this folder (an older layout): leave it as it is
+        kept = SITE_RECORD_FILES if role == "site" else ()
         for relative in list(_state_files(target_dir, excluded)):  # what a backup would hold goes...
-            (target_dir / relative).unlink()
+            if str(relative) not in kept:
+                (target_dir / relative).unlink()
         for entry in manifest["files"]:  # ...and the backup's copy comes back
             if entry["role"] == role:
                 relative = Path(entry["path"]).relative_to(role)
+                if str(relative) in kept:
+                    continue
                 (target_dir / relative).parent.mkdir(parents=True, exist_ok=True)
                 with _locked_if_journal(target_dir / relative):
                     shutil.copy2(folder / entry["path"], target_dir / relative)
