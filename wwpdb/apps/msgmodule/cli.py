@@ -215,18 +215,27 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
 @common_options
 def reconcile(**options: str | None) -> None:
     """Re-copy every journaled document from the authoritative backend; clear what succeeded."""
-    from .journal import Journal
     from .stage.lifecycle import adopt_legacy_journal
+    from .stage.reconcile import ReconcileResult
     from .stage.reconcile import reconcile as run_reconcile
     from .stage.record import SiteLock, SiteRecordReader
-    from .stage.routing import all_backends
+    from .stage.routing import all_backends, site_journals
 
     settings = settings_from(**options)
     adopt_legacy_journal(settings)
     with SiteLock.of(settings.cif_root).shared():  # a write like any other: not while the stage moves
         record = SiteRecordReader(settings.cif_root).confirm()
-        result = run_reconcile(all_backends(settings), Journal(settings.journal_path),
-                               authoritative=STAGES[record.stage].read_from)
+        stage = STAGES[record.stage]
+        result = ReconcileResult()
+        for journal in site_journals(settings):
+            try:
+                found = run_reconcile(all_backends(settings), journal, authoritative=stage.read_from)
+            except MessagingError as exc:
+                if "db" in stage.write_order:
+                    result.failed.append(("-", "-", str(journal.path), str(exc)))
+                continue
+            result.copied += found.copied
+            result.failed += found.failed
     for deposition_id, content_type, into in result.copied:
         click.echo(f"copied {deposition_id} {content_type} into {into}")
     for deposition_id, content_type, into, error in result.failed:

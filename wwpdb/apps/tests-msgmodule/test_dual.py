@@ -131,12 +131,17 @@ def test_database_down_in_db_primary_fails_the_call_and_leaves_the_archive_alone
 
 
 def test_read_only_archive_in_db_primary_is_journaled_then_reconciled(tmp_path, db_url):
+    from wwpdb.apps.msgmodule.db.journal import DatabaseJournal
+
     config = stage_config(tmp_path, "db-primary", db_url)
     svc = service(config)
     svc.set(DEP, {"message_text": "first"})
-    with read_only(Path(config["MSGCIF_ROOT"]) / DEP):
+    archive = Path(config["MSGCIF_ROOT"])
+    # The whole archive side read-only, the site's folder (record, lock, file journal) too: the journal
+    # of a db-primary write lives in the database, outside the store that fails.
+    with read_only(archive / DEP), read_only(archive / ".msgmodule"):
         mid = svc.set(DEP, {"message_text": "archive was read-only"})
-    journal = Journal(load_settings(config).journal_path)
+    journal = DatabaseJournal(db_url)
     assert [key[2] for key in journal.pending()] == ["cif"]
     assert cif_of(config).load(DEP, "messages-to-depositor").find_message(mid) is None
     assert svc.get_message(DEP, mid)["message_text"] == "archive was read-only"  # read from the database

@@ -150,3 +150,21 @@ validated = Table(
     Column("validated_at", DateTime, nullable=False, server_default=func.current_timestamp()),
     **MYSQL_TABLE_OPTIONS,
 )
+
+# The journal of dual writes whose authoritative store is the database (db-primary): kept in the
+# database, outside the archive that is then the store that may miss a write.
+journal_entries = Table(
+    "msgmodule_journal",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("deposition_id", String(32), nullable=False),
+    Column("content_type", String(32), nullable=False),
+    Column("failed", String(8), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("time", String(19), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("started", String(32), nullable=True),
+    **MYSQL_TABLE_OPTIONS,
+)

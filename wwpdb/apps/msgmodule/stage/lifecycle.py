@@ -56,6 +56,7 @@ from .record import (
     site_dir,
     write_record,
 )
+from .routing import pending_in, site_journals
 
 CHANGED_SHOWN = 20  # changed depositions named in a refusal
 # Depositions changed since the last validation that a move re-validates itself while writes wait
@@ -112,7 +113,12 @@ def read_site(settings: Settings) -> SiteRecord:
 def describe_site(settings: Settings) -> dict[str, Any]:
     """The stage in force, its epoch and history, the journal and the last validation."""
     record = read_site(settings)
-    journal = Journal(settings.journal_path)
+    journals = site_journals(settings)
+    pending, _ = pending_in(journals)
+    open_intents = 0
+    for journal in journals:
+        with contextlib.suppress(MessagingError):
+            open_intents += len(journal.pending(all_intents=True))
     info: dict[str, Any] = {
         "stage": record.stage,
         "epoch": record.epoch,
@@ -124,8 +130,8 @@ def describe_site(settings: Settings) -> dict[str, Any]:
         "moving_to": record.moving_to,
         "archive_id": record.archive_id,
         "history": read_history(settings.cif_root),
-        "journal_pending": len(journal.pending()),
-        "journal_open_intents": len(journal.pending(all_intents=True)),
+        "journal_pending": pending,
+        "journal_open_intents": open_intents,
         "validation": None,
     }
     if _database_exists(settings.db_url):  # never create an SQLite file just to look
@@ -262,12 +268,20 @@ def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: d
     adopted = adopt_legacy_journal(settings)
     if adopted:
         say(f"took over {adopted} entry(ies) of the journal that earlier versions kept in the state directory")
-    journal = Journal(settings.journal_path)
-    if journal.pending(all_intents=True):
-        say("settling the journal: every unfinished dual write is re-copied from the authoritative store")
-        stores = {CIF: CifMessageStore(settings.cif_root), DB: DbMessageStore(settings.db_url)}
+    stores = {CIF: CifMessageStore(settings.cif_root), DB: DbMessageStore(settings.db_url)}
+    for journal in site_journals(settings):
+        try:
+            open_entries = journal.pending(all_intents=True)
+        except MessagingError as exc:
+            if DB in old.write_order:  # the stage wrote the database: its journal there must be read
+                reasons.append(f"cannot read the journal {journal.path}: {exc}")
+            continue
+        if not open_entries:
+            continue
+        say(f"settling the journal {journal.path}: every unfinished dual write is re-copied from the authoritative "
+            "store")
         result = reconcile(stores, journal, authoritative=old.read_from, all_intents=True)
-        move.reconciled = len(result.copied)
+        move.reconciled += len(result.copied)
         if result.failed:
             reasons.append(f"{len(result.failed)} journaled document(s) could not be reconciled: "
                            + "; ".join(result.describe_failures()[:5]))

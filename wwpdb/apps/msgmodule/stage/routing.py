@@ -64,7 +64,39 @@ def build_store(settings: Settings, stage: Stage) -> MessageStore:
         return stores[0]
     primary, secondary = stores
     shadow_log = JsonLines(settings.mismatch_log_path) if stage.shadow else None
-    return DualStore(primary, secondary, Journal(settings.journal_path), shadow_log, settings.shadow_sample)
+    return DualStore(primary, secondary, journal_outside(settings, secondary.name), shadow_log,
+                     settings.shadow_sample)
+
+
+def journal_outside(settings: Settings, backend: str) -> Journal:
+    """The journal for writes that `backend` may miss: kept outside it (SPEC section 5)."""
+    if backend == DB:
+        return Journal(settings.journal_path)  # in the archive root, beside the site's record
+    from ..db.journal import DatabaseJournal
+
+    return DatabaseJournal(settings.db_url)
+
+
+def site_journals(settings: Settings) -> list[Journal]:
+    """Every journal of the site: the archive's, and the database's when there is a database to look in."""
+    journals = [Journal(settings.journal_path)]
+    database = settings.db_url.removeprefix("sqlite:///")
+    if database == settings.db_url or Path(database).exists():  # looking must not create an SQLite file
+        from ..db.journal import DatabaseJournal
+
+        journals.append(DatabaseJournal(settings.db_url))
+    return journals
+
+
+def pending_in(journals: list[Journal]) -> tuple[int, list[str]]:
+    """How many documents the journals hold for reconcile, and why any could not be read."""
+    pending, problems = 0, []
+    for journal in journals:
+        try:
+            pending += len(journal.pending())
+        except MessagingError as exc:
+            problems.append(f"{journal.path}: {exc}")
+    return pending, problems
 
 
 def all_backends(settings: Settings) -> dict[str, MessageStore]:
@@ -318,13 +350,13 @@ def check_health(settings: Settings) -> list[HealthCheck]:
             checks.append(HealthCheck("migration", True, "the database holds a validated migration of this archive"))
         except MessagingError as exc:
             checks.append(HealthCheck("migration", False, str(exc)))
-    try:
-        journal = Journal(settings.journal_path)
-        pending = len(journal.pending())
-        checks.append(HealthCheck("journal", pending == 0,
-                                  f"{pending} document(s) awaiting reconcile at {journal.path}"))
-    except MessagingError as exc:
-        checks.append(HealthCheck("journal", False, str(exc)))
+    journals = site_journals(settings)
+    pending, problems = pending_in(journals)
+    if problems and DB not in stage.write_order:
+        problems = []  # a stage without the database: its journal is not this stage's concern
+    checks.append(HealthCheck("journal", pending == 0 and not problems,
+                              f"{pending} document(s) awaiting reconcile in "
+                              + ", ".join(str(j.path) for j in journals) + "".join(f"; {p}" for p in problems)))
     return checks
 
 
@@ -357,7 +389,8 @@ def backend_info(settings: Settings) -> dict[str, Any]:
 
     record = SiteRecordReader(settings.cif_root).confirm()
     stage = STAGES[record.stage]
-    journal = Journal(settings.journal_path)
+    journals = site_journals(settings)
+    pending, _ = pending_in(journals)
     return {
         "stage": stage.name,
         "epoch": record.epoch,
@@ -372,6 +405,6 @@ def backend_info(settings: Settings) -> dict[str, Any]:
         "db_url": mask_url(settings.db_url),
         "config_file": str(settings.config_file),
         "sources": settings.sources,
-        "journal": {"path": str(journal.path), "pending": len(journal.pending())},
+        "journal": {"path": ", ".join(str(j.path) for j in journals), "pending": pending},
         "counters": combined(settings.stats_path, METRICS),
     }

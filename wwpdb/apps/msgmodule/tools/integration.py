@@ -181,10 +181,12 @@ def _remove_scratch(settings: Settings, uses: list[str]) -> None:
 
 
 def _check_journal(settings: Settings) -> str:
-    from ..journal import Journal
+    from ..stage.routing import pending_in, site_journals
 
-    journal = Journal(settings.journal_path)
-    pending = journal.pending()
-    if pending:
-        raise MessagingError(f"{len(pending)} document(s) await reconcile in {journal.path}: run msgmodule reconcile")
-    return f"journal {journal.path} is empty"
+    journals = site_journals(settings)
+    pending, problems = pending_in(journals)
+    where = ", ".join(str(journal.path) for journal in journals)
+    if pending or problems:
+        raise MessagingError(f"{pending} document(s) await reconcile in {where}: run msgmodule reconcile"
+                             + "".join(f"; {problem}" for problem in problems))
+    return f"journal {where} is empty"

@@ -21,8 +21,8 @@ from prometheus_client.registry import Collector
 from .. import __version__
 from ..config import Settings
 from ..errors import MessagingError
-from ..journal import Journal
 from ..metrics import METRICS, combined
+from ..stage.routing import pending_in, site_journals
 from ..stores.breaker import BreakerState, live_breakers, read_breaker_states
 
 BREAKER_STATE_VALUES = {BreakerState.CLOSED.value: 0, BreakerState.HALF_OPEN.value: 1, BreakerState.OPEN.value: 2}
@@ -64,7 +64,7 @@ class MessagingCollector(Collector):
 
         pending = GaugeMetricFamily("msgmodule_journal_pending", "Journal entries awaiting reconcile")
         try:
-            pending.add_metric([], len(Journal(settings.journal_path).entries()))
+            pending.add_metric([], pending_in(site_journals(settings))[0])
             yield pending
         except MessagingError as exc:
             scrape_errors.append(f"journal: {exc}")

@@ -1,4 +1,5 @@
-"""Site control: the shared stage mirror, the last validation and its per-file evidence.
+"""Site control: the database's copy of the stage, the last validation and its per-file evidence, and the
+journal of dual writes in which the database is authoritative.
 
 Revision ID: 0003
 Revises: 0002
@@ -41,6 +42,23 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "msgmodule_journal",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("deposition_id", sa.String(32), nullable=False),
+        sa.Column("content_type", sa.String(32), nullable=False),
+        sa.Column("failed", sa.String(8), nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("time", sa.String(19), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("host", sa.String(255), nullable=True),
+        sa.Column("pid", sa.Integer, nullable=True),
+        sa.Column("started", sa.String(32), nullable=True),
+        **_OPTIONS,
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("msgmodule_journal")
     op.drop_table("msgmodule_validated")
     op.drop_table("msgmodule_site")
