@@ -49,6 +49,7 @@ KNOWN_KEYS = (
     *FLAG_NAMES,
     "MSGMODULE_STAGE",
     "MSGDB_ENABLED",
+    "MSGMODULE_CIRCUIT_BREAKER",
     "MSGCIF_ROOT",
     "MSGDB_URL",
     "MSGDB_HOST",
@@ -144,6 +145,7 @@ class Settings:
     db_enabled: bool = True  # MSGDB_ENABLED: false forbids every stage that uses the database
     env_name: str | None = None
     given_flags: dict[str, bool] = field(default_factory=dict)  # the flags this process's settings name
+    circuit_breaker: bool = True  # MSGMODULE_CIRCUIT_BREAKER: guard the second store of a dual write
 
     def stage_disagreement(self, stage: Stage) -> list[str]:
         """The stage settings of this process that `stage` does not match (empty when none)."""
@@ -226,6 +228,7 @@ def load_settings(
         tuple(s.strip() for s in str(subjects).split("|") if s.strip()) if subjects else DEFAULT_RELEASE_SUBJECTS
     )
     db_enabled = parse_flag("MSGDB_ENABLED", values.get("MSGDB_ENABLED", True))
+    circuit_breaker = parse_flag("MSGMODULE_CIRCUIT_BREAKER", values.get("MSGMODULE_CIRCUIT_BREAKER", True))
     db_parts = {k: str(v) for k, v in values.items() if k.startswith("MSGDB_")}
     return Settings(
         stage=stage,
@@ -240,6 +243,7 @@ def load_settings(
         db_enabled=db_enabled,
         env_name=env_name,
         given_flags=given_flags,
+        circuit_breaker=circuit_breaker,
     )
 
 

@@ -366,3 +366,16 @@ def test_one_message_over_the_packet_limit_does_not_stop_other_depositions_reach
     (entry,) = Journal(load_settings(config).journal_path).entries()
     assert (entry.deposition_id, entry.failed) == (DEP, "db")
     assert "max_allowed_packet" in entry.error and "lost the connection" not in entry.error
+
+
+def test_the_circuit_breaker_skips_an_unreachable_database_at_once_and_journals_it(tmp_path, sqlite_url):
+    down = stage_config(tmp_path, "dual-write", UNREACHABLE)
+    svc = service(down)
+    for number in range(8):
+        svc.set(f"D_10000000{50 + number}", {"message_text": f"message {number}"})
+    errors = [entry.error for entry in Journal(load_settings(down).journal_path).entries()]
+    assert len(errors) == 8  # every one journaled, none lost: the archive has them all
+    assert "cannot reach the database server" in errors[0]
+    assert "circuit breaker" in errors[-1].lower()
+    off = service({**down, "MSGMODULE_CIRCUIT_BREAKER": "off"})
+    assert "circuit breaker" not in off.store.describe()

@@ -27,6 +27,7 @@ from ..metrics import METRICS, combined
 from ..model import Document, FileReference, Message, MessageStatus, OrigCommReference
 from ..stores import open_store
 from ..stores.base import MessageStore
+from ..stores.breaker import BreakerStore, CircuitBreaker, breaker_state_path
 from ..stores.dual import DualStore, MeteredStore
 from .policy import CIF, DB, STAGES, ConfigurationError, Stage
 from .record import (
@@ -59,13 +60,28 @@ def open_backend(name: str, settings: Settings) -> MessageStore:
 def build_store(settings: Settings, stage: Stage) -> MessageStore:
     """The store of one stage: one backend, or two in step."""
     METRICS.persist_to(settings.stats_path)
-    stores = [MeteredStore(open_backend(name, settings)) for name in stage.write_order]
+    stores: list[MessageStore] = [MeteredStore(open_backend(name, settings)) for name in stage.write_order]
     if len(stores) == 1:
         return stores[0]
     primary, secondary = stores
+    if settings.circuit_breaker:
+        # A second store that keeps failing is skipped (and journaled) at once for a cool-down,
+        # instead of every call waiting out its timeouts.
+        secondary = BreakerStore(secondary, breaker_for(settings, secondary.name))
     shadow_log = JsonLines(settings.mismatch_log_path) if stage.shadow else None
     return DualStore(primary, secondary, journal_outside(settings, secondary.name), shadow_log,
                      settings.shadow_sample)
+
+
+_BREAKERS: dict[tuple[str, str], CircuitBreaker] = {}
+
+
+def breaker_for(settings: Settings, backend: str) -> CircuitBreaker:
+    """The process's one breaker of a backend (a new one per store would forget the failures)."""
+    key = (os.path.realpath(settings.state_dir), backend)
+    if key not in _BREAKERS:
+        _BREAKERS[key] = CircuitBreaker(backend, state_file=breaker_state_path(settings.state_dir, backend))
+    return _BREAKERS[key]
 
 
 def journal_outside(settings: Settings, backend: str) -> Journal:

@@ -289,6 +289,9 @@ class BreakerStore(MessageStore):
     def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
         return self.breaker.call(lambda: self.inner.overwrite(deposition_id, content_type, produce))
 
+    def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
+        self.breaker.call(lambda: self.inner.apply_change(deposition_id, content_type, before, after))
+
     def list_depositions(self) -> list[str]:
         return self.breaker.call(self.inner.list_depositions)
 
