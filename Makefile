@@ -9,6 +9,7 @@ MSGMODULE := $(BIN)/msgmodule
 FORCE_FLAG := $(if $(filter 1 yes true,$(FORCE)),--force,)
 
 .PHONY: help install test demo bench lint tox clean backend-info feature-flags health reconcile \
+	feature-flags-enable feature-flags-disable status troubleshoot resync \
 	backend-cif-only backend-shadow backend-db-only backend-dual-write-cif-read backend-dual-write-db-read \
 	migration-phase-1 migration-phase-2 migration-phase-3 backend-migration-guide
 
@@ -70,6 +71,24 @@ backend-info: install  ## show stage, flags, backends (password masked) and coun
 
 feature-flags: install  ## show the four flags, the stage they make, and all stages
 	$(MSGMODULE) feature-flags
+
+feature-flags-enable: install  ## FLAG=name: turn a flag on, as a guarded stage move (FORCE=1 as for the stage targets)
+	@test -n "$(FLAG)" || { echo "usage: make feature-flags-enable FLAG=database_writes_enabled" >&2; exit 2; }
+	$(MSGMODULE) feature-flags-enable "$(FLAG)" $(FORCE_FLAG)
+
+feature-flags-disable: install  ## FLAG=name: turn a flag off, as a guarded stage move
+	@test -n "$(FLAG)" || { echo "usage: make feature-flags-disable FLAG=database_reads_enabled" >&2; exit 2; }
+	$(MSGMODULE) feature-flags-disable "$(FLAG)" $(FORCE_FLAG)
+
+status: install  ## stage, epoch, journal, last validation, breakers, depositions and messages per store
+	$(MSGMODULE) status
+
+troubleshoot: install  ## settings and their sources, versions, connectivity, journal, validation, and the usual fixes
+	$(MSGMODULE) troubleshoot
+
+resync: install  ## IDS="D_1 D_2": copy these depositions from the authoritative store where the other differs
+	@test -n "$(IDS)" || { echo "usage: make resync IDS='D_1000000001 D_1000000002'" >&2; exit 2; }
+	$(MSGMODULE) resync $(IDS)
 
 health: install  ## connect to every enabled backend; fails unless all answer
 	$(MSGMODULE) health

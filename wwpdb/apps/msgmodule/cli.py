@@ -211,6 +211,93 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
                + (f"; exported {len(move.exported)} document(s) into the archive" if move.exported else ""))
 
 
+FLAG_ALIASES = {  # the README of record's names of the four flags
+    "cif_writes_enabled": "MSGCIF_WRITES_ENABLED",
+    "cif_reads_enabled": "MSGCIF_READS_ENABLED",
+    "database_writes_enabled": "MSGDB_WRITES_ENABLED",
+    "database_reads_enabled": "MSGDB_READS_ENABLED",
+}
+
+
+def _flip(flag: str, value: bool, force: bool, options: dict[str, str | None]) -> None:
+    """Move the site to the stage whose flags are the site's with one flag changed."""
+    from .stage.lifecycle import read_site
+    from .stage.policy import FLAG_NAMES, Flags, stage_for_flags
+
+    name = FLAG_ALIASES.get(flag.strip().lower(), flag.strip().upper())
+    if name not in FLAG_NAMES:
+        raise click.UsageError(f"FLAG={flag!r} is not a flag: use one of {', '.join(FLAG_NAMES)} "
+                               f"or {', '.join(FLAG_ALIASES)}")
+    settings = settings_from(**options)
+    current = STAGES[read_site(settings).stage]
+    flags = {**current.flags.as_env(), name: value}
+    target = stage_for_flags(Flags(*(flags[key] for key in FLAG_NAMES)))  # refuses a combination with no stage
+    click.echo(f"{name}={'true' if value else 'false'}: stage {current.name} -> {target.name}")
+    ctx = click.get_current_context()
+    ctx.invoke(stage, name=target.name, force=force, as_json=False, **options)
+
+
+@cli.command("feature-flags-enable")
+@common_options
+@click.argument("flag")
+@click.option("--force", is_flag=True, help="As for `msgmodule stage --force`.")
+def feature_flags_enable(flag: str, force: bool, **options: str | None) -> None:
+    """Turn one of the four flags on: the guarded move to the stage that makes (as `msgmodule stage`)."""
+    _flip(flag, True, force, options)
+
+
+@cli.command("feature-flags-disable")
+@common_options
+@click.argument("flag")
+@click.option("--force", is_flag=True, help="As for `msgmodule stage --force`.")
+def feature_flags_disable(flag: str, force: bool, **options: str | None) -> None:
+    """Turn one of the four flags off: the guarded move to the stage that makes (as `msgmodule stage`)."""
+    _flip(flag, False, force, options)
+
+
+@cli.command()
+@common_options
+@click.option("--count-archive", is_flag=True, help="Also count the messages in the archive (reads every file).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(count_archive: bool, as_json: bool, **options: str | None) -> None:
+    """Stage and epoch, journal, last validation, breakers, and counts of depositions and messages per store."""
+    from .tools.status import site_status
+
+    info = site_status(settings_from(**options), count_archive)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True, default=str))
+        return
+    click.echo(f"stage:       {info['stage']} (epoch {info['epoch']})" + ("  FORCED" if info["forced"] else "")
+               + (f"  MOVING to {info['moving_to']}" if info["moving_to"] else ""))
+    click.echo(f"journal:     {info['journal_pending']} document(s) to reconcile")
+    validation = info["validation"]
+    click.echo("validation:  " + ("none recorded" if not validation else
+               f"{'passed' if validation['passed'] else 'FAILED'} at {validation['time']} GMT, "
+               f"{validation['depositions']} deposition(s)"))
+    for name, breaker in sorted(info["breakers"].items()):
+        click.echo(f"breaker:     {name} {breaker.get('state')}")
+    for store, counts in info["counts"].items():
+        shown = ", ".join(f"{key} {value}" for key, value in counts.items())
+        click.echo(f"{store + ':':<12} {shown}")
+
+
+@cli.command()
+@common_options
+def troubleshoot(**options: str | None) -> None:
+    """Where settings came from, versions, connectivity, journal and validation, and what to do about each problem."""
+    from .tools.status import diagnose
+
+    problems = 0
+    for section, lines in diagnose(settings_from(**options)):
+        click.echo(f"{section}:")
+        for ok, line in lines:
+            problems += not ok
+            click.echo(f"  {'ok  ' if ok else 'FIX '} {line}")
+    click.echo("no problem found" if not problems else f"{problems} problem(s): see the FIX lines")
+    if problems:
+        raise SystemExit(1)
+
+
 @cli.command()
 @common_options
 def reconcile(**options: str | None) -> None:
@@ -307,6 +394,24 @@ def _selection(settings: Settings, directory: Path | None, deposition_ids: tuple
     return root, ids, not named and depositions_file is None and not shard
 
 
+class EmptyNamed:
+    """Depositions named on the command line that turned out to have nothing: a mistyped id, most likely."""
+
+    def __init__(self, named: bool, is_empty: Any) -> None:
+        self.named = named
+        self.is_empty = is_empty
+        self.found: list[str] = []
+
+    def __call__(self, outcome: Any) -> None:
+        if self.named and self.is_empty(outcome):
+            self.found.append(outcome.deposition_id)
+
+    def refuse(self, what: str) -> None:
+        if self.found:
+            click.echo(f"named deposition(s) with {what}: {', '.join(sorted(self.found))}", err=True)
+            raise SystemExit(1)
+
+
 def _require_schema(db_url: str) -> None:
     from .db import schema_versions
 
@@ -368,14 +473,16 @@ def migrate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: t
     from .db.engine import mask_url
 
     settings = settings_from(**options)
-    root, ids, _ = _selection(settings, directory, deposition_ids, more_ids, depositions_file, shard)
+    root, ids, whole = _selection(settings, directory, deposition_ids, more_ids, depositions_file, shard)
     _require_schema(settings.db_url)
     run_options = MigrationOptions(root, settings.db_url, dry_run, force_overwrite)
+    empty = EmptyNamed(not whole and not shard, lambda outcome: outcome.status == "no-files")
     with _open_report(report) as handle:
         summary = run_batches(migrate_batch, run_options, ids, workers or default_workers(), batch_size,
-                              handle, progress)
+                              handle, progress, on_outcome=empty)
     verb = "checked (dry run)" if dry_run else "processed"
     _print_summary(verb, summary, f"{root} -> {mask_url(settings.db_url)}", report)
+    empty.refuse(f"no message files in {root}")
     if summary.total and summary.statuses["unchanged"] + summary.statuses["no-files"] == summary.total:
         click.echo("nothing to do: every document is unchanged since it was migrated")
     if summary.statuses["conflict-kept"]:
@@ -426,8 +533,12 @@ def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: 
         extra = sorted({d for d, _ in DbMessageStore(settings.db_url).document_keys()} - archive_ids)
     shown = 0
 
+    empty = EmptyNamed(not whole and not changed and not shard, lambda outcome: outcome.status == "equal"
+                       and not outcome.files and not any(outcome.rows.values()))
+
     def show(outcome: Any) -> None:
         nonlocal shown
+        empty(outcome)
         if outcome.status == "different" and shown < 20:
             shown += 1
             click.echo(f"DIFFERENT {outcome.deposition_id}:")
@@ -446,6 +557,7 @@ def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: 
         record_validation(settings.db_url, archive_id, root, passed, summary.total,
                           summary.total - summary.statuses["equal"], changed, str(report) if report else None)
     click.echo("ALL EQUAL" if passed else f"{summary.total - summary.statuses['equal']} deposition(s) differ or failed")
+    empty.refuse(f"no messages in {root} nor in the database")
     if not passed:
         raise SystemExit(1)
 
@@ -496,9 +608,11 @@ def export(output_dir: Path | None, in_place: bool, deposition_ids: tuple[str, .
                     f"--in-place: the site is in stage {stage.name}, where the archive is authoritative; writing "
                     "the database over it would hide messages. To go back to the archive from a stage that reads "
                     "the database, move the stage (msgmodule stage): the move exports what differs itself.")
+        empty = EmptyNamed(bool(named or depositions_file), lambda outcome: outcome.status == "no-files")
         summary = run_batches(export_batch, ExportOptions(settings.db_url, target, in_place), ids, workers,
-                              report=handle)
+                              report=handle, on_outcome=empty)
     _print_summary("exported", summary, target, report)
+    empty.refuse("no documents in the database")
     if summary.failed:
         raise SystemExit(1)
 

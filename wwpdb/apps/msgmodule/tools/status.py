@@ -1,0 +1,120 @@
+"""What `msgmodule status` and `msgmodule troubleshoot` show: the site at a glance, and the usual fixes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .. import __version__
+from ..config import Settings
+from ..errors import MessagingError
+from ..stage.lifecycle import describe_site
+from ..stage.policy import STAGES
+from ..stage.routing import check_health
+from ..stores.cif import CifMessageStore
+
+
+def site_status(settings: Settings, count_archive: bool = False) -> dict[str, Any]:
+    """Stage, epoch, journal, last validation, breakers, and depositions and messages per store."""
+    from .monitoring import breaker_states
+
+    info = describe_site(settings)
+    info["breakers"] = breaker_states(settings)
+    info["counts"] = {"archive": _archive_counts(settings, count_archive), "database": _database_counts(settings)}
+    return info
+
+
+def _archive_counts(settings: Settings, count_messages: bool) -> dict[str, Any]:
+    store = CifMessageStore(settings.cif_root)
+    try:
+        depositions = store.list_depositions()
+    except MessagingError as exc:
+        return {"error": str(exc)}
+    counts: dict[str, Any] = {"depositions": len(depositions)}
+    if count_messages:
+        messages = 0
+        for deposition_id in depositions:
+            with contextlib.suppress(MessagingError):
+                messages += sum(len(d.messages) for d in store.load_all(deposition_id).values())
+        counts["messages"] = messages
+    else:
+        counts["messages"] = "not counted (--count-archive reads every file)"
+    return counts
+
+
+def _database_counts(settings: Settings) -> dict[str, Any]:
+    from ..db.engine import get_engine, run_with_retries
+    from ..db.schema import CATEGORY_TABLES, documents
+
+    database = settings.db_url.removeprefix("sqlite:///")
+    if database != settings.db_url and not Path(database).exists():
+        return {"error": f"no database file at {database}"}
+    engine = get_engine(settings.db_url)
+    info = CATEGORY_TABLES["pdbx_deposition_message_info"]
+
+    def work() -> dict[str, Any]:
+        with engine.connect() as connection:
+            return {
+                "depositions": connection.execute(
+                    select(func.count(documents.c.source_deposition_id.distinct()))).scalar_one(),
+                "messages": connection.execute(select(func.count()).select_from(info)).scalar_one(),
+            }
+
+    try:
+        return run_with_retries(engine, "count depositions and messages", work)
+    except MessagingError as exc:
+        return {"error": str(exc)}
+
+
+# What to do when a check fails, by the words its message carries.
+FIXES = (
+    ("does not exist", "create the folder or set MSGCIF_ROOT to the archive root (is its share mounted?)"),
+    ("cannot reach the database server", "start the database server, or check MSGDB_URL / MSGDB_HOST and MSGDB_PORT"),
+    ("refused the login", "check MSGDB_USER / MSGDB_PASS and the user's grants"),
+    ("schema is missing", "run: msgmodule init-db"),
+    ("refusing to serve", "unset MSGMODULE_STAGE and the *_ENABLED flags: processes follow `msgmodule stage`"),
+    ("no validated migration", "run: msgmodule migrate, then msgmodule validate"),
+    ("awaiting reconcile", "run: msgmodule reconcile"),
+    ("circuit breaker", "bring the database back; the breaker closes by itself after its cool-down"),
+)
+
+
+def _fix_for(message: str) -> str:
+    for words, fix in FIXES:
+        if words in message:
+            return f" -> {fix}"
+    return ""
+
+
+def diagnose(settings: Settings) -> Iterator[tuple[str, list[tuple[bool, str]]]]:
+    """Sections of (ok, line): settings and their sources, versions, each check with its usual fix."""
+    yield "settings", [(True, f"{key} from {source}") for key, source in sorted(settings.sources.items())] + [
+        (True, f"config file {settings.config_file}" + ("" if Path(settings.config_file).exists() else " (none)"))]
+    versions = [f"msgmodule {__version__}", f"python {platform.python_version()}"]
+    for package in ("SQLAlchemy", "PyMySQL", "gemmi", "alembic"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions.append(f"{package} {metadata.version(package)}")
+    yield "versions", [(True, ", ".join(versions))]
+    yield "checks", [(check.ok, f"{check.backend}: {check.detail}" + ("" if check.ok else _fix_for(check.detail)))
+                     for check in check_health(settings)]
+    info = describe_site(settings)
+    validation = info["validation"]
+    stage = STAGES[info["stage"]]
+    lines = [(True, f"stage {info['stage']} at epoch {info['epoch']}, {len(info['history'])} move(s) recorded")]
+    if validation is None:
+        lines.append((True, "last validation: none recorded"))
+    else:
+        passed = bool(validation.get("passed"))
+        lines.append((passed or not stage.flags.db_writes,
+                      f"last validation: {'passed' if passed else 'failed'} at {validation.get('time')}"
+                      + ("" if passed else " -> see its report; fix, then msgmodule validate --changed")))
+    if os.environ.get("MSGMODULE_STAGE"):
+        lines.append((False, "MSGMODULE_STAGE is set in this environment -> unset it; processes follow the site"))
+    yield "site", lines
