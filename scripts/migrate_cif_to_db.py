@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout too
 
-from wwpdb.apps.msgmodule.cli import run  # noqa: E402
+from wwpdb.apps.msgmodule.tools.console import migrate  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1:], command="migrate", prog_name=Path(sys.argv[0]).name))
+    migrate()  # logs the run, as the installed console script does

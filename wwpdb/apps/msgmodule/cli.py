@@ -688,7 +688,7 @@ def main() -> None:
     sys.exit(run())
 
 
+from .tools import commands as _operator_commands  # noqa: E402,F401 - registers the operator commands
+
 if __name__ == "__main__":
     main()
-
-from .tools import commands as _operator_commands  # noqa: E402,F401 - registers the operator commands

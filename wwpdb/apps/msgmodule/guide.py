@@ -11,7 +11,7 @@ Settings come from arguments > environment > msgmodule.cfg > defaults;
 0. Point at the archive and the database, create the schema, check both:
      export MSGCIF_ROOT=/path/to/archive
      export MSGDB_URL='mysql+pymysql://USER:PASS@HOST:3306/DBNAME?charset=utf8mb4'
-     python scripts/init_messaging_database.py
+     msgmodule init-db                # or scripts/init_messaging_database.py in a checkout
      make health                      # exit 0 only if every backend answered
 
 The stage is the site's, not a process's: it is recorded in the archive root
@@ -29,10 +29,10 @@ settled, and the move checks what it must (below). `msgmodule stage` shows it al
    journaled; `make reconcile` re-copies it once the database is back.
 
 2. Copy the existing archive (idempotent; re-run until it reports nothing to do):
-     python scripts/migrate_cif_to_db.py --directory $MSGCIF_ROOT --workers 4 --report migrate.json
+     msgmodule migrate --workers 4 --report migrate.json
 
 3. Prove nothing was lost (this also records what it proved):
-     python scripts/validate_migration.py --report validate.json
+     msgmodule validate --report validate.json
    Exit 0 means every deposition is equal. Optionally run the stage `shadow`
    for a while (make backend-shadow): reads are compared with the database
    and differences logged to the state directory's shadow-mismatches.jsonl.

@@ -224,7 +224,7 @@ def test_selectors_shard_and_depositions_file(example_archive, db_url, tmp_path)
 
 def test_migration_needs_the_schema(example_archive, sqlite_url, capsys):
     assert migrate(example_archive, sqlite_url) == 1
-    assert "init_messaging_database.py" in capsys.readouterr().err
+    assert "msgmodule init-db" in capsys.readouterr().err
 
 
 def test_export_in_place_writes_a_new_version(example_archive, db_url):

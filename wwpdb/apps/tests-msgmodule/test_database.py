@@ -78,7 +78,7 @@ def test_reset_asks_first_and_keeps_data_when_refused(sqlite_url, capsys, monkey
 
 
 def test_a_store_on_a_database_without_schema_says_to_run_the_init_script(empty_db_url):
-    with pytest.raises(SchemaMissingError, match="init_messaging_database.py"):
+    with pytest.raises(SchemaMissingError, match="msgmodule init-db"):
         DbMessageStore(empty_db_url).load("D_1", TO)
 
 

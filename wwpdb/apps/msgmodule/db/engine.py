@@ -254,12 +254,12 @@ def translate(exc: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
     if code == _UNKNOWN_DATABASE:
         return BackendUnavailableError(
             f"the database named in {where} does not exist ({detail}). "
-            "Create it (CREATE DATABASE ... CHARACTER SET utf8mb4), then run scripts/init_messaging_database.py."
+            "Create it (CREATE DATABASE ... CHARACTER SET utf8mb4), then run: msgmodule init-db (or msgmodule-init-db)."
         )
     if code in _NO_TABLE or "no such table" in detail.lower() or "no such column" in detail.lower():
         return SchemaMissingError(
             f"the message schema is missing or out of date in {where} ({detail}) while trying to {what}. "
-            "Run: python scripts/init_messaging_database.py"
+            "Run: msgmodule init-db (or msgmodule-init-db)"
         )
     if code in _PACKET_TOO_LARGE or "max_allowed_packet" in detail:
         return ValueTooLargeError(

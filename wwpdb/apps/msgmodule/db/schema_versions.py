@@ -77,7 +77,7 @@ def verify(url: str, engine: Engine | None = None) -> SchemaStatus:
             context = MigrationContext.configure(connection)
             current = context.get_current_revision()
             if current is None:
-                problems.append("no message schema (no alembic_version): run scripts/init_messaging_database.py")
+                problems.append("no message schema (no alembic_version): run: msgmodule init-db")
             elif current != head:
                 problems.append(f"schema revision is {current}, this library needs {head}: run the init script")
             existing = set(inspect(connection).get_table_names())

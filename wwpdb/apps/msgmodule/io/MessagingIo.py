@@ -544,7 +544,8 @@ class MessagingIo(MessagingService):
                 content_type, file_format = TOKEN_FILES[token]
                 row = self.site.attachments.attach(deposition_id, content_type, file_format)
                 rows.append(row)
-                if token in ("model", "cs", "nmr-data-str") and not (token == "model" and map_only):
+                # nosec B105: "model" is a kind of file, not a password
+                if token in ("model", "cs", "nmr-data-str") and not (token == "model" and map_only):  # nosec B105
                     rows.extend(self.site.attachments.review_copies(deposition_id, token, row))
             except AttachmentError as exc:
                 logger.warning("processMsg: %s", exc)
