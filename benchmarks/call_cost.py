@@ -58,9 +58,22 @@ def filled_document(deposition_id: str, count: int) -> Document:
     document = Document(deposition_id, "messages-to-depositor")
     for number in range(count):
         message_id = str(uuid.uuid4())
-        document.messages.append(Message(
-            str(number + 1), message_id, deposition_id, f"2024-01-01 00:{number // 60 % 60:02d}:{number % 60:02d}",
-            "annotator@example.org", None, None, message_id, f"Message {number}", TEXT, "text", "Y"))
+        document.messages.append(
+            Message(
+                str(number + 1),
+                message_id,
+                deposition_id,
+                f"2024-01-01 00:{number // 60 % 60:02d}:{number % 60:02d}",
+                "annotator@example.org",
+                None,
+                None,
+                message_id,
+                f"Message {number}",
+                TEXT,
+                "text",
+                "Y",
+            )
+        )
         document.statuses.append(MessageStatus(message_id, deposition_id, "N", "N", "N"))
     return document
 
@@ -68,8 +81,12 @@ def filled_document(deposition_id: str, count: int) -> Document:
 def make_site(stage: str, db_url: str, folder: Path) -> dict[str, str]:
     (folder / "archive").mkdir(parents=True)
     schema_versions.upgrade(db_url)
-    config = {"MSGCIF_ROOT": str(folder / "archive"), "MSGDB_URL": db_url,
-              "MSGMODULE_STATE_DIR": str(folder / "state"), "MSGMODULE_CONFIG": str(folder / "none.cfg")}
+    config = {
+        "MSGCIF_ROOT": str(folder / "archive"),
+        "MSGDB_URL": db_url,
+        "MSGMODULE_STATE_DIR": str(folder / "state"),
+        "MSGMODULE_CONFIG": str(folder / "none.cfg"),
+    }
     settings = load_settings(config)
     move_stage(settings, stage, force=True)
     stores = all_backends(settings)
@@ -91,26 +108,33 @@ def median_ms(work: Callable[[], Any], calls: int) -> float:
 
 def measure(config: dict[str, str], stage: str, rounds: int, calls: int) -> dict[str, dict[str, float]]:
     svc = MessagingFactory.create_messaging_service(config=config)
-    targets = {kind: svc.get(DEPOSITION[kind], "messages-to-depositor")[SIZES[kind] // 2]["message_id"]
-               for kind in SIZES}
+    targets = {
+        kind: svc.get(DEPOSITION[kind], "messages-to-depositor")[SIZES[kind] // 2]["message_id"] for kind in SIZES
+    }
     operations: dict[str, Callable[[str], Any]] = {
         "set": lambda kind: svc.set(DEPOSITION[kind], {"message_subject": "new", "message_text": TEXT}),
         "mark_read": lambda kind: svc.mark_read(DEPOSITION[kind], targets[kind]),
         "tag": lambda kind: svc.tag(DEPOSITION[kind], targets[kind], action_reqd=True),
     }
     if stage == "db-only":
-        pages = {kind: MessagingFactory.create_messaging_service(
-            config=config, req_obj=Request(identifier=DEPOSITION[kind], content_type="msgs")) for kind in SIZES}
+        pages = {
+            kind: MessagingFactory.create_messaging_service(
+                config=config, req_obj=Request(identifier=DEPOSITION[kind], content_type="msgs")
+            )
+            for kind in SIZES
+        }
         operations["page"] = lambda kind: pages[kind].getMsgRowList(
-            DEPOSITION[kind], p_bServerSide=True, p_iDisplayStart=10, p_iDisplayLength=10)
+            DEPOSITION[kind], p_bServerSide=True, p_iDisplayStart=10, p_iDisplayLength=10
+        )
     figures: dict[str, dict[str, list[float]]] = {name: {kind: [] for kind in SIZES} for name in operations}
     for round_number in range(rounds):
         kinds = list(SIZES) if round_number % 2 == 0 else list(reversed(SIZES))
         for name, operation in operations.items():
             for kind in kinds:
                 figures[name][kind].append(median_ms(lambda: operation(kind), calls))  # noqa: B023
-    return {name: {kind: statistics.median(values) for kind, values in by_kind.items()}
-            for name, by_kind in figures.items()}
+    return {
+        name: {kind: statistics.median(values) for kind, values in by_kind.items()} for name, by_kind in figures.items()
+    }
 
 
 def main() -> None:
@@ -137,8 +161,9 @@ def main() -> None:
                 if database == "mariadb":
                     with admin.connect() as connection:  # type: ignore[union-attr]
                         connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-                        connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 "
-                                                   "COLLATE utf8mb4_bin")
+                        connection.exec_driver_sql(
+                            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                        )
                     dispose_engines()
                     db_url = f"{args.mysql_url}/{name}?charset=utf8mb4"
                 else:
@@ -167,8 +192,10 @@ def main() -> None:
     print(f"call cost on {database} (median of {args.rounds} interleaved rounds of {args.calls} calls):")
     for stage in ("cif-only", "dual-write", "db-only"):
         for operation, by_kind in results[stage].items():
-            print(f"  {stage:<11} {operation:<10} 30 messages {by_kind['short']:7.2f} ms   "
-                  f"1000 messages {by_kind['long']:7.2f} ms")
+            print(
+                f"  {stage:<11} {operation:<10} 30 messages {by_kind['short']:7.2f} ms   "
+                f"1000 messages {by_kind['long']:7.2f} ms"
+            )
     for (figure, ratio), goal in zip(ratios.items(), goals, strict=True):
         print(f"  {figure:<48} {ratio:5.2f}x  (goal <= {goal}x: {'meets' if ratio <= goal else 'MISSES'})")
     args.json.parent.mkdir(parents=True, exist_ok=True)

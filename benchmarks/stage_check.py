@@ -38,8 +38,12 @@ def bench_stage(root: Path, stage: str, rounds: int, calls: int) -> dict[str, fl
     (root / "archive").mkdir()
     db_url = f"sqlite:///{root}/messages.db"
     schema_versions.upgrade(db_url)
-    config = {"MSGCIF_ROOT": str(root / "archive"), "MSGDB_URL": db_url, "MSGMODULE_STATE_DIR": str(root / "state"),
-              "MSGMODULE_CONFIG": str(root / "none.cfg")}
+    config = {
+        "MSGCIF_ROOT": str(root / "archive"),
+        "MSGDB_URL": db_url,
+        "MSGMODULE_STATE_DIR": str(root / "state"),
+        "MSGMODULE_CONFIG": str(root / "none.cfg"),
+    }
     settings = load_settings(config)
     move_stage(settings, stage, force=True)
     direct = MessagingService(build_store(settings, STAGES[stage]))
@@ -68,9 +72,11 @@ def main() -> None:
         for stage in ("cif-only", "dual-write"):
             figures = bench_stage(Path(folder) / stage, stage, args.rounds, args.calls)
             results[stage] = figures
-            print(f"{stage:<11} set: stage's store alone {figures['direct_set_ms']:.3f} ms, through SiteStore "
-                  f"{figures['site_set_ms']:.3f} ms: {figures['ratio']:.3f}x (median of {args.rounds} interleaved "
-                  f"rounds of {args.calls})")
+            print(
+                f"{stage:<11} set: stage's store alone {figures['direct_set_ms']:.3f} ms, through SiteStore "
+                f"{figures['site_set_ms']:.3f} ms: {figures['ratio']:.3f}x (median of {args.rounds} interleaved "
+                f"rounds of {args.calls})"
+            )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"figures written to {args.json}")

@@ -1,6 +1,6 @@
 """Save/load time of one document in each store (CIF, SQLite, MariaDB when reachable).
 
-    .venv/bin/python benchmarks/store_io.py [FILE] [--mysql-url mysql+pymysql://root@127.0.0.1:3306]
+.venv/bin/python benchmarks/store_io.py [FILE] [--mysql-url mysql+pymysql://root@127.0.0.1:3306]
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ DEFAULT_FILE = Path(__file__).resolve().parents[1] / (
 
 def measure(store: MessageStore, document, repeat: int = 50) -> tuple[float, float]:
     save = min(timeit.repeat(lambda: store.save(document), number=repeat, repeat=3)) / repeat
-    load = min(
-        timeit.repeat(lambda: store.load(document.deposition_id, document.content_type), number=repeat, repeat=3)
-    ) / repeat
+    load = (
+        min(timeit.repeat(lambda: store.load(document.deposition_id, document.content_type), number=repeat, repeat=3))
+        / repeat
+    )
     return save, load
 
 

@@ -242,13 +242,19 @@ def _migrate(
     work: dict[tuple[str, str], SourceFile] = {}
     for key, source in sources.items():
         outcome = outcomes[key[0]]
-        entry = {"content_type": source.content_type, "file": os.path.basename(source.path), "version": source.version,
-                 "checksum": source.checksum, "action": "unchanged"}
+        entry = {
+            "content_type": source.content_type,
+            "file": os.path.basename(source.path),
+            "version": source.version,
+            "checksum": source.checksum,
+            "action": "unchanged",
+        }
         outcome.files.append(entry)
         if source.version > MAX_SOURCE_VERSION:
             outcome.errors.append(
                 f"{source.path}: version number {source.version} is larger than the database records "
-                f"({MAX_SOURCE_VERSION}); rename the file to a sane version (V<n>) and migrate again")
+                f"({MAX_SOURCE_VERSION}); rename the file to a sane version (V<n>) and migrate again"
+            )
             entry["action"] = "failed"
             continue
         if _unchanged(tracked.get(key), source):
@@ -281,11 +287,13 @@ def _migrate(
                     if action == "conflict-kept":
                         outcomes[deposition_id].warnings.append(
                             f"{content_type}: the database has changes made since migration that differ from "
-                            f"{entry['file']}; kept them (use --force-overwrite to replace)")
+                            f"{entry['file']}; kept them (use --force-overwrite to replace)"
+                        )
                     elif action == "overwritten":
                         outcomes[deposition_id].warnings.append(
                             f"{content_type}: database changes made since migration were overwritten "
-                            f"(--force-overwrite) by {entry['file']}")
+                            f"(--force-overwrite) by {entry['file']}"
+                        )
     for outcome in outcomes.values():
         outcome.settle()
     return list(outcomes.values())
@@ -400,8 +408,9 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
             for key in replace:
                 document = work[key].document
                 assert document is not None
-                params.extend(row_params(document, category, row, order)
-                              for order, row in enumerate(document.rows(category)))
+                params.extend(
+                    row_params(document, category, row, order) for order, row in enumerate(document.rows(category))
+                )
             if params:
                 insert_rows(connection, CATEGORY_TABLES[category.name], params)
         tracking_updates = []
@@ -411,20 +420,33 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
             row = locked[key]
             revision = row.revision + 1 if key in replace else row.revision
             source = work[key]
-            tracking_updates.append({
-                "d": key[0], "c": key[1], "revision": revision, "migrated_revision": revision,
-                "source_file": os.path.basename(source.path), "source_version": source.version,
-                "source_checksum": source.checksum,
-            })
+            tracking_updates.append(
+                {
+                    "d": key[0],
+                    "c": key[1],
+                    "revision": revision,
+                    "migrated_revision": revision,
+                    "source_file": os.path.basename(source.path),
+                    "source_version": source.version,
+                    "source_checksum": source.checksum,
+                }
+            )
         if tracking_updates:
             connection.execute(
                 update(documents)
-                .where(documents.c.source_deposition_id == bindparam("d"),
-                       documents.c.source_content_type == bindparam("c"))
-                .values(revision=bindparam("revision"), migrated_revision=bindparam("migrated_revision"),
-                        source_file=bindparam("source_file"), source_version=bindparam("source_version"),
-                        source_checksum=bindparam("source_checksum"), migrated_at=func.current_timestamp(),
-                        updated_at=func.current_timestamp()),
+                .where(
+                    documents.c.source_deposition_id == bindparam("d"),
+                    documents.c.source_content_type == bindparam("c"),
+                )
+                .values(
+                    revision=bindparam("revision"),
+                    migrated_revision=bindparam("migrated_revision"),
+                    source_file=bindparam("source_file"),
+                    source_version=bindparam("source_version"),
+                    source_checksum=bindparam("source_checksum"),
+                    migrated_at=func.current_timestamp(),
+                    updated_at=func.current_timestamp(),
+                ),
                 tracking_updates,
             )
         return actions
@@ -596,8 +618,9 @@ def run_batches(
     # that runs threads can deadlock the child, so fork only when this one has none.
     pool = None
     if workers > 1 and len(jobs) > 1:
-        method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
-            else "spawn"
+        method = (
+            "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        )
         pool = multiprocessing.get_context(method).Pool(processes=workers)
     bar = tqdm(total=len(ids), unit="dep", disable=not show, file=sys.stderr, smoothing=0.1)
 

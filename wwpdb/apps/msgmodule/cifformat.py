@@ -156,9 +156,15 @@ def describe_entry(path: str | os.PathLike[str]) -> str:
 
 
 def _kind(mode: int) -> str:
-    kinds = [(stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"),
-             (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    kinds = [
+        (stat.S_ISREG, "a regular file"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
     return next((name for test, name in kinds if test(mode)), "a special file")
 
 
@@ -201,9 +207,7 @@ def _to_document(
             if length == 0:
                 continue
             missing: list[str | None] = [None] * length
-            values = [
-                _column(lowered[item], decode, fields) if item in lowered else missing for item in category.items
-            ]
+            values = [_column(lowered[item], decode, fields) if item in lowered else missing for item in category.items]
             row_type = category.row_type
             document.rows(category).extend(row_type(*row) for row in zip(*values, strict=True))
     return document

@@ -20,24 +20,41 @@ from .tools.logfile import LoggingGroup, start_command_log
 
 def common_options(function):  # type: ignore[no-untyped-def]
     """--db-url, --cif-root, --site, --env and --config: explicit settings, above environment and file."""
-    function = click.option("--config", "config_file", default=None, help="Config file (else MSGMODULE_CONFIG, "
-                            "else ./msgmodule.cfg).")(function)
-    function = click.option("--env", "env_name", default=None, metavar="NAME", help="Use the config file's "
-                            "[env:NAME] section too (development, staging, production; else MSGMODULE_ENV).",
-                            )(function)
-    function = click.option("--site", "site_id", default=None, help="Site id for [site:ID] config sections "
-                            "(else WWPDB_SITE_ID).")(function)
-    function = click.option("--cif-root", default=None, help="Archive root holding D_* folders (else "
-                            "MSGCIF_ROOT, config, ./msgmodule-data/archive).")(function)
-    function = click.option("--db-url", default=None, help="SQLAlchemy URL of the message database (else "
-                            "MSGDB_URL or MSGDB_HOST..., config, the SQLite default).")(function)
+    function = click.option(
+        "--config", "config_file", default=None, help="Config file (else MSGMODULE_CONFIG, else ./msgmodule.cfg)."
+    )(function)
+    function = click.option(
+        "--env",
+        "env_name",
+        default=None,
+        metavar="NAME",
+        help="Use the config file's [env:NAME] section too (development, staging, production; else MSGMODULE_ENV).",
+    )(function)
+    function = click.option(
+        "--site", "site_id", default=None, help="Site id for [site:ID] config sections (else WWPDB_SITE_ID)."
+    )(function)
+    function = click.option(
+        "--cif-root",
+        default=None,
+        help="Archive root holding D_* folders (else MSGCIF_ROOT, config, ./msgmodule-data/archive).",
+    )(function)
+    function = click.option(
+        "--db-url",
+        default=None,
+        help="SQLAlchemy URL of the message database (else MSGDB_URL or MSGDB_HOST..., config, the SQLite default).",
+    )(function)
     return function
 
 
-def settings_from(db_url: str | None, cif_root: str | None, site_id: str | None, config_file: str | None,
-                  env_name: str | None = None) -> Settings:
-    explicit = {"MSGDB_URL": db_url, "MSGCIF_ROOT": cif_root, "MSGMODULE_CONFIG": config_file,
-                "MSGMODULE_ENV": env_name}
+def settings_from(
+    db_url: str | None, cif_root: str | None, site_id: str | None, config_file: str | None, env_name: str | None = None
+) -> Settings:
+    explicit = {
+        "MSGDB_URL": db_url,
+        "MSGCIF_ROOT": cif_root,
+        "MSGMODULE_CONFIG": config_file,
+        "MSGMODULE_ENV": env_name,
+    }
     return load_settings({k: v for k, v in explicit.items() if v}, site_id)
 
 
@@ -45,8 +62,13 @@ def settings_from(db_url: str | None, cif_root: str | None, site_id: str | None,
 @click.version_option(__version__, prog_name="msgmodule")
 @click.option("-v", "--verbose", count=True, help="More on stderr: -v info, -vv debug (debug in the log file too).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Log records as text lines or as JSON objects, one per line.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log records as text lines or as JSON objects, one per line.",
+)
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool, log_format: str) -> None:
     """Store and move wwPDB OneDep deposition messages (CIF archive and database).
@@ -91,11 +113,15 @@ def backend_info_command(as_json: bool, **options: str | None) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
         return
-    click.echo(f"stage:           {info['stage']} (epoch {info['epoch']}, the site's record)"
-               + (f"  (site {info['site_id']})" if info["site_id"] else ""))
+    click.echo(
+        f"stage:           {info['stage']} (epoch {info['epoch']}, the site's record)"
+        + (f"  (site {info['site_id']})" if info["site_id"] else "")
+    )
     if info["process_stage_setting"]:
-        click.echo(f"this process:    set to {info['process_stage_setting']}"
-                   + ("" if info["process_stage_setting"] == info["stage"] else "  DISAGREES: it refuses to serve"))
+        click.echo(
+            f"this process:    set to {info['process_stage_setting']}"
+            + ("" if info["process_stage_setting"] == info["stage"] else "  DISAGREES: it refuses to serve")
+        )
     click.echo(f"reads from:      {info['read_backend']}" + ("  (database compared: shadow)" if info["shadow"] else ""))
     click.echo(f"writes to:       {' then '.join(info['write_backends'])}")
     click.echo(f"cif root:        {info['cif_root']}")
@@ -128,14 +154,21 @@ def feature_flags(**options: str | None) -> None:
         click.echo(f"{name}={'true' if value else 'false'}")
     click.echo(f"=> stage {record.stage} (epoch {record.epoch}, the site's record)")
     if settings.stage_given:
-        click.echo(f"this process sets stage {settings.stage.name} ({settings.stage_setting()})"
-                   + ("" if settings.stage.name == record.stage else ": it DISAGREES with the site and refuses "
-                      "to serve; unset it (msgmodule stage moves the site)"))
+        click.echo(
+            f"this process sets stage {settings.stage.name} ({settings.stage_setting()})"
+            + (
+                ""
+                if settings.stage.name == record.stage
+                else ": it DISAGREES with the site and refuses to serve; unset it (msgmodule stage moves the site)"
+            )
+        )
     click.echo("stages:")
     for stage in STAGES.values():
         flags = " ".join("1" if v else "0" for v in stage.flags.as_env().values())
-        click.echo(f"  {stage.name:<11} flags(cifW cifR dbW dbR)={flags}  reads {stage.read_from}, "
-                   f"writes {' then '.join(stage.write_order)}")
+        click.echo(
+            f"  {stage.name:<11} flags(cifW cifR dbW dbR)={flags}  reads {stage.read_from}, "
+            f"writes {' then '.join(stage.write_order)}"
+        )
 
 
 @cli.command()
@@ -154,8 +187,12 @@ def health(**options: str | None) -> None:
 @cli.command()
 @common_options
 @click.argument("name", required=False, type=click.Choice(list(STAGES)))
-@click.option("--force", is_flag=True, help="Move even if a guard fails (unreconciled journal entries, a missing, "
-              "failed or stale validation, documents that cannot be exported); what was skipped is recorded.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Move even if a guard fails (unreconciled journal entries, a missing, "
+    "failed or stale validation, documents that cannot be exported); what was skipped is recorded.",
+)
 @click.option("--json", "as_json", is_flag=True, help="With no NAME: print the record, history and checks as JSON.")
 def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -> None:
     """Show the site's stage, epoch and history, or move the whole site to stage NAME.
@@ -180,23 +217,32 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
             click.echo(f"  skipped: {skipped}")
         if info["moving_to"]:
             click.echo(f"MOVING to {info['moving_to']}")
-        click.echo(f"journal:  {info['journal_pending']} to reconcile, "
-                   f"{info['journal_open_intents']} unfinished write(s) in all")
+        click.echo(
+            f"journal:  {info['journal_pending']} to reconcile, "
+            f"{info['journal_open_intents']} unfinished write(s) in all"
+        )
         validation = info["validation"]
         if validation:
-            click.echo(f"validation: {'passed' if validation['passed'] else 'FAILED'} at {validation['time']} GMT "
-                       f"({validation['depositions']} deposition(s)"
-                       + (", changed ones only" if validation.get("changed_only") else "") + ")")
+            click.echo(
+                f"validation: {'passed' if validation['passed'] else 'FAILED'} at {validation['time']} GMT "
+                f"({validation['depositions']} deposition(s)"
+                + (", changed ones only" if validation.get("changed_only") else "")
+                + ")"
+            )
         else:
             click.echo("validation: none recorded in the database")
         if settings.stage_given:
             agrees = settings.stage.name == info["stage"]
-            click.echo(f"this process: set to {settings.stage.name} ({settings.stage_setting()})"
-                       + ("" if agrees else ": DISAGREES with the site, so it refuses to serve"))
+            click.echo(
+                f"this process: set to {settings.stage.name} ({settings.stage_setting()})"
+                + ("" if agrees else ": DISAGREES with the site, so it refuses to serve")
+            )
         click.echo("history:" + ("" if info["history"] else " no moves yet"))
         for line in info["history"]:
-            click.echo(f"  {line['epoch']:>3}  {line['time']}  {line['from']} -> {line['to']}  by {line['who']}"
-                       + ("  FORCED: " + "; ".join(line.get("skipped", [])) if line.get("forced") else ""))
+            click.echo(
+                f"  {line['epoch']:>3}  {line['time']}  {line['from']} -> {line['to']}  by {line['who']}"
+                + ("  FORCED: " + "; ".join(line.get("skipped", [])) if line.get("forced") else "")
+            )
         return
     move = move_stage(settings, name, force, say=lambda line: click.echo(f"  ... {line}"))
     for warning in move.warnings:
@@ -206,9 +252,11 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
         return
     for skipped in move.skipped:
         click.echo(f"FORCED past: {skipped}", err=True)
-    click.echo(f"stage {move.old} -> {move.new} (epoch {move.epoch})"
-               + (f"; reconciled {move.reconciled} document(s)" if move.reconciled else "")
-               + (f"; exported {len(move.exported)} document(s) into the archive" if move.exported else ""))
+    click.echo(
+        f"stage {move.old} -> {move.new} (epoch {move.epoch})"
+        + (f"; reconciled {move.reconciled} document(s)" if move.reconciled else "")
+        + (f"; exported {len(move.exported)} document(s) into the archive" if move.exported else "")
+    )
 
 
 FLAG_ALIASES = {  # the README of record's names of the four flags
@@ -226,8 +274,9 @@ def _flip(flag: str, value: bool, force: bool, options: dict[str, str | None]) -
 
     name = FLAG_ALIASES.get(flag.strip().lower(), flag.strip().upper())
     if name not in FLAG_NAMES:
-        raise click.UsageError(f"FLAG={flag!r} is not a flag: use one of {', '.join(FLAG_NAMES)} "
-                               f"or {', '.join(FLAG_ALIASES)}")
+        raise click.UsageError(
+            f"FLAG={flag!r} is not a flag: use one of {', '.join(FLAG_NAMES)} or {', '.join(FLAG_ALIASES)}"
+        )
     settings = settings_from(**options)
     current = STAGES[read_site(settings).stage]
     flags = {**current.flags.as_env(), name: value}
@@ -267,13 +316,22 @@ def status(count_archive: bool, as_json: bool, **options: str | None) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True, default=str))
         return
-    click.echo(f"stage:       {info['stage']} (epoch {info['epoch']})" + ("  FORCED" if info["forced"] else "")
-               + (f"  MOVING to {info['moving_to']}" if info["moving_to"] else ""))
+    click.echo(
+        f"stage:       {info['stage']} (epoch {info['epoch']})"
+        + ("  FORCED" if info["forced"] else "")
+        + (f"  MOVING to {info['moving_to']}" if info["moving_to"] else "")
+    )
     click.echo(f"journal:     {info['journal_pending']} document(s) to reconcile")
     validation = info["validation"]
-    click.echo("validation:  " + ("none recorded" if not validation else
-               f"{'passed' if validation['passed'] else 'FAILED'} at {validation['time']} GMT, "
-               f"{validation['depositions']} deposition(s)"))
+    click.echo(
+        "validation:  "
+        + (
+            "none recorded"
+            if not validation
+            else f"{'passed' if validation['passed'] else 'FAILED'} at {validation['time']} GMT, "
+            f"{validation['depositions']} deposition(s)"
+        )
+    )
     for name, breaker in sorted(info["breakers"].items()):
         click.echo(f"breaker:     {name} {breaker.get('state')}")
     for store, counts in info["counts"].items():
@@ -353,28 +411,58 @@ def resync(deposition_ids: tuple[str, ...], **options: str | None) -> None:
 def selector_options(function):  # type: ignore[no-untyped-def]
     """--directory / --deposition ID... / --depositions-file / --shard, and the run options."""
     function = click.argument("more_ids", nargs=-1, metavar="[ID]...")(function)
-    function = click.option("--progress/--no-progress", default=None,
-                            help="Progress bar (default: only on a terminal).")(function)
-    function = click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-                            help="Write a JSON report, one entry per deposition.")(function)
-    function = click.option("--batch-size", type=click.IntRange(1, 10000), default=50, show_default=True,
-                            help="Depositions per worker task (and per transaction).")(function)
-    function = click.option("--workers", type=click.IntRange(1, 256), default=None,
-                            help="Worker processes [default: the number of cores].")(function)
-    function = click.option("--shard", metavar="K/N", help="Take every Nth deposition starting with the Kth, "
-                            "so N machines can share one archive.")(function)
-    function = click.option("--depositions-file", type=click.Path(dir_okay=False, path_type=Path),
-                            help="A file of deposition ids, one per line (# comments).")(function)
-    function = click.option("--deposition", "deposition_ids", multiple=True, metavar="ID",
-                            help="A deposition id; more may follow (--deposition D_1 D_2).")(function)
-    function = click.option("--directory", type=click.Path(file_okay=False, path_type=Path),
-                            help="The archive root to read (else MSGCIF_ROOT / config).")(function)
+    function = click.option(
+        "--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal)."
+    )(function)
+    function = click.option(
+        "--report",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write a JSON report, one entry per deposition.",
+    )(function)
+    function = click.option(
+        "--batch-size",
+        type=click.IntRange(1, 10000),
+        default=50,
+        show_default=True,
+        help="Depositions per worker task (and per transaction).",
+    )(function)
+    function = click.option(
+        "--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: the number of cores]."
+    )(function)
+    function = click.option(
+        "--shard",
+        metavar="K/N",
+        help="Take every Nth deposition starting with the Kth, so N machines can share one archive.",
+    )(function)
+    function = click.option(
+        "--depositions-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="A file of deposition ids, one per line (# comments).",
+    )(function)
+    function = click.option(
+        "--deposition",
+        "deposition_ids",
+        multiple=True,
+        metavar="ID",
+        help="A deposition id; more may follow (--deposition D_1 D_2).",
+    )(function)
+    function = click.option(
+        "--directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The archive root to read (else MSGCIF_ROOT / config).",
+    )(function)
     return function
 
 
-def _selection(settings: Settings, directory: Path | None, deposition_ids: tuple[str, ...],
-               more_ids: tuple[str, ...], depositions_file: Path | None, shard: str | None,
-               listing: Any = None) -> tuple[str, list[str], bool]:
+def _selection(
+    settings: Settings,
+    directory: Path | None,
+    deposition_ids: tuple[str, ...],
+    more_ids: tuple[str, ...],
+    depositions_file: Path | None,
+    shard: str | None,
+    listing: Any = None,
+) -> tuple[str, list[str], bool]:
     """(archive root, deposition ids, whether the whole archive was selected)."""
     from .archive_tools import select_depositions
     from .stores.cif import CifMessageStore
@@ -417,9 +505,7 @@ def _require_schema(db_url: str) -> None:
 
     status = schema_versions.verify(db_url)
     if not status.ok:
-        raise MessagingError(
-            f"the database at {status.url} is not ready: " + "; ".join(status.problems)
-        )
+        raise MessagingError(f"the database at {status.url} is not ready: " + "; ".join(status.problems))
 
 
 def _print_summary(verb: str, summary: Any, target: str, report: Path | None) -> None:
@@ -428,8 +514,9 @@ def _print_summary(verb: str, summary: Any, target: str, report: Path | None) ->
     for status, count in sorted(summary.statuses.items(), key=lambda item: -item[1]):
         click.echo(f"  {status:<22}{count:>8}")
     if summary.rows:
-        rows = ", ".join(f"{name.replace('pdbx_deposition_message_', '')} {count}"
-                         for name, count in summary.rows.items())
+        rows = ", ".join(
+            f"{name.replace('pdbx_deposition_message_', '')} {count}" for name, count in summary.rows.items()
+        )
         click.echo(f"  rows read: {rows}")
     if summary.failures:
         click.echo(f"failed ({len(summary.failures)}):", err=True)
@@ -457,12 +544,25 @@ def _open_report(report: Path | None) -> Any:
 @common_options
 @selector_options
 @click.option("--dry-run", is_flag=True, help="Read, parse and compare, but write nothing.")
-@click.option("--force-overwrite", is_flag=True,
-              help="Replace documents even where the database was changed since they were migrated.")
-def migrate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: tuple[str, ...],
-            depositions_file: Path | None, shard: str | None, workers: int | None, batch_size: int,
-            report: Path | None, progress: bool | None, dry_run: bool, force_overwrite: bool,
-            **options: str | None) -> None:
+@click.option(
+    "--force-overwrite",
+    is_flag=True,
+    help="Replace documents even where the database was changed since they were migrated.",
+)
+def migrate(
+    directory: Path | None,
+    deposition_ids: tuple[str, ...],
+    more_ids: tuple[str, ...],
+    depositions_file: Path | None,
+    shard: str | None,
+    workers: int | None,
+    batch_size: int,
+    report: Path | None,
+    progress: bool | None,
+    dry_run: bool,
+    force_overwrite: bool,
+    **options: str | None,
+) -> None:
     """Copy the current version of each deposition's message files into the database.
 
     Idempotent: unchanged files are skipped, changed ones brought up to date;
@@ -478,16 +578,26 @@ def migrate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: t
     run_options = MigrationOptions(root, settings.db_url, dry_run, force_overwrite)
     empty = EmptyNamed(not whole and not shard, lambda outcome: outcome.status == "no-files")
     with _open_report(report) as handle:
-        summary = run_batches(migrate_batch, run_options, ids, workers or default_workers(), batch_size,
-                              handle, progress, on_outcome=empty)
+        summary = run_batches(
+            migrate_batch,
+            run_options,
+            ids,
+            workers or default_workers(),
+            batch_size,
+            handle,
+            progress,
+            on_outcome=empty,
+        )
     verb = "checked (dry run)" if dry_run else "processed"
     _print_summary(verb, summary, f"{root} -> {mask_url(settings.db_url)}", report)
     empty.refuse(f"no message files in {root}")
     if summary.total and summary.statuses["unchanged"] + summary.statuses["no-files"] == summary.total:
         click.echo("nothing to do: every document is unchanged since it was migrated")
     if summary.statuses["conflict-kept"]:
-        click.echo(f"{summary.statuses['conflict-kept']} deposition(s) kept database changes made since "
-                   "migration (see the report; --force-overwrite replaces them)")
+        click.echo(
+            f"{summary.statuses['conflict-kept']} deposition(s) kept database changes made since "
+            "migration (see the report; --force-overwrite replaces them)"
+        )
     if summary.failed:
         raise SystemExit(1)
 
@@ -495,11 +605,25 @@ def migrate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: t
 @cli.command()
 @common_options
 @selector_options
-@click.option("--changed", is_flag=True, help="Only the depositions changed since the last validation (archive "
-              "files or database documents); with the earlier evidence, a stage move needs nothing more.")
-def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: tuple[str, ...],
-             depositions_file: Path | None, shard: str | None, workers: int | None, batch_size: int,
-             report: Path | None, progress: bool | None, changed: bool, **options: str | None) -> None:
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="Only the depositions changed since the last validation (archive "
+    "files or database documents); with the earlier evidence, a stage move needs nothing more.",
+)
+def validate(
+    directory: Path | None,
+    deposition_ids: tuple[str, ...],
+    more_ids: tuple[str, ...],
+    depositions_file: Path | None,
+    shard: str | None,
+    workers: int | None,
+    batch_size: int,
+    report: Path | None,
+    progress: bool | None,
+    changed: bool,
+    **options: str | None,
+) -> None:
     """Compare archive and database deposition by deposition; exit 0 only when all are equal.
 
     Validating the site's archive records what was found equal, which a move
@@ -533,8 +657,10 @@ def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: 
         extra = sorted({d for d, _ in DbMessageStore(settings.db_url).document_keys()} - archive_ids)
     shown = 0
 
-    empty = EmptyNamed(not whole and not changed and not shard, lambda outcome: outcome.status == "equal"
-                       and not outcome.files and not any(outcome.rows.values()))
+    empty = EmptyNamed(
+        not whole and not changed and not shard,
+        lambda outcome: outcome.status == "equal" and not outcome.files and not any(outcome.rows.values()),
+    )
 
     def show(outcome: Any) -> None:
         nonlocal shown
@@ -543,19 +669,35 @@ def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: 
             shown += 1
             click.echo(f"DIFFERENT {outcome.deposition_id}:")
             for difference in outcome.differences[:5]:
-                click.echo(f"  {difference['content_type']} {difference['category']} row {difference['row']} "
-                           f"{difference['item'] or ''}: {difference['left']!r} != {difference['right']!r}")
+                click.echo(
+                    f"  {difference['content_type']} {difference['category']} row {difference['row']} "
+                    f"{difference['item'] or ''}: {difference['left']!r} != {difference['right']!r}"
+                )
 
     with _open_report(report) as handle:
-        summary = run_batches(validate_batch, ValidationOptions(root, settings.db_url,
-                                                                record_evidence=archive_id is not None),
-                              ids + extra, workers or default_workers(), batch_size, handle, progress,
-                              on_outcome=show)
+        summary = run_batches(
+            validate_batch,
+            ValidationOptions(root, settings.db_url, record_evidence=archive_id is not None),
+            ids + extra,
+            workers or default_workers(),
+            batch_size,
+            handle,
+            progress,
+            on_outcome=show,
+        )
     _print_summary("validated", summary, f"{root} vs {mask_url(settings.db_url)}", report)
     passed = summary.statuses["equal"] == summary.total
     if archive_id is not None and (whole or changed):
-        record_validation(settings.db_url, archive_id, root, passed, summary.total,
-                          summary.total - summary.statuses["equal"], changed, str(report) if report else None)
+        record_validation(
+            settings.db_url,
+            archive_id,
+            root,
+            passed,
+            summary.total,
+            summary.total - summary.statuses["equal"],
+            changed,
+            str(report) if report else None,
+        )
     click.echo("ALL EQUAL" if passed else f"{summary.total - summary.statuses['equal']} deposition(s) differ or failed")
     empty.refuse(f"no messages in {root} nor in the database")
     if not passed:
@@ -564,16 +706,27 @@ def validate(directory: Path | None, deposition_ids: tuple[str, ...], more_ids: 
 
 @cli.command()
 @common_options
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write <DIR>/<ID>/<ID>_<content-type>_P1.cif.V1 files here.")
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write <DIR>/<ID>/<ID>_<content-type>_P1.cif.V1 files here.",
+)
 @click.option("--in-place", is_flag=True, help="Write into the archive root as new versions V<n+1>.")
 @click.option("--deposition", "deposition_ids", multiple=True, metavar="ID", help="A deposition id (repeatable).")
 @click.option("--depositions-file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True)
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("more_ids", nargs=-1, metavar="[ID]...")
-def export(output_dir: Path | None, in_place: bool, deposition_ids: tuple[str, ...], depositions_file: Path | None,
-           workers: int, report: Path | None, more_ids: tuple[str, ...], **options: str | None) -> None:
+def export(
+    output_dir: Path | None,
+    in_place: bool,
+    deposition_ids: tuple[str, ...],
+    depositions_file: Path | None,
+    workers: int,
+    report: Path | None,
+    more_ids: tuple[str, ...],
+    **options: str | None,
+) -> None:
     """Write database documents back as archive files: the rollback path."""
     from .archive_tools import ExportOptions, export_batch, run_batches, select_depositions
     from .stores.cif import CifMessageStore
@@ -607,10 +760,17 @@ def export(output_dir: Path | None, in_place: bool, deposition_ids: tuple[str, .
                 raise click.UsageError(
                     f"--in-place: the site is in stage {stage.name}, where the archive is authoritative; writing "
                     "the database over it would hide messages. To go back to the archive from a stage that reads "
-                    "the database, move the stage (msgmodule stage): the move exports what differs itself.")
+                    "the database, move the stage (msgmodule stage): the move exports what differs itself."
+                )
         empty = EmptyNamed(bool(named or depositions_file), lambda outcome: outcome.status == "no-files")
-        summary = run_batches(export_batch, ExportOptions(settings.db_url, target, in_place), ids, workers,
-                              report=handle, on_outcome=empty)
+        summary = run_batches(
+            export_batch,
+            ExportOptions(settings.db_url, target, in_place),
+            ids,
+            workers,
+            report=handle,
+            on_outcome=empty,
+        )
     _print_summary("exported", summary, target, report)
     empty.refuse("no documents in the database")
     if summary.failed:
@@ -641,8 +801,10 @@ def init_db(verify_only: bool, reset: bool, yes: bool, **options: str | None) ->
         if status.ok:
             click.echo(f"schema OK at {status.url}: revision {status.current_revision}")
             return
-        click.echo(f"schema MISMATCH at {status.url} (revision {status.current_revision}, expected "
-                   f"{status.head_revision}):", err=True)
+        click.echo(
+            f"schema MISMATCH at {status.url} (revision {status.current_revision}, expected {status.head_revision}):",
+            err=True,
+        )
         for problem in status.problems:
             click.echo(f"  - {problem}", err=True)
         raise SystemExit(1)

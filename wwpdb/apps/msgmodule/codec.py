@@ -53,8 +53,9 @@ def _reference(match: re.Match[str]) -> str:
     code = ord(match.group(0))
     if 0xD800 <= code <= 0xDFFF:
         # A lone surrogate is no character: its reference would not read back as text.
-        raise InvalidInputError(f"holds a lone surrogate (U+{code:04X}) at position {match.start()}, "
-                                "which is not Unicode text")
+        raise InvalidInputError(
+            f"holds a lone surrogate (U+{code:04X}) at position {match.start()}, which is not Unicode text"
+        )
     return f"&#{code};"
 
 

@@ -94,8 +94,10 @@ def read_config_file(path: Path, site_id: str | None, env_name: str | None = Non
     """Keys of the global section, overridden by the env's, then the site's section; {} when there is no file."""
     if not path.exists():
         if env_name:
-            raise ConfigurationError(f"--env/MSGMODULE_ENV {env_name!r} needs a config file with an [env:{env_name}] "
-                                     f"section, and {path} does not exist")
+            raise ConfigurationError(
+                f"--env/MSGMODULE_ENV {env_name!r} needs a config file with an [env:{env_name}] "
+                f"section, and {path} does not exist"
+            )
         return {}
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
@@ -153,8 +155,11 @@ class Settings:
         if "MSGMODULE_STAGE" in self.sources and self.stage.name != stage.name:
             wrong.append(f"MSGMODULE_STAGE={self.stage.name}")
         expected = stage.flags.as_env()
-        wrong += [f"{name}={'true' if value else 'false'}" for name, value in self.given_flags.items()
-                  if expected[name] != value]
+        wrong += [
+            f"{name}={'true' if value else 'false'}"
+            for name, value in self.given_flags.items()
+            if expected[name] != value
+        ]
         return wrong
 
     @property
@@ -164,8 +169,9 @@ class Settings:
 
     def stage_setting(self) -> str:
         """Where this process's stage setting came from, for error messages."""
-        return ", ".join(f"{key} from {source}" for key, source in self.sources.items()
-                         if key in ("MSGMODULE_STAGE", *FLAG_NAMES))
+        return ", ".join(
+            f"{key} from {source}" for key, source in self.sources.items() if key in ("MSGMODULE_STAGE", *FLAG_NAMES)
+        )
 
     @property
     def site_dir(self) -> Path:

@@ -168,15 +168,21 @@ class Journal:
 
     def record(self, deposition_id: str, content_type: str, failed: str, error: str, kind: str = "failure") -> str:
         pid = os.getpid()
-        entry = JournalEntry(deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex, kind,
-                             HOST, pid, _own_start())
+        entry = JournalEntry(
+            deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex, kind, HOST, pid, _own_start()
+        )
         self.lines.append(asdict(entry))
         return entry.id
 
     def begin(self, deposition_id: str, content_type: str, target: str) -> str:
         """Record that `target` is about to be brought up to date; returns the entry's id."""
-        return self.record(deposition_id, content_type, target,
-                           "not confirmed: the process stopped before the second write finished", kind="intent")
+        return self.record(
+            deposition_id,
+            content_type,
+            target,
+            "not confirmed: the process stopped before the second write finished",
+            kind="intent",
+        )
 
     def finish(self, entry_id: str) -> None:
         """Mark a `begin` entry done (the second write happened, or nothing was written).

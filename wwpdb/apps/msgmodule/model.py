@@ -36,8 +36,11 @@ def validate_deposition_id(deposition_id: object) -> str:
     Called before any path or query is built from the id.
     """
     if not isinstance(deposition_id, str) or not _DEPOSITION_ID.fullmatch(deposition_id):
-        shown = deposition_id if not isinstance(deposition_id, str) or len(deposition_id) <= 60 else (
-            deposition_id[:40] + f"... ({len(deposition_id)} characters)")
+        shown = (
+            deposition_id
+            if not isinstance(deposition_id, str) or len(deposition_id) <= 60
+            else (deposition_id[:40] + f"... ({len(deposition_id)} characters)")
+        )
         raise InvalidDepositionIdError(
             f"invalid deposition id {shown!r}: expected 'D_' or 'G_' followed by digits, "
             f"at most {MAX_DEPOSITION_ID_LENGTH} characters in all"
@@ -48,9 +51,7 @@ def validate_deposition_id(deposition_id: object) -> str:
 def validate_content_type(content_type: object) -> str:
     """Return `content_type` if it is one of CONTENT_TYPES, else raise ValueError."""
     if content_type not in CONTENT_TYPES:
-        raise InvalidInputError(
-            f"invalid content type {content_type!r}: expected one of {', '.join(CONTENT_TYPES)}"
-        )
+        raise InvalidInputError(f"invalid content type {content_type!r}: expected one of {', '.join(CONTENT_TYPES)}")
     return content_type  # type: ignore[return-value]
 
 
@@ -110,9 +111,7 @@ class Row:
         """
         unknown = set(data) - set(cls.ITEMS)
         if unknown:
-            raise InvalidInputError(
-                f"unknown item(s) for {cls.CATEGORY}: {', '.join(sorted(map(str, unknown)))}"
-            )
+            raise InvalidInputError(f"unknown item(s) for {cls.CATEGORY}: {', '.join(sorted(map(str, unknown)))}")
         return cls(**{key: checked_value(cls.CATEGORY, key, value) for key, value in data.items()})
 
 
@@ -355,9 +354,7 @@ class Document:
             if file_references is not None:
                 self.file_references = [r for r in self.file_references if r.message_id != message.message_id]
             if origcomm_references is not None:
-                self.origcomm_references = [
-                    r for r in self.origcomm_references if r.message_id != message.message_id
-                ]
+                self.origcomm_references = [r for r in self.origcomm_references if r.message_id != message.message_id]
         else:
             for item, value in (defaults or {}).items():
                 if not getattr(message, item):  # None or "": OneDep's forms send empty strings

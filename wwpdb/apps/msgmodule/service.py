@@ -81,10 +81,16 @@ class MessagingService:
             "send_status": "Y",
         }
         row_id = message.deposition_data_set_id or deposition_id
-        refs = None if file_references is None else [
-            self._child(FileReference, ref, message_id, row_id) for ref in file_references]
-        origs = None if origcomm_references is None else [
-            self._child(OrigCommReference, ref, message_id, row_id) for ref in origcomm_references]
+        refs = (
+            None
+            if file_references is None
+            else [self._child(FileReference, ref, message_id, row_id) for ref in file_references]
+        )
+        origs = (
+            None
+            if origcomm_references is None
+            else [self._child(OrigCommReference, ref, message_id, row_id) for ref in origcomm_references]
+        )
         status_row = None
         if status is not None or content_type in _STATUS_BY_DEFAULT:
             given = dict(status or {})
@@ -100,8 +106,14 @@ class MessagingService:
                 _flag("for_release", given.get("for_release")),
             )
         return self.store.put_message(
-            deposition_id, content_type, message, refs, origs, status=status_row,
-            given={*message_data, "message_id"}, defaults=defaults,
+            deposition_id,
+            content_type,
+            message,
+            refs,
+            origs,
+            status=status_row,
+            given={*message_data, "message_id"},
+            defaults=defaults,
         )
 
     @staticmethod

@@ -23,10 +23,15 @@ PARAGRAPH = (
 )
 RESOLUTION = "The resolution reported is 1.7 \u00c5.\n"
 REFERENCE_TYPES = [
-    ("model-annotate", "pdbx"), ("model-review", "pdbx"), ("model-annotate", "pdb"),
-    ("structure-factors-annotate", "pdbx"), ("validation-report-annotate", "pdf"),
-    ("validation-report-full-annotate", "pdf"), ("validation-data-annotate", "xml"),
-    ("validation-data-annotate", "pdbx"), ("validation-report-2fo-map-coef-annotate", "pdbx"),
+    ("model-annotate", "pdbx"),
+    ("model-review", "pdbx"),
+    ("model-annotate", "pdb"),
+    ("structure-factors-annotate", "pdbx"),
+    ("validation-report-annotate", "pdf"),
+    ("validation-report-full-annotate", "pdf"),
+    ("validation-data-annotate", "xml"),
+    ("validation-data-annotate", "pdbx"),
+    ("validation-report-2fo-map-coef-annotate", "pdbx"),
     ("validation-report-fo-map-coef-annotate", "pdbx"),
 ]
 
@@ -51,32 +56,77 @@ def deposition_documents(deposition_id: str, seed: int) -> list[Document]:
         # Character references are as rare as in the samples: about one message in eight.
         text = (RESOLUTION if rng.random() < 0.125 else "") + PARAGRAPH * rng.randint(10, 40)
         to_dep.put_message(
-            Message(None, mid, deposition_id, _timestamp(rng, day + number * 7), "CS", "vldtn", None, mid,
-                    f"PDB ID XXXX - Validation report {number}", text, "text", "Y"),
-            [FileReference(None, mid, deposition_id, ctype, fmt, "1", str(1 + number), "archive", None)
-             for ctype, fmt in REFERENCE_TYPES[: rng.randint(0, len(REFERENCE_TYPES))]],
+            Message(
+                None,
+                mid,
+                deposition_id,
+                _timestamp(rng, day + number * 7),
+                "CS",
+                "vldtn",
+                None,
+                mid,
+                f"PDB ID XXXX - Validation report {number}",
+                text,
+                "text",
+                "Y",
+            ),
+            [
+                FileReference(None, mid, deposition_id, ctype, fmt, "1", str(1 + number), "archive", None)
+                for ctype, fmt in REFERENCE_TYPES[: rng.randint(0, len(REFERENCE_TYPES))]
+            ],
         )
         to_dep.statuses.append(MessageStatus(mid, deposition_id, "Y", rng.choice("YN"), "N"))
     for number in range(rng.randint(0, 2)):
         mid = _uuid(rng)
         parent = to_dep.messages[0].message_id
         from_dep.put_message(
-            Message(None, mid, deposition_id, _timestamp(rng, day + 3 + number), "depositor - Cat, Thomas",
-                    "Re-upload files", None, parent, "Re-upload files",
-                    "Dear staff,\n\nPlease unlock the entry.\n" + (";-) Thanks\n" if rng.random() < 0.125 else ""),
-                    "text", "Y")
+            Message(
+                None,
+                mid,
+                deposition_id,
+                _timestamp(rng, day + 3 + number),
+                "depositor - Cat, Thomas",
+                "Re-upload files",
+                None,
+                parent,
+                "Re-upload files",
+                "Dear staff,\n\nPlease unlock the entry.\n" + (";-) Thanks\n" if rng.random() < 0.125 else ""),
+                "text",
+                "Y",
+            )
         )
         to_dep.statuses.append(MessageStatus(mid, deposition_id, rng.choice("YN"), "N", "N"))
     for number in range(rng.randint(0, 3)):
         mid = _uuid(rng)
         notes.put_message(
-            Message(None, mid, deposition_id, _timestamp(rng, day + number), "auto", "reminder", None, mid,
-                    f"ARCHIVED: Still awaiting feedback {number}",
-                    "Received: from mail.example.org\n\tby mx.example.org\n" + PARAGRAPH * 5, "archive_auto", "Y"),
-            origcomm_references=[OrigCommReference(
-                None, mid, deposition_id, None, "None", _timestamp(rng, day + number), "noreply@example.org",
-                ", ".join(f"annotator{k}@example.org" for k in range(rng.randint(1, 25))),
-                f"Still awaiting feedback {number}", None)],
+            Message(
+                None,
+                mid,
+                deposition_id,
+                _timestamp(rng, day + number),
+                "auto",
+                "reminder",
+                None,
+                mid,
+                f"ARCHIVED: Still awaiting feedback {number}",
+                "Received: from mail.example.org\n\tby mx.example.org\n" + PARAGRAPH * 5,
+                "archive_auto",
+                "Y",
+            ),
+            origcomm_references=[
+                OrigCommReference(
+                    None,
+                    mid,
+                    deposition_id,
+                    None,
+                    "None",
+                    _timestamp(rng, day + number),
+                    "noreply@example.org",
+                    ", ".join(f"annotator{k}@example.org" for k in range(rng.randint(1, 25))),
+                    f"Still awaiting feedback {number}",
+                    None,
+                )
+            ],
         )
     return [to_dep, from_dep, notes]
 

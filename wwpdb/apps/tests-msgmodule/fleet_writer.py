@@ -33,8 +33,9 @@ def main() -> int:
             deposition_id = deposition_ids[number % len(deposition_ids)]
             content_type = "messages-from-depositor" if number % 5 == 4 else "messages-to-depositor"
             try:
-                message_id = service.set(deposition_id, {"message_text": f"{acknowledged.stem} {number} Å"},
-                                         content_type)
+                message_id = service.set(
+                    deposition_id, {"message_text": f"{acknowledged.stem} {number} Å"}, content_type
+                )
             except MessagingError as exc:
                 print(f"refused: {exc}", file=sys.stderr, flush=True)
             else:

@@ -46,8 +46,10 @@ def report_of(path: Path) -> dict[str, dict]:
 
 def row_totals(db_url: str) -> dict[str, int]:
     with get_engine(db_url).connect() as connection:
-        return {name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-                for name, table in CATEGORY_TABLES.items()}
+        return {
+            name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in CATEGORY_TABLES.items()
+        }
 
 
 def revisions(db_url: str) -> dict[tuple[str, str], int]:
@@ -71,7 +73,10 @@ def test_migrate_validate_export_round_trip(example_archive, db_url, tmp_path, c
     assert migrate(example_archive, db_url, "--report", str(report)) == 0
     entries = report_of(report)
     assert {d: e["status"] for d, e in entries.items()} == {
-        "D_1000000001": "migrated", "D_1000000002": "migrated", "G_1000003": "migrated"}
+        "D_1000000001": "migrated",
+        "D_1000000002": "migrated",
+        "G_1000003": "migrated",
+    }
     v10 = [f for f in entries["D_1000000002"]["files"] if f["content_type"] == TO][0]
     assert (v10["file"], v10["version"]) == ("D_1000000002_messages-to-depositor_P1.cif.V10", 10)
     assert entries["D_1000000001"]["rows"]["pdbx_deposition_message_file_reference"] == 6
@@ -86,8 +91,9 @@ def test_migrate_validate_export_round_trip(example_archive, db_url, tmp_path, c
     assert exported.list_depositions() == source.list_depositions()
     for deposition_id in source.list_depositions():
         for content_type in CONTENT_TYPES:
-            assert differences(source.load(deposition_id, content_type),
-                               exported.load(deposition_id, content_type)) == []
+            assert (
+                differences(source.load(deposition_id, content_type), exported.load(deposition_id, content_type)) == []
+            )
     written = exported.current_file("D_1000000002", TO)
     assert written is not None and written.name.endswith(".V1")
     assert validate(export_dir, db_url) == 0
@@ -122,7 +128,8 @@ def test_changed_files_are_brought_up_to_date_and_only_they(example_archive, db_
     after = revisions(db_url)
     assert after[("D_1000000001", TO)] == before[("D_1000000001", TO)] + 1
     assert {k: v for k, v in after.items() if k != ("D_1000000001", TO)} == {
-        k: v for k, v in before.items() if k != ("D_1000000001", TO)}
+        k: v for k, v in before.items() if k != ("D_1000000001", TO)
+    }
     assert DbMessageStore(db_url).load("D_1000000001", TO).find_message("later") is not None
     assert validate(example_archive, db_url) == 0
 
@@ -168,9 +175,12 @@ def test_dry_run_writes_nothing(example_archive, db_url, tmp_path):
 def test_a_tampered_row_makes_validate_exit_1_naming_deposition_and_field(example_archive, db_url, tmp_path, capsys):
     assert migrate(example_archive, db_url) == 0
     with get_engine(db_url).begin() as connection:
-        connection.execute(text(
-            "UPDATE pdbx_deposition_message_status SET read_status = 'N' "
-            "WHERE source_deposition_id = 'D_1000000001' AND message_id = '0b7d3c0e-1111-4a55-9c01-000000000002'"))
+        connection.execute(
+            text(
+                "UPDATE pdbx_deposition_message_status SET read_status = 'N' "
+                "WHERE source_deposition_id = 'D_1000000001' AND message_id = '0b7d3c0e-1111-4a55-9c01-000000000002'"
+            )
+        )
     report = tmp_path / "v.json"
     capsys.readouterr()
     assert validate(example_archive, db_url, "--report", str(report)) == 1
@@ -178,9 +188,16 @@ def test_a_tampered_row_makes_validate_exit_1_naming_deposition_and_field(exampl
     assert "DIFFERENT D_1000000001" in out and "read_status" in out
     entry = report_of(report)["D_1000000001"]
     assert entry["status"] == "different"
-    assert entry["differences"] == [{
-        "content_type": TO, "category": "pdbx_deposition_message_status", "row": 3, "item": "read_status",
-        "left": "Y", "right": "N"}]
+    assert entry["differences"] == [
+        {
+            "content_type": TO,
+            "category": "pdbx_deposition_message_status",
+            "row": 3,
+            "item": "read_status",
+            "left": "Y",
+            "right": "N",
+        }
+    ]
     assert report_of(report)["G_1000003"]["status"] == "equal"
 
 
@@ -194,8 +211,10 @@ def test_validate_reports_depositions_only_in_the_database(example_archive, db_u
 def test_validation_outcome_unlocks_the_database_stages(example_archive, db_url, tmp_path):
     cfg = tmp_path / "site.cfg"
     config = ["--config", str(cfg)]
-    cfg.write_text(f"[msgmodule]\nMSGMODULE_STATE_DIR = {tmp_path / 'state'}\nMSGMODULE_STAGE = dual-write\n"
-                   f"MSGCIF_ROOT = {example_archive}\nMSGDB_URL = {db_url}\n")
+    cfg.write_text(
+        f"[msgmodule]\nMSGMODULE_STATE_DIR = {tmp_path / 'state'}\nMSGMODULE_STAGE = dual-write\n"
+        f"MSGCIF_ROOT = {example_archive}\nMSGDB_URL = {db_url}\n"
+    )
     assert run(["stage", "db-primary", *config]) == 1
     assert migrate(example_archive, db_url) == 0
     assert validate(example_archive, db_url, *config) == 0
@@ -216,8 +235,21 @@ def test_selectors_shard_and_depositions_file(example_archive, db_url, tmp_path)
     report = tmp_path / "f.json"
     assert validate(example_archive, db_url, "--depositions-file", str(listing), "--report", str(report)) == 0
     assert set(report_of(report)) == {"G_1000003", "D_1000000001"}
-    assert run(["validate", "--directory", str(example_archive), "--db-url", db_url,
-                "--deposition", "D_1000000001", "G_1000003"]) == 0
+    assert (
+        run(
+            [
+                "validate",
+                "--directory",
+                str(example_archive),
+                "--db-url",
+                db_url,
+                "--deposition",
+                "D_1000000001",
+                "G_1000003",
+            ]
+        )
+        == 0
+    )
     listing.write_text("D_1\n../etc\n")
     assert migrate(example_archive, db_url, "--depositions-file", str(listing)) == 2
 
@@ -250,8 +282,18 @@ def test_an_unparseable_file_and_an_unreadable_directory_fail_alone(example_arch
     locked.mkdir()
     (locked / "D_1000000010_messages-to-depositor_P1.cif.V1").write_text("data_messages\n")
     locked.chmod(0o000)
-    command = [sys.executable, str(SCRIPTS / "migrate_cif_to_db.py"), "--directory", str(example_archive),
-               "--db-url", db_url, "--workers", "2", "--report", str(tmp_path / "r.json")]
+    command = [
+        sys.executable,
+        str(SCRIPTS / "migrate_cif_to_db.py"),
+        "--directory",
+        str(example_archive),
+        "--db-url",
+        db_url,
+        "--workers",
+        "2",
+        "--report",
+        str(tmp_path / "r.json"),
+    ]
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("running as root without setpriv: cannot make a directory unreadable")
@@ -263,8 +305,13 @@ def test_an_unparseable_file_and_an_unreadable_directory_fail_alone(example_arch
         locked.chmod(0o755)
     assert result.returncode == 1, result.stderr
     statuses = {d: e["status"] for d, e in report_of(tmp_path / "r.json").items()}
-    assert statuses == {"D_1000000001": "migrated", "D_1000000002": "migrated", "G_1000003": "migrated",
-                        "D_1000000009": "failed", "D_1000000010": "failed"}
+    assert statuses == {
+        "D_1000000001": "migrated",
+        "D_1000000002": "migrated",
+        "G_1000003": "migrated",
+        "D_1000000009": "failed",
+        "D_1000000010": "failed",
+    }
     assert "D_1000000009" in result.stderr and "line 8" in result.stderr
     assert "D_1000000010" in result.stderr and "Permission denied" in result.stderr
     assert DbMessageStore(db_url).load("D_1000000009", TO).is_empty()
@@ -280,12 +327,18 @@ def test_schema_upgrade_from_revision_0001_keeps_data(sqlite_url):
         config = _config()
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-        connection.execute(text(
-            "INSERT INTO msgmodule_document (source_deposition_id, source_content_type, revision) "
-            "VALUES ('D_1', 'messages-to-depositor', 1)"))
-        connection.execute(text(
-            "INSERT INTO pdbx_deposition_message_info (source_deposition_id, source_content_type, row_order, "
-            "message_id, message_text) VALUES ('D_1', 'messages-to-depositor', 0, 'old', 'kept')"))
+        connection.execute(
+            text(
+                "INSERT INTO msgmodule_document (source_deposition_id, source_content_type, revision) "
+                "VALUES ('D_1', 'messages-to-depositor', 1)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO pdbx_deposition_message_info (source_deposition_id, source_content_type, row_order, "
+                "message_id, message_text) VALUES ('D_1', 'messages-to-depositor', 0, 'old', 'kept')"
+            )
+        )
     assert not schema_versions.verify(sqlite_url).ok
     assert schema_versions.upgrade(sqlite_url) == ("0001", schema_versions.head_revision())
     assert schema_versions.verify(sqlite_url).ok
@@ -300,8 +353,19 @@ def test_a_migration_killed_half_way_finishes_on_rerun_without_duplicates(tmp_pa
     root = tmp_path / "generated"
     generate_archive(root, 300)
     files = sum(1 for _ in root.glob("D_*/*_P1.cif.V1"))
-    command = [sys.executable, str(SCRIPTS / "migrate_cif_to_db.py"), "--directory", str(root),
-               "--db-url", db_url, "--workers", "2", "--batch-size", "5", "--no-progress"]
+    command = [
+        sys.executable,
+        str(SCRIPTS / "migrate_cif_to_db.py"),
+        "--directory",
+        str(root),
+        "--db-url",
+        db_url,
+        "--workers",
+        "2",
+        "--batch-size",
+        "5",
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
     migrated = 0

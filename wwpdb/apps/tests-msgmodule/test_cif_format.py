@@ -102,7 +102,7 @@ def test_example_file_quirks_survive_loading():
     assert "1.7 Å and the ligand is β-lactam" in first.message_text
     assert "wrote é and an emoji 😀" in first.message_text
     assert "\n; this line began with a semicolon" in first.message_text
-    assert '\tTab-indented line, "double quotes", \'single quotes\' and a # hash.' in first.message_text
+    assert "\tTab-indented line, \"double quotes\", 'single quotes' and a # hash." in first.message_text
     assert literal_q.message_subject == "?"  # quoted '?' is a value, not a null
     assert literal_q.context_value is None  # bare ? is null
     assert orphan_reply.parent_message_id == "0b7d3c0e-1111-4a55-9c01-0000000000ff"
@@ -253,8 +253,10 @@ def test_an_error_after_a_lifted_text_field_reports_the_original_line():
 
 def test_valid_cif_that_is_no_message_file_is_a_parse_error_not_a_crash(tmp_path):
     mixed = tmp_path / "D_1_messages-to-depositor_P1.cif.V1"
-    mixed.write_text("data_messages\nloop_\n_pdbx_deposition_message_info.ordinal_id\n"
-                     "_pdbx_deposition_message_status.message_id\n1 m1\n")
+    mixed.write_text(
+        "data_messages\nloop_\n_pdbx_deposition_message_info.ordinal_id\n"
+        "_pdbx_deposition_message_status.message_id\n1 m1\n"
+    )
     with pytest.raises(CifParseError, match="not a message file") as raised:
         parse_file(mixed, "D_1", "messages-to-depositor")
     assert raised.value.path == str(mixed)
@@ -262,8 +264,10 @@ def test_valid_cif_that_is_no_message_file_is_a_parse_error_not_a_crash(tmp_path
 
 def test_a_stray_latin1_byte_does_not_garble_the_utf8_around_it(tmp_path):
     path = tmp_path / "D_1_messages-from-depositor_P1.cif.V1"
-    path.write_bytes(b"data_messages\n_pdbx_deposition_message_info.ordinal_id 1\n"
-                     b"_pdbx_deposition_message_info.sender 'J. M\xc3\xbcller'\n"
-                     b"_pdbx_deposition_message_info.message_text 'Resolution \xb1 1.7'\n")
+    path.write_bytes(
+        b"data_messages\n_pdbx_deposition_message_info.ordinal_id 1\n"
+        b"_pdbx_deposition_message_info.sender 'J. M\xc3\xbcller'\n"
+        b"_pdbx_deposition_message_info.message_text 'Resolution \xb1 1.7'\n"
+    )
     message = parse_file(path, "D_1", "messages-from-depositor").messages[0]
     assert (message.sender, message.message_text) == ("J. Müller", "Resolution ± 1.7")

@@ -94,18 +94,27 @@ def test_removing_stage_keys_keeps_comments_other_keys_and_sections(tmp_path):
     )
     settings = load_settings({"MSGMODULE_CONFIG": str(path)}, site_id="X")
     assert (settings.stage.name, settings.cif_root, settings.db_url, settings.stage_given) == (
-        "cif-only", "/a", f"sqlite:///{tmp_path}/x", False)
+        "cif-only",
+        "/a",
+        f"sqlite:///{tmp_path}/x",
+        False,
+    )
     assert remove_config_keys(path, ["MSGMODULE_STAGE"]) == {}
 
 
 def test_an_env_section_overrides_the_global_one_and_a_site_section_overrides_both(tmp_path):
     path = tmp_path / "m.cfg"
-    path.write_text("[msgmodule]\nMSGCIF_ROOT = /archive\nMSGDB_URL = sqlite:////global.db\n\n"
-                    "[env:staging]\nMSGDB_URL = sqlite:////staging.db\nMSGMODULE_STATE_DIR = /staging-state\n\n"
-                    "[site:X]\nMSGMODULE_STATE_DIR = /site-state\n")
+    path.write_text(
+        "[msgmodule]\nMSGCIF_ROOT = /archive\nMSGDB_URL = sqlite:////global.db\n\n"
+        "[env:staging]\nMSGDB_URL = sqlite:////staging.db\nMSGMODULE_STATE_DIR = /staging-state\n\n"
+        "[site:X]\nMSGMODULE_STATE_DIR = /site-state\n"
+    )
     staging = load_settings({"MSGMODULE_CONFIG": str(path), "MSGMODULE_ENV": "staging"})
-    assert (staging.db_url, staging.state_dir, staging.cif_root) == ("sqlite:////staging.db", "/staging-state",
-                                                                     "/archive")
+    assert (staging.db_url, staging.state_dir, staging.cif_root) == (
+        "sqlite:////staging.db",
+        "/staging-state",
+        "/archive",
+    )
     assert load_settings({"MSGMODULE_CONFIG": str(path), "MSGMODULE_ENV": "staging"}, "X").state_dir == "/site-state"
     assert load_settings({"MSGMODULE_CONFIG": str(path)}).db_url == "sqlite:////global.db"
     with pytest.raises(ConfigurationError, match=r"no \[env:production\] section \(it has: staging\)"):
@@ -116,8 +125,9 @@ def test_relative_paths_in_a_config_file_are_relative_to_the_file(tmp_path):
     folder = tmp_path / "etc"
     folder.mkdir()
     path = folder / "m.cfg"
-    path.write_text("[msgmodule]\nMSGCIF_ROOT = archive\nMSGMODULE_STATE_DIR = ../state\n"
-                    "MSGDB_URL = sqlite:///data/messages.db\n")
+    path.write_text(
+        "[msgmodule]\nMSGCIF_ROOT = archive\nMSGMODULE_STATE_DIR = ../state\nMSGDB_URL = sqlite:///data/messages.db\n"
+    )
     settings = load_settings({"MSGMODULE_CONFIG": str(path)})
     assert settings.cif_root == str(folder / "archive")
     assert Path(settings.state_dir).resolve() == tmp_path / "state"

@@ -91,8 +91,13 @@ def test_db_url_precedence_and_mysql_parts():
     assert resolve_db_url("sqlite:///arg.db", {"MSGDB_URL": "sqlite:///x.db"}) == "sqlite:///arg.db"
     url = resolve_db_url(
         None,
-        {"MSGDB_HOST": "db.example.org", "MSGDB_PORT": "3307", "MSGDB_NAME": "msgs", "MSGDB_USER": "onedep",
-         "MSGDB_PASS": "p@ss:w/rd"},
+        {
+            "MSGDB_HOST": "db.example.org",
+            "MSGDB_PORT": "3307",
+            "MSGDB_NAME": "msgs",
+            "MSGDB_USER": "onedep",
+            "MSGDB_PASS": "p@ss:w/rd",
+        },
     )
     assert url == "mysql+pymysql://onedep:p%40ss%3Aw%2Frd@db.example.org:3307/msgs?charset=utf8mb4"
     assert "p%40ss" not in mask_url(url) and "***" in mask_url(url)

@@ -159,8 +159,10 @@ def test_shadow_logs_a_field_that_differs_and_returns_the_archive_answer(tmp_pat
     assert not log_path.exists()  # equal stores log nothing
     with get_engine(db_url).begin() as connection:
         connection.execute(
-            text("UPDATE pdbx_deposition_message_info SET message_text = 'changed behind its back' "
-                 "WHERE message_id = :mid"),
+            text(
+                "UPDATE pdbx_deposition_message_info SET message_text = 'changed behind its back' "
+                "WHERE message_id = :mid"
+            ),
             {"mid": mid},
         )
     assert svc.get(DEP)[0]["message_text"] == "the real text"
@@ -169,7 +171,9 @@ def test_shadow_logs_a_field_that_differs_and_returns_the_archive_answer(tmp_pat
     (difference,) = records[0]["differences"]
     assert (records[0]["deposition_id"], records[0]["content_type"]) == (DEP, "messages-to-depositor")
     assert (difference["item"], difference["left"], difference["right"]) == (
-        "message_text", "the real text", "changed behind its back"
+        "message_text",
+        "the real text",
+        "changed behind its back",
     )
 
 
@@ -195,13 +199,20 @@ def test_health_answers_for_every_enabled_backend(tmp_path, db_url):
 def make(target: str, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(REPO_ROOT), target, *extra],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
 def test_make_migration_phase_1_moves_the_site_and_new_processes_follow(tmp_path):
-    env = {"MSGMODULE_CONFIG": str(tmp_path / "site.cfg"), "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
-           "MSGCIF_ROOT": str(tmp_path / "archive"), "MSGDB_URL": f"sqlite:///{tmp_path}/site.db"}
+    env = {
+        "MSGMODULE_CONFIG": str(tmp_path / "site.cfg"),
+        "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
+        "MSGCIF_ROOT": str(tmp_path / "archive"),
+        "MSGDB_URL": f"sqlite:///{tmp_path}/site.db",
+    }
     (tmp_path / "archive").mkdir()
     Path(env["MSGMODULE_CONFIG"]).write_text("# kept\n[msgmodule]\nMSGMODULE_STAGE = cif-only\n")
     result = make("migration-phase-1", env)
@@ -210,10 +221,16 @@ def test_make_migration_phase_1_moves_the_site_and_new_processes_follow(tmp_path
     assert "removed MSGMODULE_STAGE" in result.stderr
     assert Path(env["MSGMODULE_CONFIG"]).read_text() == "# kept\n[msgmodule]\n"
     probe = subprocess.run(
-        [sys.executable, "-c",
-         "from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory as F;"
-         "i = F.get_backend_info(); print(i['stage'], i['epoch'], i['write_backends'])"],
-        env={**os.environ, **env}, capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            "from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory as F;"
+            "i = F.get_backend_info(); print(i['stage'], i['epoch'], i['write_backends'])",
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert probe.stdout.strip() == "dual-write 1 ['cif', 'db']", probe.stderr
     again = make("migration-phase-1", env)
@@ -268,9 +285,18 @@ def test_reconcile_leaves_the_intent_of_a_write_that_may_still_be_running(tmp_pa
 
 def test_an_intent_from_another_host_counts_once_older_than_any_write_can_take(tmp_path, monkeypatch):
     journal = Journal(tmp_path / "journal.jsonl")
-    line = {"deposition_id": "D_1", "content_type": "messages-to-depositor", "failed": "db", "error": "x",
-            "time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "id": "remote", "kind": "intent",
-            "host": "another-host.example.org", "pid": 1, "started": "1"}
+    line = {
+        "deposition_id": "D_1",
+        "content_type": "messages-to-depositor",
+        "failed": "db",
+        "error": "x",
+        "time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "id": "remote",
+        "kind": "intent",
+        "host": "another-host.example.org",
+        "pid": 1,
+        "started": "1",
+    }
     journal.path.write_text(json.dumps(line) + "\n")
     assert journal.pending() == {}
     monkeypatch.setattr(Journal, "WRITER_BOUND", 0.0)

@@ -54,8 +54,20 @@ def put(root: Path, deposition_id: str, *messages: Message, content_type: str = 
 
 
 def message(message_id: str, deposition_id: str, text_: str = "hello") -> Message:
-    return Message(None, message_id, deposition_id, "2024-01-01 00:00:00", "annotator", None, None, message_id,
-                   "subject", text_, "text", "Y")
+    return Message(
+        None,
+        message_id,
+        deposition_id,
+        "2024-01-01 00:00:00",
+        "annotator",
+        None,
+        None,
+        message_id,
+        "subject",
+        text_,
+        "text",
+        "Y",
+    )
 
 
 def report_of(path: Path) -> dict[str, dict]:
@@ -67,8 +79,21 @@ def stored_ids(db_url: str, deposition_id: str) -> list[str | None]:
 
 
 def migrate_in_process(root: Path, db_url: str, report: Path, *extra: str) -> int:
-    return run(["migrate", "--directory", str(root), "--db-url", db_url, "--workers", "1", "--no-progress",
-                "--report", str(report), *extra])
+    return run(
+        [
+            "migrate",
+            "--directory",
+            str(root),
+            "--db-url",
+            db_url,
+            "--workers",
+            "1",
+            "--no-progress",
+            "--report",
+            str(report),
+            *extra,
+        ]
+    )
 
 
 @contextlib.contextmanager
@@ -93,8 +118,10 @@ def fifo_unblocker(*fifos: Path, after: float = 30.0) -> Iterator[None]:
 def script_command(script: Path, *args: str) -> list[str]:
     """Run a script with its address space capped: a reader of /dev/zero fails with MemoryError
     there instead of taking the machine's memory (set in the child, not in a preexec_fn)."""
-    bootstrap = ("import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
-                 "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    bootstrap = (
+        "import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
+        "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
     return [sys.executable, "-c", bootstrap, str(script), *args]
 
 
@@ -113,14 +140,24 @@ def test_an_absurd_version_number_fails_only_its_deposition(tmp_path, db_url):
     assert migrate_in_process(root, db_url, report) == 1
     entries = report_of(report)
     assert {d: e["status"] for d, e in entries.items()} == {
-        "D_1": "migrated", "D_2": "migrated", "D_3": "failed", "D_4": "migrated", "D_5": "migrated"}
+        "D_1": "migrated",
+        "D_2": "migrated",
+        "D_3": "failed",
+        "D_4": "migrated",
+        "D_5": "migrated",
+    }
     assert str(absurd) in entries["D_3"]["errors"][0] and "version number" in entries["D_3"]["errors"][0]
     assert stored_ids(db_url, "D_3") == [] and stored_ids(db_url, "D_5") == ["m5"]
 
     # A re-run: the others are unchanged, only D_3 fails again, for the same reason.
     assert migrate_in_process(root, db_url, report) == 1
     assert {d: e["status"] for d, e in report_of(report).items()} == {
-        "D_1": "unchanged", "D_2": "unchanged", "D_3": "failed", "D_4": "unchanged", "D_5": "unchanged"}
+        "D_1": "unchanged",
+        "D_2": "unchanged",
+        "D_3": "failed",
+        "D_4": "unchanged",
+        "D_5": "unchanged",
+    }
 
 
 @pytest.mark.mysql
@@ -139,7 +176,12 @@ def test_a_mysql_column_overflow_fails_only_its_deposition_and_keeps_what_it_had
     assert migrate_in_process(root, mysql_url, report, "--batch-size", "50") == 1
     entries = report_of(report)
     assert {d: e["status"] for d, e in entries.items()} == {
-        "D_1": "unchanged", "D_2": "migrated", "D_3": "unchanged", "D_4": "failed", "D_5": "migrated"}
+        "D_1": "unchanged",
+        "D_2": "migrated",
+        "D_3": "unchanged",
+        "D_4": "failed",
+        "D_5": "migrated",
+    }
     error = entries["D_4"]["errors"][0]
     assert "message_id" in error and "does not fit its column" in error
     assert stored_ids(mysql_url, "D_4") == ["m4"]  # what it had, untouched
@@ -210,7 +252,8 @@ def odd_archive(tmp_path: Path) -> dict[str, Path]:
     paths["inner_link"].symlink_to(root / "D_1" / file_name("D_1", TO, 1))  # inside the root: not followed either
     put(root, "D_7", message("m-D_7", "D_7"), content_type="notes-from-annotator")
     (root / "D_7" / file_name("D_7", "notes-from-annotator", 1)).rename(
-        root / "D_7" / file_name("D_7", "notes-from-annotator", 2))
+        root / "D_7" / file_name("D_7", "notes-from-annotator", 2)
+    )
     paths["old_fifo"] = root / "D_7" / file_name("D_7", "notes-from-annotator", 1)  # an older version: not data
     os.mkfifo(paths["old_fifo"])
     paths["long_id"] = root / ("D_" + "1" * (MAX_DEPOSITION_ID_LENGTH - 1))
@@ -272,8 +315,19 @@ def test_migration_and_validation_report_each_odd_entry_and_go_on(odd_archive, s
     """In a subprocess: a regression that blocks on a FIFO or reads /dev/zero must fail, not hang the suite."""
     schema_versions.upgrade(sqlite_url)
     report = tmp_path / "migrate.json"
-    command = script_command(MIGRATE, "--directory", str(odd_archive["root"]), "--db-url", sqlite_url,
-                             "--workers", "2", "--batch-size", "3", "--report", str(report))
+    command = script_command(
+        MIGRATE,
+        "--directory",
+        str(odd_archive["root"]),
+        "--db-url",
+        sqlite_url,
+        "--workers",
+        "2",
+        "--batch-size",
+        "3",
+        "--report",
+        str(report),
+    )
     with fifo_unblocker(odd_archive["fifo"], odd_archive["old_fifo"], odd_archive["fifo_folder"], after=120):
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stderr
@@ -281,20 +335,42 @@ def test_migration_and_validation_report_each_odd_entry_and_go_on(odd_archive, s
     entries = report_of(report)
     long_id = odd_archive["long_id"].name
     assert {d: e["status"] for d, e in entries.items()} == {
-        "D_1": "migrated", "D_2": "migrated", "D_7": "migrated",
-        "D_3": "failed", "D_4": "failed", "D_5": "failed", "D_6": "failed", "D_10": "failed", "D_11": "failed",
-        long_id: "failed"}
-    for deposition_id, where, kind in [("D_3", "linked_out", "symbolic link"), ("D_4", "fifo", "FIFO"),
-                                       ("D_5", "zero", "/dev/zero"), ("D_6", "inner_link", "symbolic link"),
-                                       ("D_10", "loop", "symbolic link"), ("D_11", "fifo_folder", "FIFO")]:
+        "D_1": "migrated",
+        "D_2": "migrated",
+        "D_7": "migrated",
+        "D_3": "failed",
+        "D_4": "failed",
+        "D_5": "failed",
+        "D_6": "failed",
+        "D_10": "failed",
+        "D_11": "failed",
+        long_id: "failed",
+    }
+    for deposition_id, where, kind in [
+        ("D_3", "linked_out", "symbolic link"),
+        ("D_4", "fifo", "FIFO"),
+        ("D_5", "zero", "/dev/zero"),
+        ("D_6", "inner_link", "symbolic link"),
+        ("D_10", "loop", "symbolic link"),
+        ("D_11", "fifo_folder", "FIFO"),
+    ]:
         error = entries[deposition_id]["errors"][0]
         assert str(odd_archive[where]) in error and kind in error, (deposition_id, error)
     assert "32" in entries[long_id]["errors"][0]
     assert any(str(odd_archive["old_fifo"]) in warning for warning in entries["D_7"]["warnings"])
     assert DbMessageStore(sqlite_url).list_depositions() == ["D_1", "D_2", "D_7"]
 
-    command = script_command(REPO_ROOT / "scripts" / "validate_migration.py", "--directory", str(odd_archive["root"]),
-                             "--db-url", sqlite_url, "--workers", "1", "--report", str(tmp_path / "validate.json"))
+    command = script_command(
+        REPO_ROOT / "scripts" / "validate_migration.py",
+        "--directory",
+        str(odd_archive["root"]),
+        "--db-url",
+        sqlite_url,
+        "--workers",
+        "1",
+        "--report",
+        str(tmp_path / "validate.json"),
+    )
     with fifo_unblocker(odd_archive["fifo"], odd_archive["old_fifo"], odd_archive["fifo_folder"], after=120):
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
@@ -311,8 +387,9 @@ def test_deposition_ids_are_held_to_the_database_column_size():
     assert validate_deposition_id(longest) == longest
     with pytest.raises(InvalidDepositionIdError, match=f"at most {MAX_DEPOSITION_ID_LENGTH} characters"):
         validate_deposition_id(longest + "1")
-    key_columns = [table.c.source_deposition_id for table in metadata.tables.values()
-                   if "source_deposition_id" in table.c]
+    key_columns = [
+        table.c.source_deposition_id for table in metadata.tables.values() if "source_deposition_id" in table.c
+    ]
     assert len(key_columns) >= 5
     assert {column.type.length for column in key_columns} == {MAX_DEPOSITION_ID_LENGTH}  # type: ignore[attr-defined]
 
@@ -332,8 +409,14 @@ def test_the_longest_id_round_trips_and_one_more_character_writes_nothing(store)
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("message_text", "lone \udc80 surrogate"), ("message_subject", b"bytes"), ("sender", {"a": 1}),
-     ("message_text", ["a list"]), ("context_value", True), ("message_text", 1.5)],
+    [
+        ("message_text", "lone \udc80 surrogate"),
+        ("message_subject", b"bytes"),
+        ("sender", {"a": 1}),
+        ("message_text", ["a list"]),
+        ("context_value", True),
+        ("message_text", 1.5),
+    ],
 )
 def test_a_value_that_is_not_text_is_refused_naming_the_field_and_nothing_is_written(store, field, value):
     service = MessagingService(store)
@@ -429,8 +512,7 @@ def test_a_server_that_never_answers_is_tried_once_not_five_times(monkeypatch):
 # -- 6. the --report path ---------------------------------------------------------------------------
 
 
-def test_a_report_path_that_cannot_be_written_is_a_usage_error_naming_it(example_archive, sqlite_url, tmp_path,
-                                                                         capsys):
+def test_a_report_path_that_cannot_be_written_is_a_usage_error_naming_it(example_archive, sqlite_url, tmp_path, capsys):
     from conftest import read_only
 
     schema_versions.upgrade(sqlite_url)
@@ -439,8 +521,20 @@ def test_a_report_path_that_cannot_be_written_is_a_usage_error_naming_it(example
     (folder / "taken").mkdir()
     for report in (folder / "taken", folder / "sub" / "r.json", folder / "r.json"):
         with read_only(folder):
-            status = run(["migrate", "--directory", str(example_archive), "--db-url", sqlite_url, "--workers", "1",
-                          "--no-progress", "--report", str(report)])
+            status = run(
+                [
+                    "migrate",
+                    "--directory",
+                    str(example_archive),
+                    "--db-url",
+                    sqlite_url,
+                    "--workers",
+                    "1",
+                    "--no-progress",
+                    "--report",
+                    str(report),
+                ]
+            )
         captured = capsys.readouterr()
         assert status == 2, captured.err
         assert "--report" in captured.err and str(report) in captured.err and "Traceback" not in captured.err

@@ -37,32 +37,63 @@ def dirty_document() -> Document:
     """Ordinals with gaps, leading zeros and words; two status rows for one message; a status for no message."""
     document = Document(DEP, TO)
     for ordinal, message_id in (("1", "m1"), ("7", "m2"), ("x", "m3"), ("007", "m4"), ("", "m5")):
-        document.messages.append(Message(ordinal, message_id, DEP, "2024-01-01 10:00:00", "a@example.org", None,
-                                         None, message_id, f"subject {message_id}", f"text {message_id}", "text", "Y"))
-    document.file_references += [FileReference("2", "m1", DEP, "model", "pdbx", "1", "1", "archive", None),
-                                 FileReference("two", "m1", DEP, "model", "pdb", "1", "1", "archive", None)]
-    document.statuses += [MessageStatus("m1", DEP, "Y", "N", "N"), MessageStatus("m1", DEP, "N", "Y", "N"),
-                          MessageStatus("ghost", "D_9", "N", "N", "Y")]
+        document.messages.append(
+            Message(
+                ordinal,
+                message_id,
+                DEP,
+                "2024-01-01 10:00:00",
+                "a@example.org",
+                None,
+                None,
+                message_id,
+                f"subject {message_id}",
+                f"text {message_id}",
+                "text",
+                "Y",
+            )
+        )
+    document.file_references += [
+        FileReference("2", "m1", DEP, "model", "pdbx", "1", "1", "archive", None),
+        FileReference("two", "m1", DEP, "model", "pdb", "1", "1", "archive", None),
+    ]
+    document.statuses += [
+        MessageStatus("m1", DEP, "Y", "N", "N"),
+        MessageStatus("m1", DEP, "N", "Y", "N"),
+        MessageStatus("ghost", "D_9", "N", "N", "Y"),
+    ]
     document.origcomm_references.append(OrigCommReference("5", "m2", DEP, "orig", DEP, None, None, None, None, None))
     return document
 
 
 def the_calls(store) -> None:
-    store.put_message(DEP, TO, Message(message_id="new1", message_text="new"),
-                      [FileReference(content_type="model", content_format="pdbx"),
-                       FileReference(content_type="sf", content_format="mmcif")],
-                      [OrigCommReference(orig_message_id="o1")],
-                      status=MessageStatus("new1", None, "N", "Y", None),
-                      defaults={"timestamp": "2024-02-02 00:00:00", "message_type": "text"})
-    store.put_message(DEP, FROM, Message(message_id="reply", message_text="from the depositor"),
-                      status=MessageStatus("reply", DEP, "N", "N", "N"))
+    store.put_message(
+        DEP,
+        TO,
+        Message(message_id="new1", message_text="new"),
+        [
+            FileReference(content_type="model", content_format="pdbx"),
+            FileReference(content_type="sf", content_format="mmcif"),
+        ],
+        [OrigCommReference(orig_message_id="o1")],
+        status=MessageStatus("new1", None, "N", "Y", None),
+        defaults={"timestamp": "2024-02-02 00:00:00", "message_type": "text"},
+    )
+    store.put_message(
+        DEP,
+        FROM,
+        Message(message_id="reply", message_text="from the depositor"),
+        status=MessageStatus("reply", DEP, "N", "N", "N"),
+    )
     store.set_status(DEP, "m1", read_status="N", for_release="Y")  # the first of its two rows
     store.set_status(DEP, "m3", action_reqd="Y")  # no row yet: one is appended
     store.set_status(DEP, "ghost", read_status="N")  # unchanged: nothing written
-    store.put_message(DEP, TO, Message(message_id="m2", message_subject="edited"), None, None,
-                      given=["message_id", "message_subject"])  # a draft edit
-    store.put_message(DEP, NOTES, Message(message_id="note", message_text="a note"),
-                      [FileReference(content_type="auxiliary")])
+    store.put_message(
+        DEP, TO, Message(message_id="m2", message_subject="edited"), None, None, given=["message_id", "message_subject"]
+    )  # a draft edit
+    store.put_message(
+        DEP, NOTES, Message(message_id="note", message_text="a note"), [FileReference(content_type="auxiliary")]
+    )
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
@@ -82,8 +113,13 @@ def test_the_database_writes_the_same_rows_as_the_whole_document_path(tmp_path, 
     assert [m.ordinal_id for m in document.messages] == ["1", "7", "x", "007", "", "8"]
     assert [r.ordinal_id for r in document.file_references] == ["2", "two", "3", "4"]
     assert [(s.message_id, s.read_status, s.action_reqd, s.for_release) for s in document.statuses] == [
-        ("m1", "N", "N", "Y"), ("m1", "N", "Y", "N"), ("ghost", "N", "N", "Y"), ("new1", "N", "Y", "N"),
-        ("reply", "N", "N", "N"), ("m3", "N", "Y", "N")]
+        ("m1", "N", "N", "Y"),
+        ("m1", "N", "Y", "N"),
+        ("ghost", "N", "N", "Y"),
+        ("new1", "N", "Y", "N"),
+        ("reply", "N", "N", "N"),
+        ("m3", "N", "Y", "N"),
+    ]
 
 
 def test_a_bad_flag_or_value_changes_nothing(tmp_path, sqlite_url):
@@ -106,8 +142,11 @@ def test_a_dual_write_over_a_stale_database_copy_replaces_it_whole(tmp_path, db_
     first = svc.set(DEP, {"message_text": "first"})
     svc.set(DEP, {"message_text": "second"})
     table = "pdbx_deposition_message_status" if change == "a row changed" else "pdbx_deposition_message_info"
-    statement = (f"UPDATE {table} SET action_reqd = 'Y' WHERE message_id = :mid" if change == "a row changed"
-                 else f"DELETE FROM {table} WHERE message_id = :mid")
+    statement = (
+        f"UPDATE {table} SET action_reqd = 'Y' WHERE message_id = :mid"
+        if change == "a row changed"
+        else f"DELETE FROM {table} WHERE message_id = :mid"
+    )
     with get_engine(db_url).begin() as connection:  # behind the library's back
         connection.execute(text(statement), {"mid": first})
     # The next write changes that very row (or the table that lost one): the stale copy is seen and replaced.

@@ -23,12 +23,43 @@ from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
 # The fixtures these tests use, from the support module.
 site, two_site, filled, filled_two = support.site, support.two_site, support.filled, support.filled_two
 
-COLUMNS = ["ordinal_id", "message_id", "deposition_data_set_id", "timestamp", "sender", "context_type",
-           "context_value", "parent_message_id", "message_subject", "message_text", "message_type", "send_status"]
-ORIG = ["orig_message_id", "orig_deposition_data_set_id", "orig_timestamp", "orig_sender", "orig_recipient",
-        "orig_message_subject", "orig_attachments"]
-A1_ROW = ["1", "a1", DEP, "2024-03-01 18:00:00", "Ann &lt;ann@example.org&gt;", "", "", "a1",
-          "Validation &lt;report&gt;", "Dear depositor,<br />see &lt;b&gt;this&lt;/b&gt; & \u00c5", "text", "Y"]
+COLUMNS = [
+    "ordinal_id",
+    "message_id",
+    "deposition_data_set_id",
+    "timestamp",
+    "sender",
+    "context_type",
+    "context_value",
+    "parent_message_id",
+    "message_subject",
+    "message_text",
+    "message_type",
+    "send_status",
+]
+ORIG = [
+    "orig_message_id",
+    "orig_deposition_data_set_id",
+    "orig_timestamp",
+    "orig_sender",
+    "orig_recipient",
+    "orig_message_subject",
+    "orig_attachments",
+]
+A1_ROW = [
+    "1",
+    "a1",
+    DEP,
+    "2024-03-01 18:00:00",
+    "Ann &lt;ann@example.org&gt;",
+    "",
+    "",
+    "a1",
+    "Validation &lt;report&gt;",
+    "Dear depositor,<br />see &lt;b&gt;this&lt;/b&gt; & \u00c5",
+    "text",
+    "Y",
+]
 
 
 def ids(rows: list[Any]) -> list[str]:
@@ -49,7 +80,7 @@ def data_table(columns: list[str], records: list[Any], display_start: int = 0) -
         if isinstance(row, (list, tuple)):
             record["DT_RowId"] = f"row_{index + display_start}"
         elif isinstance(row, dict):
-            (true_index, row), = row.items()
+            ((true_index, row),) = row.items()
             record["DT_RowId"] = f"row_{true_index + display_start}"
         else:
             raise TypeError(f"OneDep's page cannot show a row of type {type(row).__name__}")
@@ -93,18 +124,21 @@ def test_threaded_rows_follow_each_reply_after_its_parent(filled: Site):
 
 def test_server_side_global_search_counts_and_true_indexes(filled: Site):
     io = filled.io()
-    found = io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=10,
-                             p_sSrchFltr="LIGAND", p_colSearchDict={})
+    found = io.getMsgRowList(
+        DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=10, p_sSrchFltr="LIGAND", p_colSearchDict={}
+    )
     assert (found["TOTAL_RECORDS"], found["TOTAL_DISPLAY_RECORDS"]) == (6, 2)
     assert [list(row) for row in found["RECORD_LIST"]] == [[1], [3]]  # positions in the unfiltered list
     assert ids(found["RECORD_LIST"]) == ["d1", "a2"]
     # One character is no search (OneDep), so the column searches apply instead.
-    one = io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=10, p_sSrchFltr="l",
-                           p_colSearchDict={8: "re"})
+    one = io.getMsgRowList(
+        DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=10, p_sSrchFltr="l", p_colSearchDict={8: "re"}
+    )
     assert ids(one["RECORD_LIST"]) == ["a1", "a2", "a4", "d3"]
     assert [list(row) for row in one["RECORD_LIST"]] == [[0], [3], [4], [5]]
-    unfiltered = io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=10, p_sSrchFltr="l",
-                                  p_colSearchDict={})
+    unfiltered = io.getMsgRowList(
+        DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=10, p_sSrchFltr="l", p_colSearchDict={}
+    )
     assert all(isinstance(row, list) for row in unfiltered["RECORD_LIST"])
     assert unfiltered["TOTAL_DISPLAY_RECORDS"] == 6
 
@@ -113,8 +147,11 @@ def test_column_searches_by_index_or_name_all_must_match(filled: Site):
     io = filled.io()
 
     def search(columns: dict[Any, str]) -> list[str]:
-        return ids(io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=-1,
-                                    p_colSearchDict=columns)["RECORD_LIST"])
+        return ids(
+            io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=-1, p_colSearchDict=columns)[
+                "RECORD_LIST"
+            ]
+        )
 
     assert search({"sender": "DEPOSITOR"}) == ["d1", "d2", "d3"]
     assert search({"4": "depositor", 8: "re"}) == ["d3"]
@@ -126,12 +163,25 @@ def test_server_side_sorting_from_the_request(filled: Site):
         io = filled.io(**sorting)
         return ids(io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=-1)["RECORD_LIST"])
 
-    by_sender_desc = {"iSortingCols": "1", "iSortCol_0": "4", "bSortable_0": "true", "sSortDir_0": "desc",
-                      "mDataProp_4": "sender"}
+    by_sender_desc = {
+        "iSortingCols": "1",
+        "iSortCol_0": "4",
+        "bSortable_0": "true",
+        "sSortDir_0": "desc",
+        "mDataProp_4": "sender",
+    }
     assert sorted_ids(**by_sender_desc) == ["d1", "d2", "d3", "a2", "a4", "a1"]
-    two_keys = {"iSortingCols": "2", "iSortCol_0": "4", "bSortable_0": "true", "sSortDir_0": "asc",
-                "mDataProp_4": "sender", "iSortCol_1": "3", "bSortable_1": "true", "sSortDir_1": "desc",
-                "mDataProp_3": "timestamp"}
+    two_keys = {
+        "iSortingCols": "2",
+        "iSortCol_0": "4",
+        "bSortable_0": "true",
+        "sSortDir_0": "asc",
+        "mDataProp_4": "sender",
+        "iSortCol_1": "3",
+        "bSortable_1": "true",
+        "sSortDir_1": "desc",
+        "mDataProp_3": "timestamp",
+    }
     assert sorted_ids(**two_keys) == ["a1", "a4", "a2", "d3", "d2", "d1"]
     not_sortable = {**by_sender_desc, "bSortable_0": "false"}
     assert sorted_ids(**not_sortable) == ["a1", "d1", "d2", "a2", "a4", "d3"]
@@ -160,13 +210,21 @@ def test_the_page_renders_the_data_table_as_onedep_does(filled: Site):
     assert table[0]["timestamp"] == "2024-03-01 18:00:00"
     assert table[0]["context_type"] == ""  # a null shows empty, never "None"
     found = io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=10, p_sSrchFltr="fixed")
-    assert [(r["DT_RowId"], r["message_id"], r["message_text"]) for r in data_table(columns, found["RECORD_LIST"])] \
-        == [("row_3", "a2", "Fixed.")]
-    sorting = {"iSortingCols": "1", "iSortCol_0": "8", "bSortable_0": "true", "sSortDir_0": "asc",
-               "mDataProp_8": "message_subject"}
+    assert [(r["DT_RowId"], r["message_id"], r["message_text"]) for r in data_table(columns, found["RECORD_LIST"])] == [
+        ("row_3", "a2", "Fixed.")
+    ]
+    sorting = {
+        "iSortingCols": "1",
+        "iSortCol_0": "8",
+        "bSortable_0": "true",
+        "sSortDir_0": "asc",
+        "mDataProp_8": "message_subject",
+    }
     ordered = filled.io(**sorting).getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=1, p_iDisplayLength=2)
     assert [(r["DT_RowId"], r["message_subject"]) for r in data_table(columns, ordered["RECORD_LIST"], 1)] == [
-        ("row_1", "Question about the ligand"), ("row_2", "RE: approval")]
+        ("row_1", "Question about the ligand"),
+        ("row_2", "RE: approval"),
+    ]
 
 
 def test_notes_and_the_complete_correspondence_history(filled: Site):
@@ -182,9 +240,14 @@ def test_notes_and_the_complete_correspondence_history(filled: Site):
     columns = history_io.getMsgColList(True)[1]
     archived = dict(zip(columns, history["RECORD_LIST"][-1], strict=True))
     assert {c: archived[c] for c in ORIG} == {
-        "orig_message_id": "orig-1", "orig_deposition_data_set_id": DEP, "orig_timestamp": "2024-03-09 17:00:00",
-        "orig_sender": "Ann &lt;a@b.org&gt;", "orig_recipient": "x@y.org", "orig_message_subject": "Hello",
-        "orig_attachments": ""}
+        "orig_message_id": "orig-1",
+        "orig_deposition_data_set_id": DEP,
+        "orig_timestamp": "2024-03-09 17:00:00",
+        "orig_sender": "Ann &lt;a@b.org&gt;",
+        "orig_recipient": "x@y.org",
+        "orig_message_subject": "Hello",
+        "orig_attachments": "",
+    }
     assert all(value == "" for value in history["RECORD_LIST"][0][12:])
 
 
@@ -220,14 +283,34 @@ def status_of(site: Site, message_id: str) -> tuple[str | None, ...] | None:
 
 def test_mark_read(filled: Site):
     io = filled.io()
-    assert io.markMsgAsRead({"message_id": "d2", "deposition_data_set_id": DEP, "read_status": "Y",
-                             "action_reqd": "N", "for_release": "Y"}) is True
+    assert (
+        io.markMsgAsRead(
+            {
+                "message_id": "d2",
+                "deposition_data_set_id": DEP,
+                "read_status": "Y",
+                "action_reqd": "N",
+                "for_release": "Y",
+            }
+        )
+        is True
+    )
     assert status_of(filled, "d2") == ("Y", "Y", "N")  # only read_status changes on an existing row
     assert io.markMsgAsRead({"message_id": "d1", "deposition_data_set_id": DEP}) is True
     assert status_of(filled, "d1") == ("Y", "N", "N")
     # d3 has no status row: it gets one, and its subject asks for release.
-    assert io.markMsgAsRead({"message_id": "d3", "deposition_data_set_id": DEP, "read_status": "Y",
-                             "action_reqd": "Y", "for_release": "N"}) is True
+    assert (
+        io.markMsgAsRead(
+            {
+                "message_id": "d3",
+                "deposition_data_set_id": DEP,
+                "read_status": "Y",
+                "action_reqd": "Y",
+                "for_release": "N",
+            }
+        )
+        is True
+    )
     assert status_of(filled, "d3") == ("Y", "Y", "Y")
     assert io.markMsgAsRead({"message_id": "zz", "deposition_data_set_id": DEP}) is True
     assert status_of(filled, "zz") == ("Y", "N", "N")
@@ -245,8 +328,18 @@ def test_mark_read_with_a_status_already_read_writes_nothing(tmp_path):
 
 def test_tag(filled: Site):
     io = filled.io()
-    assert io.tagMsg({"message_id": "d1", "deposition_data_set_id": DEP, "action_reqd": "Y", "for_release": "Y",
-                      "read_status": "Y"}) is True
+    assert (
+        io.tagMsg(
+            {
+                "message_id": "d1",
+                "deposition_data_set_id": DEP,
+                "action_reqd": "Y",
+                "for_release": "Y",
+                "read_status": "Y",
+            }
+        )
+        is True
+    )
     assert status_of(filled, "d1") == ("Y", "Y", "Y")
     assert io.tagMsg({"message_id": "d1", "deposition_data_set_id": DEP, "read_status": "N"}) is True
     assert status_of(filled, "d1") == ("N", "Y", "Y")  # flags not given stay
@@ -258,12 +351,15 @@ def test_tag(filled: Site):
     assert status_of(filled, "d1") == ("N", "Y", "Y")
 
 
-@pytest.mark.parametrize("status", [
-    {},
-    {"deposition_data_set_id": DEP, "read_status": "Y"},
-    {"message_id": "d1", "action_reqd": "maybe"},
-    "d1",
-])
+@pytest.mark.parametrize(
+    "status",
+    [
+        {},
+        {"deposition_data_set_id": DEP, "read_status": "Y"},
+        {"message_id": "d1", "action_reqd": "maybe"},
+        "d1",
+    ],
+)
 def test_unusable_status_dicts_answer_false(filled_two: Site, status: Any):
     io = filled_two.io()
     assert io.tagMsg(status) is False
@@ -343,16 +439,21 @@ def test_depositor_messages(filled: Site):
 def test_files_referenced_are_copied_into_the_session(filled: Site, tmp_path: Path):
     folder = filled.archive / DEP
     folder.mkdir(exist_ok=True)
-    names = (f"{DEP}_model-annotate_P1.cif.V1", f"{DEP}_validation-report-annotate_P1.pdf.V1",
-             f"{DEP}_auxiliary-file-annotate_P2.pdf.V1")
+    names = (
+        f"{DEP}_model-annotate_P1.cif.V1",
+        f"{DEP}_validation-report-annotate_P1.pdf.V1",
+        f"{DEP}_auxiliary-file-annotate_P2.pdf.V1",
+    )
     for name in names:
         (folder / name).write_text(f"content of {name}")
     session = Session(tmp_path / "session", "/sessions/abc")
     filled.extra["session"] = session
     files = filled.io().getFilesRfrncd(DEP)
     assert files == {
-        "a1": [{"upload_file_name": "", "relative_file_url": f"/sessions/abc/{names[0]}"},
-               {"upload_file_name": "", "relative_file_url": f"/sessions/abc/{names[1]}"}],
+        "a1": [
+            {"upload_file_name": "", "relative_file_url": f"/sessions/abc/{names[0]}"},
+            {"upload_file_name": "", "relative_file_url": f"/sessions/abc/{names[1]}"},
+        ],
         "a4": [{"upload_file_name": "notes.pdf", "relative_file_url": f"/sessions/abc/{names[2]}"}],
     }
     assert (session.path / names[0]).read_text() == f"content of {names[0]}"
@@ -377,8 +478,9 @@ def test_the_request_identifier_wins_over_the_argument(filled_two: Site):
 
 @pytest.mark.parametrize("identifier", ["", "../etc", "D_1; DROP", "d_1000000101"])
 def test_invalid_depositions_get_onedeps_empty_answers(two_site: Site, identifier: str):
-    io = MessagingIo(FakeRequest(identifier=identifier, content_type="msgs"), store=two_site.store,
-                     archive_root=two_site.archive)
+    io = MessagingIo(
+        FakeRequest(identifier=identifier, content_type="msgs"), store=two_site.store, archive_root=two_site.archive
+    )
     assert io.getMsgRowList(identifier) == {"RECORD_LIST": []}
     assert io.getMsg("a1", identifier) == {}
     assert io.getFilesRfrncd(identifier) == {}
@@ -424,15 +526,26 @@ def everything_io_says(staged: Site) -> dict[str, Any]:
     said: dict[str, Any] = {}
     for view in ("msgs", "notes", "commhstry"):
         io = staged.io(view)
-        said[view] = (io.getMsgRowList(DEP, p_bThreadedRslts=True), io.getMsgRowList(DEP, p_sSendStatus="N"),
-                      io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=1, p_iDisplayLength=3,
-                                       p_sSrchFltr="re"),
-                      [io.getMsg(mid, DEP) for mid in ("a1", "d1", "n1", "n2")])
+        said[view] = (
+            io.getMsgRowList(DEP, p_bThreadedRslts=True),
+            io.getMsgRowList(DEP, p_sSendStatus="N"),
+            io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=1, p_iDisplayLength=3, p_sSrchFltr="re"),
+            [io.getMsg(mid, DEP) for mid in ("a1", "d1", "n1", "n2")],
+        )
     io = staged.io()
-    said["lists"] = (io.getMsgReadList(DEP), io.getMsgForReleaseList(DEP), io.getMsgNoActionReqdList(DEP),
-                     io.getNotesList(), io.anyNotesExist(), io.areAllMsgsRead(), io.areAllMsgsActioned(),
-                     io.anyReleaseFlags(), io.anyUnactionApprovalWithoutCorrection(),
-                     io.get_message_list_from_depositor(), io.checkAvailFiles(DEP))
+    said["lists"] = (
+        io.getMsgReadList(DEP),
+        io.getMsgForReleaseList(DEP),
+        io.getMsgNoActionReqdList(DEP),
+        io.getNotesList(),
+        io.anyNotesExist(),
+        io.areAllMsgsRead(),
+        io.areAllMsgsActioned(),
+        io.anyReleaseFlags(),
+        io.anyUnactionApprovalWithoutCorrection(),
+        io.get_message_list_from_depositor(),
+        io.checkAvailFiles(DEP),
+    )
     return said
 
 
@@ -443,17 +556,22 @@ BIG = "D_0000265933"  # 6 messages to, 1 from the depositor, 3 notes (one archiv
 
 
 def test_the_samples_read_as_onedep_shows_them(sample_archive: Path):
-    io = MessagingIo(FakeRequest(identifier=BIG, content_type="msgs"), store=CifMessageStore(sample_archive),
-                     display_timezone="UTC")
+    io = MessagingIo(
+        FakeRequest(identifier=BIG, content_type="msgs"), store=CifMessageStore(sample_archive), display_timezone="UTC"
+    )
     result = io.getMsgRowList(BIG, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=10)
     assert (result["TOTAL_RECORDS"], result["CURRENT_NUM_MSGS_TO_DPSTR"]) == (7, 6)
     assert [row[3] for row in result["RECORD_LIST"]][:3] == [
-        "2022-08-09 16:28:27", "2022-08-31 19:00:01", "2022-12-18 07:30:00"]
+        "2022-08-09 16:28:27",
+        "2022-08-31 19:00:01",
+        "2022-12-18 07:30:00",
+    ]
     columns = io.getMsgColList()[1]
     table = data_table(columns, result["RECORD_LIST"])
     assert all("<" not in record["message_text"].replace("<br />", "") for record in table)
-    history = MessagingIo(FakeRequest(identifier=BIG, content_type="commhstry"),
-                          store=CifMessageStore(sample_archive)).getMsgRowList(BIG)
+    history = MessagingIo(
+        FakeRequest(identifier=BIG, content_type="commhstry"), store=CifMessageStore(sample_archive)
+    ).getMsgRowList(BIG)
     assert len(history["RECORD_LIST"]) == 10  # 7 messages and the 3 notes, all archived correspondence
     assert io.anyNotesExist()[3] == 3
 
@@ -462,14 +580,19 @@ def test_paging_arguments_take_numbers_and_their_text(filled_two: Site):
     io = filled_two.io()
 
     def page(start: object, length: object) -> list[str]:
-        return ids(io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=start,
-                                    p_iDisplayLength=length)["RECORD_LIST"])
+        return ids(
+            io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=start, p_iDisplayLength=length)["RECORD_LIST"]
+        )
 
     assert page("1", " 2 ") == page(1, 2) == ["d1", "d2"]
     assert len(page(None, None)) == len(page("", "-1")) == 6
     for start, length in [("abc", 2), (0, "ten"), (1.5, 2), (0, [3]), (True, 2)]:
-        assert io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=start,  # type: ignore[arg-type]
-                                p_iDisplayLength=length) == {"RECORD_LIST": []}  # OneDep's answer, logged
+        assert io.getMsgRowList(
+            DEP,
+            p_bServerSide=True,
+            p_iDisplayStart=start,  # type: ignore[arg-type]
+            p_iDisplayLength=length,
+        ) == {"RECORD_LIST": []}  # OneDep's answer, logged
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
@@ -487,12 +610,24 @@ def test_the_samples_answer_the_same_from_the_database(sample_archive: Path, dat
         for view in ("msgs", "notes", "commhstry"):
             said = []
             for store in (archive, db):
-                io = MessagingIo(FakeRequest(identifier=deposition, content_type=view), store=store,
-                                 archive_root=tmp_path, display_timezone="UTC")
-                said.append((io.getMsgRowList(deposition, p_bThreadedRslts=True),
-                             io.getMsgRowList(deposition, p_bServerSide=True, p_iDisplayStart=0,
-                                              p_iDisplayLength=5, p_sSrchFltr="re"),
-                             io.getMsgReadList(deposition), io.getMsgNoActionReqdList(deposition),
-                             io.anyNotesExist(), io.areAllMsgsRead(), io.anyReleaseFlags(),
-                             io.getFilesRfrncd(deposition)))
+                io = MessagingIo(
+                    FakeRequest(identifier=deposition, content_type=view),
+                    store=store,
+                    archive_root=tmp_path,
+                    display_timezone="UTC",
+                )
+                said.append(
+                    (
+                        io.getMsgRowList(deposition, p_bThreadedRslts=True),
+                        io.getMsgRowList(
+                            deposition, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=5, p_sSrchFltr="re"
+                        ),
+                        io.getMsgReadList(deposition),
+                        io.getMsgNoActionReqdList(deposition),
+                        io.anyNotesExist(),
+                        io.areAllMsgsRead(),
+                        io.anyReleaseFlags(),
+                        io.getFilesRfrncd(deposition),
+                    )
+                )
             assert said[0] == said[1], (deposition, view)

@@ -29,14 +29,29 @@ def encode_like_onedep(text: str) -> str:
     return text.encode("ascii", "xmlcharrefreplace").decode("ascii").replace("\n;", "\n ;")
 
 
-def from_request(state: str, *, subject: str = "Hello", text: str = "Dear depositor", view: str = "msgs",
-                 send_status: str = "", message_id: str = "", parent: str = "", message_type: str = "",
-                 files: list[Any] | None = None) -> OutgoingMessage:
+def from_request(
+    state: str,
+    *,
+    subject: str = "Hello",
+    text: str = "Dear depositor",
+    view: str = "msgs",
+    send_status: str = "",
+    message_id: str = "",
+    parent: str = "",
+    message_type: str = "",
+    files: list[Any] | None = None,
+) -> OutgoingMessage:
     """A message as OneDep's web app builds it from a request (`Message.fromReqObj`)."""
     data: dict[str, Any] = {
-        "deposition_data_set_id": DEP, "sender": "annotator", "message_subject": encode_like_onedep(subject),
-        "message_text": encode_like_onedep(text), "message_type": message_type or "text", "context_type": "",
-        "context_value": "", "send_status": send_status or "Y", "message_state": state,
+        "deposition_data_set_id": DEP,
+        "sender": "annotator",
+        "message_subject": encode_like_onedep(subject),
+        "message_text": encode_like_onedep(text),
+        "message_type": message_type or "text",
+        "context_type": "",
+        "context_value": "",
+        "send_status": send_status or "Y",
+        "message_state": state,
     }
     if state == "draft" and message_id:
         data["message_id"] = message_id
@@ -63,7 +78,11 @@ def test_a_live_message_is_appended_and_its_id_given_back(filled: Site):
     stored = filled.load("messages-to-depositor").messages[-1]
     assert stored.message_id == message.messageId and len(stored.message_id or "") == 36
     assert (stored.ordinal_id, stored.parent_message_id, stored.send_status, stored.message_type) == (
-        "5", "d1", "Y", "text")
+        "5",
+        "d1",
+        "Y",
+        "text",
+    )
     assert stored.timestamp and stored.timestamp[:2] == "20"
     # OneDep writes no status row for an annotator's message.
     assert filled.load("messages-to-depositor").statuses == statuses_before
@@ -81,8 +100,10 @@ def test_entity_encoded_text_is_stored_once_encoded(site: Site):
     if site.db is not None:
         assert site.db.load(DEP, "messages-to-depositor").messages[-1].message_text == TYPED
     row = io.getMsgRowList(DEP)["RECORD_LIST"][-1]
-    assert row[8:10] == ["\u00c5 &lt;subject&gt;",
-                         "Gr\u00f6\u00dfe: 1.7 \u00c5 &lt;b&gt;bold&lt;/b&gt;<br />;semi & more"]
+    assert row[8:10] == [
+        "\u00c5 &lt;subject&gt;",
+        "Gr\u00f6\u00dfe: 1.7 \u00c5 &lt;b&gt;bold&lt;/b&gt;<br />;semi & more",
+    ]
     assert io.getMsg(stored.message_id, DEP)["message_text"] == row[9]
 
 
@@ -113,22 +134,31 @@ def test_process_msg_never_raises(tmp_path: Path, filled_two: Site):
     io = filled_two.io()
     assert io.processMsg(object()) == (False, False, [])
     assert io.processMsg(from_request("livemsg", view="everything")) == (False, False, [])
-    assert io.processMsg({"deposition_data_set_id": DEP, "message_text": "x", "status": {"read_status": "?"}}
-                         ) == (False, False, [])
+    assert io.processMsg({"deposition_data_set_id": DEP, "message_text": "x", "status": {"read_status": "?"}}) == (
+        False,
+        False,
+        [],
+    )
 
 
 def test_plain_dicts_with_references_status_and_content_type(filled_two: Site):
     io = filled_two.io()
     data: dict[str, Any] = {
-        "deposition_data_set_id": DEP, "message_text": "a note", "content_type": "notes",
+        "deposition_data_set_id": DEP,
+        "message_text": "a note",
+        "content_type": "notes",
         "file_references": [{"content_type": "model-annotate", "content_format": "pdbx", "version_id": "3"}],
     }
     assert io.processMsg(data) == (True, True, [])  # a pdbx model-annotate reference: the model went out
     note = filled_two.load("notes-from-annotator")
     assert note.messages[-1].message_id == data["message_id"]  # given back in the dict
     assert [(r.content_type, r.version_id) for r in note.references_of(data["message_id"])] == [("model-annotate", "3")]
-    depositor = {"deposition_data_set_id": DEP, "message_text": "hi", "content_type": "messages-from-depositor",
-                 "status": {"read_status": "N", "action_reqd": "Y"}}
+    depositor = {
+        "deposition_data_set_id": DEP,
+        "message_text": "hi",
+        "content_type": "messages-from-depositor",
+        "status": {"read_status": "N", "action_reqd": "Y"},
+    }
     assert io.processMsg(depositor)[0] is True
     status = filled_two.load("messages-to-depositor").find_status(depositor["message_id"])
     assert status is not None and (status.read_status, status.action_reqd, status.for_release) == ("N", "Y", "N")
@@ -147,21 +177,37 @@ def test_the_high_watermark_guards_against_writing_over_a_damaged_file(filled_tw
 
 
 def test_archived_mail_gets_its_original_communication_row(filled: Site):
-    io = filled.io("notes", orig_sender="J\u00f6rg <j@example.org>", orig_recipient="help@example.org",
-                   orig_date="2024-05-01 10:00:00", orig_subject="Question &#228;", orig_identifier=DEP,
-                   orig_attachments="a.pdf", mode="manual")
+    io = filled.io(
+        "notes",
+        orig_sender="J\u00f6rg <j@example.org>",
+        orig_recipient="help@example.org",
+        orig_date="2024-05-01 10:00:00",
+        orig_subject="Question &#228;",
+        orig_identifier=DEP,
+        orig_attachments="a.pdf",
+        mode="manual",
+    )
     message = from_request("livemsg", view="notes", subject="ARCHIVED: Question", message_type="archive_manual")
     assert io.processMsg(message)[0] is True
     notes = filled.load("notes-from-annotator")
     (orig,) = notes.origcomm_of(message.messageId)
     assert (orig.orig_sender, orig.orig_recipient, orig.orig_message_subject) == (
-        "J\u00f6rg <j@example.org>", "help@example.org", "Question \u00e4")
+        "J\u00f6rg <j@example.org>",
+        "help@example.org",
+        "Question \u00e4",
+    )
     assert orig.orig_timestamp == "2024-05-01 01:00:00"  # typed in local time (Tokyo), stored in GMT
-    assert (orig.orig_deposition_data_set_id, orig.orig_attachments, orig.deposition_data_set_id) == (
-        DEP, "a.pdf", DEP)
+    assert (orig.orig_deposition_data_set_id, orig.orig_attachments, orig.deposition_data_set_id) == (DEP, "a.pdf", DEP)
     history = filled.io("commhstry").getMsgRowList(DEP)["RECORD_LIST"]
-    assert history[-1][12:] == ["", DEP, "2024-05-01 10:00:00", "J\u00f6rg &lt;j@example.org&gt;",
-                                "help@example.org", "Question \u00e4", "a.pdf"]
+    assert history[-1][12:] == [
+        "",
+        DEP,
+        "2024-05-01 10:00:00",
+        "J\u00f6rg &lt;j@example.org&gt;",
+        "help@example.org",
+        "Question \u00e4",
+        "a.pdf",
+    ]
 
 
 def test_forwarded_mail_too_but_not_archives_without_original(filled_two: Site):
@@ -187,9 +233,13 @@ def test_attachments_become_annotate_milestones_and_references(site: Site):
     message = from_request("livemsg", files=["model", "val-report-batch"])
     assert io.processMsg(message) == (True, True, [])  # a model went out: OneDep's second element
     references = site.load("messages-to-depositor").references_of(message.messageId)
-    assert [(r.content_type, r.content_format, r.partition_number, r.version_id, r.storage_type) for r in references] \
-        == [("model-annotate", "pdbx", "1", "1", "archive"), ("validation-report-annotate", "pdf", "1", "1", "archive"),
-            ("validation-data-annotate", "xml", "1", "1", "archive")]
+    assert [
+        (r.content_type, r.content_format, r.partition_number, r.version_id, r.storage_type) for r in references
+    ] == [
+        ("model-annotate", "pdbx", "1", "1", "archive"),
+        ("validation-report-annotate", "pdf", "1", "1", "archive"),
+        ("validation-data-annotate", "xml", "1", "1", "archive"),
+    ]
     assert (site.archive / DEP / f"{DEP}_model-annotate_P1.cif.V1").read_text() == "model"
     again = from_request("livemsg", files=["model"])
     io.processMsg(again)
@@ -200,8 +250,10 @@ def test_attachments_become_annotate_milestones_and_references(site: Site):
     assert site.load("messages-to-depositor").references_of(newer.messageId)[0].version_id == "2"
     files = io.getFilesRfrncd(DEP, message.messageId)[message.messageId]
     assert [Path(f["relative_file_url"]).name for f in files] == [
-        f"{DEP}_model-annotate_P1.cif.V1", f"{DEP}_validation-report-annotate_P1.pdf.V1",
-        f"{DEP}_validation-data-annotate_P1.xml.V1"]
+        f"{DEP}_model-annotate_P1.cif.V1",
+        f"{DEP}_validation-report-annotate_P1.pdf.V1",
+        f"{DEP}_validation-data-annotate_P1.xml.V1",
+    ]
 
 
 def test_a_missing_attachment_fails_the_message_and_stores_nothing(filled_two: Site):
@@ -211,7 +263,10 @@ def test_a_missing_attachment_fails_the_message_and_stores_nothing(filled_two: S
     assert filled_two.io().processMsg(message) == (False, False, ["sf"])
     assert filled_two.load("messages-to-depositor") == before
     assert filled_two.io().processMsg(from_request("livemsg", files=["no-such-token"])) == (
-        False, False, ["no-such-token"])
+        False,
+        False,
+        ["no-such-token"],
+    )
 
 
 def test_auxiliary_files_from_the_request_take_the_next_partitions(filled_two: Site, tmp_path: Path):
@@ -219,14 +274,20 @@ def test_auxiliary_files_from_the_request_take_the_next_partitions(filled_two: S
     upload.mkdir()
     (upload / "figure.pdf").write_text("figure")
     (upload / "coords.cif").write_text("coordinates")
-    io = filled_two.io(auxFilePath1=str(upload / "figure.pdf"), auxFileType1="pdf",
-                       auxFilePath2=str(upload / "coords.cif"), auxFileType2="cif")
+    io = filled_two.io(
+        auxFilePath1=str(upload / "figure.pdf"),
+        auxFileType1="pdf",
+        auxFilePath2=str(upload / "coords.cif"),
+        auxFileType2="cif",
+    )
     message = from_request("livemsg", files=["aux-file1", "aux-file2"])
     assert io.processMsg(message) == (True, False, [])
     references = filled_two.load("messages-to-depositor").references_of(message.messageId)
     # The scenario already refers to auxiliary file partition 2: these take 3 and 4.
     assert [(r.content_type, r.content_format, r.partition_number, r.upload_file_name) for r in references] == [
-        ("auxiliary-file-annotate", "pdf", "3", "figure.pdf"), ("auxiliary-file-annotate", "pdbx", "4", "coords.cif")]
+        ("auxiliary-file-annotate", "pdf", "3", "figure.pdf"),
+        ("auxiliary-file-annotate", "pdbx", "4", "coords.cif"),
+    ]
     assert (filled_two.archive / DEP / f"{DEP}_auxiliary-file-annotate_P4.cif.V1").read_text() == "coordinates"
     unknown = filled_two.io(auxFilePath1=str(upload / "figure.pdf"), auxFileType1="docx")
     assert unknown.processMsg(from_request("livemsg", files=["aux-file1"])) == (False, False, ["aux-file"])
@@ -282,8 +343,12 @@ def test_no_mail_for_drafts_reminders_plain_notes_or_groups(filled_two: Site, sm
     io.message_stored_hooks.append(hooked.append)
     io.processMsg(from_request("livemsg", send_status="N"))
     io.processMsg(from_request("livemsg", view="notes"))
-    io.processMsg(OutgoingMessage({"deposition_data_set_id": DEP, "message_text": "x", "send_status": "Y",
-                                   "message_state": "livemsg"}, reminder=True))
+    io.processMsg(
+        OutgoingMessage(
+            {"deposition_data_set_id": DEP, "message_text": "x", "send_status": "Y", "message_state": "livemsg"},
+            reminder=True,
+        )
+    )
     group = filled_two.io()
     group.setGroupId("G_1000007")
     group.message_stored_hooks.append(hooked.append)
@@ -310,8 +375,15 @@ def test_a_mail_server_that_is_down_does_not_undo_the_message(filled_two: Site, 
 
 def test_an_auto_note_is_mailed_without_the_archived_prefix(filled_two: Site, smtp: SmtpServer):
     mailing_site(filled_two, smtp)
-    note = OutgoingMessage.auto_note({"deposition_data_set_id": DEP, "sender": "auto", "send_status": "Y",
-                                      "message_subject": "ARCHIVED: Reminder", "message_text": "Please reply."})
+    note = OutgoingMessage.auto_note(
+        {
+            "deposition_data_set_id": DEP,
+            "sender": "auto",
+            "send_status": "Y",
+            "message_subject": "ARCHIVED: Reminder",
+            "message_text": "Please reply.",
+        }
+    )
     assert filled_two.io().processMsg(note) == (True, False, [])
     stored = filled_two.load("notes-from-annotator").messages[-1]
     assert (stored.message_type, stored.message_subject) == ("archive_auto_noorig", "ARCHIVED: Reminder")

@@ -64,21 +64,41 @@ def test_template_data_from_the_model_file(filled_two: Site):
     values: dict[str, Any] = {"identifier": DEP}
     assert io.getMsgTmpltDataItems(values) is None  # fills the dict in place, as OneDep
     expected = {
-        "pdb_id": "9ZZZ", "pdb_ext_id": "pdb_00009zzz", "emdb_id": "[EMDBID NOT AVAIL]", "accession_ids": ACCESSION,
+        "pdb_id": "9ZZZ",
+        "pdb_ext_id": "pdb_00009zzz",
+        "emdb_id": "[EMDBID NOT AVAIL]",
+        "accession_ids": ACCESSION,
         "title": "Crystal structure of a test protein made for the messaging tests",
-        "entry_authors_list": ["Doe, Jane", "Smith, Ole"], "entry_authors_newline_list": "Doe, Jane\nSmith, Ole",
+        "entry_authors_list": ["Doe, Jane", "Smith, Ole"],
+        "entry_authors_newline_list": "Doe, Jane\nSmith, Ole",
         "entry_authors_csv_list": "Doe, Jane, Smith, Ole",
-        "contact_authors_list": [("jane.doe@example.org", "principal investigator/group leader", "Doe"),
-                                 ("ole@example.org", "responsible scientist", "Smith")],
-        "status_code": "HOLD", "entry_status": "Hold until 1 June 2025", "auth_rel_status_code": "HOLD",
-        "expire_date": "1 June 2025", "recvd_date": "29 February 2024", "processing_site": "RCSB",
-        "citation_authors": "Doe, J.,Smith, O.", "citation_title": "A test citation",
-        "citation_journal_abbrev": "J. Tests", "citation_journal_volume": "\nVolume:   12",
-        "citation_pages": "\nPages:   100 - 110", "citation_year": "\nYear:   2024",
-        "citation_doi": "\nDOI:   10.1000/test.1", "citation_pubmedid": "", "default_msg_tmplt": "approval-impl",
-        "em_entry": "false", "maponly": "false", "full_name_annotator": "Ann Bee",
-        "horiz_line": "=" * 64, "unlock_date": "[NOT AVAILBLE]", "outbound_rprt_date": "[NO DATE AVAIL]",
-        "site_contact_details": "RCSB PDB, deposit-help@rcsb.org", "identifier": DEP,
+        "contact_authors_list": [
+            ("jane.doe@example.org", "principal investigator/group leader", "Doe"),
+            ("ole@example.org", "responsible scientist", "Smith"),
+        ],
+        "status_code": "HOLD",
+        "entry_status": "Hold until 1 June 2025",
+        "auth_rel_status_code": "HOLD",
+        "expire_date": "1 June 2025",
+        "recvd_date": "29 February 2024",
+        "processing_site": "RCSB",
+        "citation_authors": "Doe, J.,Smith, O.",
+        "citation_title": "A test citation",
+        "citation_journal_abbrev": "J. Tests",
+        "citation_journal_volume": "\nVolume:   12",
+        "citation_pages": "\nPages:   100 - 110",
+        "citation_year": "\nYear:   2024",
+        "citation_doi": "\nDOI:   10.1000/test.1",
+        "citation_pubmedid": "",
+        "default_msg_tmplt": "approval-impl",
+        "em_entry": "false",
+        "maponly": "false",
+        "full_name_annotator": "Ann Bee",
+        "horiz_line": "=" * 64,
+        "unlock_date": "[NOT AVAILBLE]",
+        "outbound_rprt_date": "[NO DATE AVAIL]",
+        "site_contact_details": "RCSB PDB, deposit-help@rcsb.org",
+        "identifier": DEP,
     }
     assert {key: values.get(key) for key in expected} == expected
     assert "pdb9ZZZ" in values["doinotice"] and "Ann Bee" in values["msg_closing"]
@@ -91,14 +111,19 @@ def test_template_data_without_a_model_file_uses_onedeps_placeholders(filled_two
     values: dict[str, Any] = {}
     filled_two.io().getMsgTmpltDataItems(values)
     assert (values["pdb_id"], values["title"], values["status_code"], values["contact_authors_list"]) == (
-        "[PDBID NOT AVAIL]", "[NOT AVAILABLE]", "[NOT AVAILABLE]", [])
+        "[PDBID NOT AVAIL]",
+        "[NOT AVAILABLE]",
+        "[NOT AVAILABLE]",
+        [],
+    )
     assert values["expire_date"] is None
     assert values["accession_ids"] == "[PDBEXTID NOT AVAIL] (PDB ID [PDBID NOT AVAIL])"
 
 
 def test_unlock_and_report_dates(filled_two: Site):
-    unlocked = Message("9", "u1", DEP, "2024-04-02 10:00:00", "annotator", None, None, "u1", "System Unlocked",
-                       "unlocked", "text", "Y")
+    unlocked = Message(
+        "9", "u1", DEP, "2024-04-02 10:00:00", "annotator", None, None, "u1", "System Unlocked", "unlocked", "text", "Y"
+    )
     filled_two.store.put_message(DEP, "messages-to-depositor", unlocked)
     report = put(filled_two, "validation-report-full-annotate_P1.pdf.V1")
     stamp = datetime(2024, 5, 6, 12, 0).timestamp()
@@ -108,12 +133,15 @@ def test_unlock_and_report_dates(filled_two: Site):
     assert (values["unlock_date"], values["outbound_rprt_date"]) == ("2 April 2024", "6 May 2024")
 
 
-@pytest.mark.parametrize("today, wednesday", [
-    (date(2024, 6, 3), date(2024, 6, 12)),  # Monday: the Wednesday of next week
-    (date(2024, 6, 5), date(2024, 6, 12)),
-    (date(2024, 6, 8), date(2024, 6, 19)),  # Saturday counts as next week
-    (date(2024, 6, 9), date(2024, 6, 19)),
-])
+@pytest.mark.parametrize(
+    "today, wednesday",
+    [
+        (date(2024, 6, 3), date(2024, 6, 12)),  # Monday: the Wednesday of next week
+        (date(2024, 6, 5), date(2024, 6, 12)),
+        (date(2024, 6, 8), date(2024, 6, 19)),  # Saturday counts as next week
+        (date(2024, 6, 9), date(2024, 6, 19)),
+    ],
+)
 def test_release_day(today: date, wednesday: date):
     assert release_wednesday(today) == wednesday
 
@@ -125,8 +153,9 @@ def test_thursday_clauses_follow_the_cut_off():
     def clause(now: datetime) -> str:
         return template_values(facts, TemplateContext(DEP, now=now), templates)["thurs_prerelease_clause"]
 
-    assert clause(datetime(2024, 6, 3, 9)) == ("Changes to the entry can still be made until noon at PDBE on "
-                                               "Thursday 6 June 2024.")
+    assert clause(datetime(2024, 6, 3, 9)) == (
+        "Changes to the entry can still be made until noon at PDBE on Thursday 6 June 2024."
+    )
     assert "today" in clause(datetime(2024, 6, 6, 10))
     assert clause(datetime(2024, 6, 6, 11)) == clause(datetime(2024, 6, 7, 9)) == ""
 
@@ -145,7 +174,9 @@ def test_site_templates_override_the_examples(tmp_path: Path):
     templates = DirectoryTemplates(letters)
     # The site's general letter wins over the example of a more specific one.
     assert templates.render(["release-publ-em", "release-publ"], {"pdb_id": "9ZZZ"}) == (
-        "Out: 9ZZZ", "Released. [NOT AVAILABLE]")
+        "Out: 9ZZZ",
+        "Released. [NOT AVAILABLE]",
+    )
     assert templates.render(["reminder"], {})[0] == "REMINDER: Still awaiting feedback for [NOT AVAILABLE]"  # type: ignore[index]
     assert templates.render(["no-such-letter"], {}) is None
 
@@ -162,8 +193,11 @@ def test_available_files(filled_two: Site):
     put(filled_two, "nmr-restraints_P1.dat.V1")
     put(filled_two, "structure-factors_P1.cif.V1.PREV0")  # a snapshot is not a file
     assert filled_two.io().checkAvailFiles(DEP) == ["model", "model_pdb", "val-report", "mr", "val-report-batch"]
-    put(filled_two, "model_P1.cif.V2", content=MODEL.read_text().replace("pdb_format_compatible           Y",
-                                                                          "pdb_format_compatible           N"))
+    put(
+        filled_two,
+        "model_P1.cif.V2",
+        content=MODEL.read_text().replace("pdb_format_compatible           Y", "pdb_format_compatible           N"),
+    )
     assert filled_two.io().checkAvailFiles(DEP) == ["model", "val-report", "mr", "val-report-batch"]
 
 
@@ -188,14 +222,18 @@ def test_auto_msg_sends_a_release_letter_with_the_entry_files(site: Site, smtp: 
     put(site, "validation-report_P1.pdf.V1")
     with_mail(site, smtp)
     request = support.Request(WWPDB_SITE_ID="RCSB")  # as OneDep's AutoMessage makes it: no identifier yet
-    io = MessagingIo(request, False, sys.stderr, store=site.store, archive_root=site.archive,
-                     site=site.extra["site"])
+    io = MessagingIo(request, False, sys.stderr, store=site.store, archive_root=site.archive, site=site.extra["site"])
     assert io.autoMsg([DEP], p_tmpltType="release-publ") == {
-        DEP: {"success": "true", "pdbx_model_updated": "true", "append_msg": ""}}
+        DEP: {"success": "true", "pdbx_model_updated": "true", "append_msg": ""}
+    }
     assert (request.values["identifier"], request.values["content_type"]) == (DEP, "msgs")
     letter = site.load("messages-to-depositor").messages[-1]
     assert (letter.message_subject, letter.sender, letter.context_type, letter.message_type) == (
-        f"Release of {ACCESSION}", "auto", "release-publ", "text")
+        f"Release of {ACCESSION}",
+        "auto",
+        "release-publ",
+        "text",
+    )
     assert '"Crystal structure of a test protein made for the messaging tests"' in (letter.message_text or "")
     references = site.load("messages-to-depositor").references_of(letter.message_id or "")
     assert {r.content_type for r in references} == {"model-annotate", "validation-report-annotate"}
@@ -204,15 +242,17 @@ def test_auto_msg_sends_a_release_letter_with_the_entry_files(site: Site, smtp: 
     assert email["Subject"] == f"Release of {ACCESSION}"  # a program's message keeps its subject
 
 
-def test_auto_msg_reminders_are_archived_notes_and_unknown_letters_send_nothing(filled_two: Site,
-                                                                                smtp: SmtpServer):
+def test_auto_msg_reminders_are_archived_notes_and_unknown_letters_send_nothing(filled_two: Site, smtp: SmtpServer):
     put(filled_two, "model_P1.cif.V1", source=MODEL)
     with_mail(filled_two, smtp)
     io = filled_two.io()
     assert io.autoMsg([DEP], p_tmpltType="reminder")[DEP]["success"] == "true"
     note = filled_two.load("notes-from-annotator").messages[-1]
     assert (note.message_subject, note.message_type, note.context_type) == (
-        f"REMINDER: Still awaiting feedback for {ACCESSION}", "archive_auto_noorig", "reminder")
+        f"REMINDER: Still awaiting feedback for {ACCESSION}",
+        "archive_auto_noorig",
+        "reminder",
+    )
     assert len(smtp.received) == 1
     assert filled_two.load("notes-from-annotator").references_of(note.message_id or "") == []
     before = filled_two.load("messages-to-depositor")
@@ -225,11 +265,20 @@ def test_auto_msg_reminders_are_archived_notes_and_unknown_letters_send_nothing(
 def test_send_single_archives_a_note_and_mails_the_test_address(filled_two: Site, smtp: SmtpServer):
     put(filled_two, "model_P1.cif.V1", source=MODEL)
     with_mail(filled_two, smtp)
-    assert filled_two.io().sendSingle(DEP, "Session expiring", "Your session ends \u00e0 minuit.",
-                                      p_testemail="test@example.org") is True
+    assert (
+        filled_two.io().sendSingle(
+            DEP, "Session expiring", "Your session ends \u00e0 minuit.", p_testemail="test@example.org"
+        )
+        is True
+    )
     note = filled_two.load("notes-from-annotator").messages[-1]
     assert (note.message_subject, note.message_text, note.context_type, note.sender, note.message_type) == (
-        "Session expiring", "Your session ends \u00e0 minuit.", "other", "auto", "archive_auto_noorig")
+        "Session expiring",
+        "Your session ends \u00e0 minuit.",
+        "other",
+        "auto",
+        "archive_auto_noorig",
+    )
     ((_, recipients, email),) = smtp.received
     assert recipients == ["test@example.org"]
     assert "Your session ends \u00e0 minuit." in email.get_content()
@@ -239,12 +288,15 @@ def test_send_single_archives_a_note_and_mails_the_test_address(filled_two: Site
 
 
 def test_default_mail_delivery_from_the_environment(smtp: SmtpServer, caplog: pytest.LogCaptureFixture):
-    notification = Notification("noreply@example.org", ["a@example.org"], "S\u00fcbject", "B\u00f6dy", DEP,
-                                copies=["archive@example.org"])
+    notification = Notification(
+        "noreply@example.org", ["a@example.org"], "S\u00fcbject", "B\u00f6dy", DEP, copies=["archive@example.org"]
+    )
     delivery = default_mail_delivery({"MSGMODULE_SMTP_HOST": "127.0.0.1", "MSGMODULE_SMTP_PORT": str(smtp.port)})
     delivery.deliver(notification)
     assert [(r, e["Subject"], e.get_content().strip()) for _, r, e in smtp.received] == [
-        (["a@example.org"], "S\u00fcbject", "B\u00f6dy"), (["archive@example.org"], "S\u00fcbject", "B\u00f6dy")]
+        (["a@example.org"], "S\u00fcbject", "B\u00f6dy"),
+        (["archive@example.org"], "S\u00fcbject", "B\u00f6dy"),
+    ]
     quiet = default_mail_delivery({})
     assert isinstance(quiet, NoMailDelivery)
     with caplog.at_level(logging.INFO, logger="wwpdb.apps.msgmodule.io.mail"):

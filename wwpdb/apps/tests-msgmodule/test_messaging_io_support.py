@@ -55,8 +55,16 @@ class Site:
 
     def io(self, view: str = "msgs", deposition: str = DEP, **values: Any) -> MessagingIo:
         request = Request(identifier=deposition, content_type=view, WWPDB_SITE_ID="RCSB", **values)
-        return MessagingIo(request, False, None, store=self.store, settings=None, archive_root=self.archive,
-                           display_timezone=ZONE, **self.extra)
+        return MessagingIo(
+            request,
+            False,
+            None,
+            store=self.store,
+            settings=None,
+            archive_root=self.archive,
+            display_timezone=ZONE,
+            **self.extra,
+        )
 
     def load(self, content_type: str, deposition: str = DEP) -> Document:
         return self.store.load(deposition, content_type)
@@ -114,8 +122,19 @@ def filled_two(two_site: Site) -> Site:
     return two_site
 
 
-def message(mid: str, when: str, subject: str, text: str, *, parent: str | None = None, sender: str = "annotator",
-            send: str | None = "Y", kind: str | None = "text", ordinal: int = 0, context: str | None = None) -> Message:
+def message(
+    mid: str,
+    when: str,
+    subject: str,
+    text: str,
+    *,
+    parent: str | None = None,
+    sender: str = "annotator",
+    send: str | None = "Y",
+    kind: str | None = "text",
+    ordinal: int = 0,
+    context: str | None = None,
+) -> Message:
     return Message(str(ordinal), mid, DEP, when, sender, context, None, parent or mid, subject, text, kind, send)
 
 
@@ -126,8 +145,14 @@ def write_scenario(store: MessageStore) -> None:
     """
     to = Document(DEP, "messages-to-depositor")
     to.messages = [
-        message("a1", "2024-03-01 09:00:00", "Validation <report>", "Dear depositor,\nsee <b>this</b> & \u00c5",
-                sender="Ann <ann@example.org>", ordinal=1),
+        message(
+            "a1",
+            "2024-03-01 09:00:00",
+            "Validation <report>",
+            "Dear depositor,\nsee <b>this</b> & \u00c5",
+            sender="Ann <ann@example.org>",
+            ordinal=1,
+        ),
         message("a2", "2024-03-05 10:00:00", "RE: ligand", "Fixed.", parent="d1", ordinal=2),
         message("a3", "2024-03-06 11:00:00", "Draft letter", "not sent yet", send="N", ordinal=3),
         message("a4", "2024-03-07 12:00:00", "RE: approval", "Noted.", parent="d2", ordinal=4),
@@ -147,12 +172,28 @@ def write_scenario(store: MessageStore) -> None:
     store.save(to)
     from_depositor = Document(DEP, "messages-from-depositor")
     from_depositor.messages = [
-        message("d1", "2024-03-02 08:00:00", "Question about the ligand", "Is it ATP?\n;really", parent="a1",
-                sender="depositor <dep@example.org>", ordinal=1),
-        message("d2", "2024-03-04 08:00:00", "Approval", "Looks fine", parent="a1", sender="depositor",
-                ordinal=2, context="approval-without-changes"),
-        message("d3", "2024-03-08 08:00:00", "Release now", "Please release", parent="gone", sender="depositor",
-                ordinal=3),
+        message(
+            "d1",
+            "2024-03-02 08:00:00",
+            "Question about the ligand",
+            "Is it ATP?\n;really",
+            parent="a1",
+            sender="depositor <dep@example.org>",
+            ordinal=1,
+        ),
+        message(
+            "d2",
+            "2024-03-04 08:00:00",
+            "Approval",
+            "Looks fine",
+            parent="a1",
+            sender="depositor",
+            ordinal=2,
+            context="approval-without-changes",
+        ),
+        message(
+            "d3", "2024-03-08 08:00:00", "Release now", "Please release", parent="gone", sender="depositor", ordinal=3
+        ),
     ]
     store.save(from_depositor)
     notes = Document(DEP, "notes-from-annotator")
@@ -161,8 +202,9 @@ def write_scenario(store: MessageStore) -> None:
         message("n2", "2024-03-09 09:00:00", "ARCHIVED: fwd", "mail body", kind="archive_auto", ordinal=2),
     ]
     notes.origcomm_references = [
-        OrigCommReference("1", "n2", DEP, "orig-1", DEP, "2024-03-09 08:00:00", "Ann <a@b.org>", "x@y.org",
-                          "Hello", None),
+        OrigCommReference(
+            "1", "n2", DEP, "orig-1", DEP, "2024-03-09 08:00:00", "Ann <a@b.org>", "x@y.org", "Hello", None
+        ),
     ]
     store.save(notes)
 

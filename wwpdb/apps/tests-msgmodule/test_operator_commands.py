@@ -21,8 +21,10 @@ DEP = "D_1000000301"
 def site(tmp_path: Path, db_url: str) -> list[str]:
     (tmp_path / "archive").mkdir()
     cfg = tmp_path / "site.cfg"
-    cfg.write_text(f"[msgmodule]\nMSGCIF_ROOT = {tmp_path / 'archive'}\nMSGDB_URL = {db_url}\n"
-                   f"MSGMODULE_STATE_DIR = {tmp_path / 'state'}\n")
+    cfg.write_text(
+        f"[msgmodule]\nMSGCIF_ROOT = {tmp_path / 'archive'}\nMSGDB_URL = {db_url}\n"
+        f"MSGMODULE_STATE_DIR = {tmp_path / 'state'}\n"
+    )
     schema_versions.upgrade(db_url)
     MessagingFactory.create_messaging_service(config={"MSGMODULE_CONFIG": str(cfg)}).set(DEP, {"message_text": "x"})
     return ["--config", str(cfg)]
@@ -89,9 +91,19 @@ def test_a_named_deposition_with_nothing_is_an_error(tmp_path, sqlite_url, capsy
 def test_make_status_and_feature_flags_enable(tmp_path, sqlite_url):
     config = site(tmp_path, sqlite_url)
     env = {**os.environ, "MSGMODULE_CONFIG": config[1]}
-    done = subprocess.run(["make", "--no-print-directory", "-C", str(REPO_ROOT), "feature-flags-enable",
-                           "FLAG=database_writes_enabled"], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO_ROOT), "feature-flags-enable", "FLAG=database_writes_enabled"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
-    done = subprocess.run(["make", "--no-print-directory", "-C", str(REPO_ROOT), "status"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO_ROOT), "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and "dual-write (epoch 1)" in done.stdout

@@ -52,8 +52,11 @@ def test_set_fills_onedep_defaults_and_get_returns_it(svc):
     assert message["message_text"] == "Please review ... Å"
     assert message["content_type"] == "messages-to-depositor"
     assert message["status"] == {
-        "message_id": mid, "deposition_data_set_id": "D_1000000001",
-        "read_status": "N", "action_reqd": "N", "for_release": "N",
+        "message_id": mid,
+        "deposition_data_set_id": "D_1000000001",
+        "read_status": "N",
+        "action_reqd": "N",
+        "for_release": "N",
     }
     assert message["file_references"] == []
 
@@ -72,8 +75,13 @@ def test_file_references_status_and_draft_editing(svc):
     parent = svc.set("D_3", {"message_text": "the question"})
     mid = svc.set(
         "D_3",
-        {"message_text": "draft", "send_status": "N", "sender": "annotator@example.org",
-         "message_subject": "Reply", "parent_message_id": parent},
+        {
+            "message_text": "draft",
+            "send_status": "N",
+            "sender": "annotator@example.org",
+            "message_subject": "Reply",
+            "parent_message_id": parent,
+        },
         file_references=[
             {"content_type": "model-annotate", "content_format": "pdbx", "version_id": "1"},
             {"content_type": "model-annotate", "content_format": "pdb", "version_id": "1"},
@@ -84,13 +92,20 @@ def test_file_references_status_and_draft_editing(svc):
     assert svc.set("D_3", {"message_id": mid, "message_text": "final"}) == mid
     edited = svc.get_message("D_3", mid)
     assert (edited["message_text"], edited["send_status"], edited["sender"], edited["message_subject"]) == (
-        "final", "N", "annotator@example.org", "Reply")
+        "final",
+        "N",
+        "annotator@example.org",
+        "Reply",
+    )
     assert edited["parent_message_id"] == parent
     assert [r["content_format"] for r in edited["file_references"]] == ["pdbx", "pdb"]
     assert edited["status"]["action_reqd"] == "Y"
     # Sending it: the status changes, and references given replace the stored ones.
-    svc.set("D_3", {"message_id": mid, "send_status": "Y"},
-            file_references=[{"content_type": "model-annotate", "content_format": "pdbx"}])
+    svc.set(
+        "D_3",
+        {"message_id": mid, "send_status": "Y"},
+        file_references=[{"content_type": "model-annotate", "content_format": "pdbx"}],
+    )
     sent = svc.get_message("D_3", mid)
     assert (sent["send_status"], sent["message_text"]) == ("Y", "final")
     assert [(r["ordinal_id"], r["content_format"], r["message_id"]) for r in sent["file_references"]] == [
@@ -151,8 +166,17 @@ def test_request_object_site_id_selects_the_site_section(tmp_path, isolated_conf
 
 
 def test_empty_strings_from_forms_get_the_defaults_too(svc):
-    mid = svc.set("D_6", {"message_text": "x", "parent_message_id": "", "timestamp": "", "message_type": "",
-                          "send_status": "", "deposition_data_set_id": ""})
+    mid = svc.set(
+        "D_6",
+        {
+            "message_text": "x",
+            "parent_message_id": "",
+            "timestamp": "",
+            "message_type": "",
+            "send_status": "",
+            "deposition_data_set_id": "",
+        },
+    )
     message = svc.get_message("D_6", mid)
     assert (message["parent_message_id"], message["message_type"], message["send_status"]) == (mid, "text", "Y")
     assert message["timestamp"] and message["deposition_data_set_id"] == "D_6"

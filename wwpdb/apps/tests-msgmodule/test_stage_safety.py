@@ -88,7 +88,9 @@ def assert_stores_equal(config: dict[str, str]) -> None:
     for deposition_id in DEPS:
         for content_type in CONTENT_TYPES:
             assert differences(cif.load(deposition_id, content_type), db.load(deposition_id, content_type)) == [], (
-                deposition_id, content_type)
+                deposition_id,
+                content_type,
+            )
 
 
 # -- the fleet ------------------------------------------------------------------------------------
@@ -102,7 +104,9 @@ class Writer:
         self.acks.parent.mkdir(exist_ok=True)
         self.process = subprocess.Popen(
             [sys.executable, str(WRITER), json.dumps(config), str(self.acks), str(count), str(delay), *DEPS],
-            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
         )
 
     def acknowledged(self) -> set[tuple[str, str]]:
@@ -164,8 +168,9 @@ def test_a_rollback_after_db_only_writes_loses_none_of_them(tmp_path, db_url):
     assert_stores_equal(config)  # dual-write again: both hold everything
     history = read_history(config["MSGCIF_ROOT"])
     assert history[-1]["from"] == "db-only" and history[-1]["to"] == "dual-write" and history[-1]["exported"] >= 1
-    versions = sorted(p.name for p in (Path(config["MSGCIF_ROOT"]) / DEPS[0]).iterdir() if ".cif.V" in p.name
-                      and "PREV" not in p.name)
+    versions = sorted(
+        p.name for p in (Path(config["MSGCIF_ROOT"]) / DEPS[0]).iterdir() if ".cif.V" in p.name and "PREV" not in p.name
+    )
     assert len(versions) >= 2  # the export is a new version; the one from before db-only stays
 
 
@@ -192,14 +197,23 @@ def test_a_process_set_to_another_stage_or_an_unvalidated_database_refuses_to_se
     schema_versions.upgrade(db_url)
     service(config).set(DEPS[0], {"message_text": "in the archive"})
     # An environment that says db-only, against an initialised but empty database.
-    probe = [sys.executable, "-c", "from wwpdb.apps.msgmodule.io.MessagingFactory import create_messaging_service as c;"
-             f"print(c().get({DEPS[0]!r}))"]
+    probe = [
+        sys.executable,
+        "-c",
+        "from wwpdb.apps.msgmodule.io.MessagingFactory import create_messaging_service as c;"
+        f"print(c().get({DEPS[0]!r}))",
+    ]
     env = {**os.environ, **config, "MSGMODULE_STAGE": "db-only"}
     refused = subprocess.run(probe, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert refused.returncode != 0 and "[]" not in refused.stdout
     assert "set to stage db-only" in refused.stderr and "msgmodule stage NAME" in refused.stderr
-    health = subprocess.run([sys.executable, "-m", "wwpdb.apps.msgmodule.cli", "health"], env=env,
-                            capture_output=True, text=True, cwd=tmp_path)
+    health = subprocess.run(
+        [sys.executable, "-m", "wwpdb.apps.msgmodule.cli", "health"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert health.returncode == 1 and "FAIL stage" in health.stdout
     # The site really moves to db-primary; a process pointed at another, empty database refuses.
     assert cli(config, "migrate") == 0 and cli(config, "validate") == 0 and cli(config, "stage", "db-primary") == 0
@@ -257,8 +271,10 @@ def test_each_kind_of_move_has_its_guards():
     assert guards(STAGES["cif-only"], STAGES["dual-write"]) == ["settle the journal"]
     assert guards(STAGES["dual-write"], STAGES["db-primary"]) == ["settle the journal", "fresh validation"]
     assert guards(STAGES["db-only"], STAGES["db-primary"]) == ["settle the journal"]
-    assert guards(STAGES["db-primary"], STAGES["shadow"]) == ["settle the journal",
-                                                              "export database documents that differ"]
+    assert guards(STAGES["db-primary"], STAGES["shadow"]) == [
+        "settle the journal",
+        "export database documents that differ",
+    ]
 
 
 def test_moving_to_database_reads_needs_a_validation_of_this_archive(tmp_path, sqlite_url):
@@ -274,9 +290,11 @@ def test_moving_to_database_reads_needs_a_validation_of_this_archive(tmp_path, s
     assert cli(config, "validate", "--directory", str(other)) == 1  # another archive proves nothing here
     with pytest.raises(StageMoveRefused, match="never been validated"):
         move_stage(settings, "db-primary")
-    DbMessageStore(sqlite_url).put_message(DEPS[0], "messages-to-depositor",
-                                           __import__("wwpdb.apps.msgmodule.model", fromlist=["Message"]).Message(
-                                               message_id="only-in-db"))
+    DbMessageStore(sqlite_url).put_message(
+        DEPS[0],
+        "messages-to-depositor",
+        __import__("wwpdb.apps.msgmodule.model", fromlist=["Message"]).Message(message_id="only-in-db"),
+    )
     assert cli(config, "validate") == 1
     with pytest.raises(StageMoveRefused, match="found 1 deposition"):
         move_stage(settings, "db-primary")
@@ -315,8 +333,7 @@ def test_a_process_that_sets_no_stage_follows_every_move(tmp_path, sqlite_url):
     assert DbMessageStore(sqlite_url).load(DEPS[0], "messages-to-depositor").find_message(mid2) is None
 
 
-def test_the_stage_command_and_feature_flags_show_the_site_and_this_process(tmp_path, sqlite_url, capsys,
-                                                                            monkeypatch):
+def test_the_stage_command_and_feature_flags_show_the_site_and_this_process(tmp_path, sqlite_url, capsys, monkeypatch):
     config = site_config(tmp_path, sqlite_url)
     schema_versions.upgrade(sqlite_url)
     assert cli(config, "stage", "shadow") == 0
@@ -366,15 +383,24 @@ def test_msgdb_enabled_false_forbids_every_stage_that_uses_the_database(tmp_path
 
 def test_init_script_takes_a_named_environment_of_the_config_file(tmp_path):
     cfg = tmp_path / "site.cfg"
-    cfg.write_text("[msgmodule]\nMSGDB_URL = sqlite:///production.db\n\n[env:development]\n"
-                   "MSGDB_URL = sqlite:///development.db\n")
+    cfg.write_text(
+        "[msgmodule]\nMSGDB_URL = sqlite:///production.db\n\n[env:development]\nMSGDB_URL = sqlite:///development.db\n"
+    )
     script = HERE.parents[2] / "scripts" / "init_messaging_database.py"
-    done = subprocess.run([sys.executable, str(script), "--env", "development", "--config", str(cfg)],
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(script), "--env", "development", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "development.db").exists() and not (tmp_path / "production.db").exists()
-    wrong = subprocess.run([sys.executable, str(script), "--env", "staging", "--config", str(cfg)],
-                           capture_output=True, text=True, cwd=tmp_path)
+    wrong = subprocess.run(
+        [sys.executable, str(script), "--env", "staging", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert wrong.returncode == 1 and "no [env:staging] section (it has: development)" in wrong.stderr
 
 
@@ -473,9 +499,11 @@ def test_services_made_per_request_do_not_leak_descriptors(tmp_path, sqlite_url)
 
 def test_a_bad_seconds_setting_names_the_variable(tmp_path):
     probe = [sys.executable, "-c", "import wwpdb.apps.msgmodule.stage.record"]
-    done = subprocess.run(probe, env={**os.environ, "MSGMODULE_STAGE_CHECK_SECONDS": "1s"}, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        probe, env={**os.environ, "MSGMODULE_STAGE_CHECK_SECONDS": "1s"}, capture_output=True, text=True
+    )
     assert done.returncode != 0 and "MSGMODULE_STAGE_CHECK_SECONDS='1s' must be a number of seconds" in done.stderr
-    done = subprocess.run(probe, env={**os.environ, "MSGMODULE_STAGE_CHECK_SECONDS": "60"}, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        probe, env={**os.environ, "MSGMODULE_STAGE_CHECK_SECONDS": "60"}, capture_output=True, text=True
+    )
     assert "from 0 to 5" in done.stderr

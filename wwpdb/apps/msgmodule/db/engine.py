@@ -149,8 +149,9 @@ def _create_engine(url: URL) -> Engine:
             engine.info_max_allowed_packet = int(packet)  # type: ignore[attr-defined]
             if "STRICT_TRANS_TABLES" not in sql_mode and "STRICT_ALL_TABLES" not in sql_mode:
                 # Without strict mode the server cuts a too long value to fit its column, silently.
-                cursor.execute("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
-                               "'STRICT_TRANS_TABLES')")
+                cursor.execute(
+                    "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_TRANS_TABLES')"
+                )
             cursor.close()
             # Connected: queries may now wait as long as the server lets them (lock waits
             # end server-side), unless MSGDB_READ_TIMEOUT says otherwise. PyMySQL has no
@@ -243,8 +244,11 @@ def translate(exc: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
         return BackendUnavailableError(
             f"cannot reach the database server at {where} while trying to {what}: {detail}. "
             "Check that the server is running and MSGDB_URL (or MSGDB_HOST/MSGDB_PORT) is right"
-            + (f"; it did not answer within MSGDB_CONNECT_TIMEOUT ({_connect_timeout():g} s)."
-               if "timed out" in detail else ".")
+            + (
+                f"; it did not answer within MSGDB_CONNECT_TIMEOUT ({_connect_timeout():g} s)."
+                if "timed out" in detail
+                else "."
+            )
         )
     if code in _LOGIN_REFUSED:
         return DatabaseLoginError(
@@ -294,6 +298,6 @@ def run_with_retries(engine: Engine, what: str, work: Callable[[], T], attempts:
         raise translate(exc, engine.url, what) from exc
     except UnicodeEncodeError as exc:  # a lone surrogate reached the driver; the model refuses them first
         raise InvalidInputError(
-            f"cannot {what}: a value holds {exc.object[exc.start:exc.end]!r} at position {exc.start}, "
+            f"cannot {what}: a value holds {exc.object[exc.start : exc.end]!r} at position {exc.start}, "
             "which is not Unicode text; nothing was written"
         ) from None

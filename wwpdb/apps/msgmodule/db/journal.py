@@ -33,8 +33,9 @@ class DatabaseJournal(Journal):
         return Path(f"{mask_url(self.url)}#msgmodule_journal")
 
     def record(self, deposition_id: str, content_type: str, failed: str, error: str, kind: str = "failure") -> str:
-        entry = JournalEntry(deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex, kind,
-                             HOST, os.getpid(), _own_start())
+        entry = JournalEntry(
+            deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex, kind, HOST, os.getpid(), _own_start()
+        )
 
         def work() -> None:
             with self.engine.begin() as connection:
@@ -64,8 +65,9 @@ class DatabaseJournal(Journal):
             with self.engine.begin() as connection:
                 done = 0
                 for start in range(0, len(ids), 500):
-                    result = connection.execute(delete(journal_entries).where(journal_entries.c.id.in_(
-                        ids[start : start + 500])))
+                    result = connection.execute(
+                        delete(journal_entries).where(journal_entries.c.id.in_(ids[start : start + 500]))
+                    )
                     done += result.rowcount or 0
                 return done
 

@@ -68,5 +68,6 @@ def create_messaging_service(
 
     `create_messaging_service(req_obj, verbose=True)` as OneDep calls it.
     """
-    return MessagingFactory.create_messaging_service(site_id=site_id, config=config, req_obj=req_obj,
-                                                     verbose=verbose, log=log)
+    return MessagingFactory.create_messaging_service(
+        site_id=site_id, config=config, req_obj=req_obj, verbose=verbose, log=log
+    )

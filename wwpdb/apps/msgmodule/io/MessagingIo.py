@@ -191,13 +191,15 @@ class MessagingIo(MessagingService):
             from .MessagingFactory import MessagingFactory
 
             configured = MessagingFactory.create_messaging_service(
-                site_id=self.request.get("WWPDB_SITE_ID") or None, req_obj=reqObj)
+                site_id=self.request.get("WWPDB_SITE_ID") or None, req_obj=reqObj
+            )
             store, settings = configured.store, settings or configured.settings
         super().__init__(store, settings)
         self.verbose = verbose
         self.lfh = log
         self.release_subjects: tuple[str, ...] = tuple(
-            settings.release_subjects if settings is not None else DEFAULT_RELEASE_SUBJECTS)
+            settings.release_subjects if settings is not None else DEFAULT_RELEASE_SUBJECTS
+        )
         root = archive_root if archive_root is not None else _archive_root(store, settings)
         self.archive_root = Path(root) if root is not None else None
         self.site = site or SiteServices.defaults(self.archive_root)
@@ -321,8 +323,9 @@ class MessagingIo(MessagingService):
         order = self._requested_order(columns)
         if not searching and not order:
             # Only the page's rows need their display values: a page costs the same on a long history.
-            result["RECORD_LIST"] = [self._display_row(record, columns)
-                                     for record in table.page(records, p_iDisplayStart, p_iDisplayLength)]
+            result["RECORD_LIST"] = [
+                self._display_row(record, columns) for record in table.page(records, p_iDisplayStart, p_iDisplayLength)
+            ]
             result["TOTAL_RECORDS"] = result["TOTAL_DISPLAY_RECORDS"] = len(records)
             return result
         rows = [self._display_row(record, columns) for record in records]
@@ -442,22 +445,30 @@ class MessagingIo(MessagingService):
             if incoming.being_sent and not group and incoming.references is not None:
                 rows, failed = self._attachments(self._identifier(deposition), message_id, incoming.references)
                 if failed:
-                    logger.warning("processMsg: %s: cannot attach %s; the message is not stored",
-                                   deposition, ", ".join(failed))
+                    logger.warning(
+                        "processMsg: %s: cannot attach %s; the message is not stored", deposition, ", ".join(failed)
+                    )
                     return False, False, failed
                 references = [FileReference.from_dict(_only(row, FileReference.ITEMS)) for row in rows]
-                model_updated = any(r.content_type == "model-annotate" and r.content_format == "pdbx"
-                                    for r in references)
-                report_sent = any(r.content_type in ("validation-report-annotate", "validation-report-full-annotate")
-                                  for r in references)
+                model_updated = any(
+                    r.content_type == "model-annotate" and r.content_format == "pdbx" for r in references
+                )
+                report_sent = any(
+                    r.content_type in ("validation-report-annotate", "validation-report-full-annotate")
+                    for r in references
+                )
             stored = self._store(deposition, incoming, references)
             _set_message_id(p_msgObj, message_id)
         except Exception as exc:  # noqa: BLE001 - OneDep's contract: log and answer False, never raise
-            logger.error("processMsg: the message was not stored: %s", exc,
-                         exc_info=not isinstance(exc, MessagingError))
+            logger.error(
+                "processMsg: the message was not stored: %s", exc, exc_info=not isinstance(exc, MessagingError)
+            )
             return False, False, failed
-        if not group and incoming.being_sent and not incoming.reminder and (
-            incoming.content_type == TO_DEPOSITOR or (incoming.content_type == NOTES and incoming.note_email)
+        if (
+            not group
+            and incoming.being_sent
+            and not incoming.reminder
+            and (incoming.content_type == TO_DEPOSITOR or (incoming.content_type == NOTES and incoming.note_email))
         ):
             self._notify(stored, incoming, report_sent)
         return True, model_updated, []
@@ -468,7 +479,9 @@ class MessagingIo(MessagingService):
             content_key = str(getattr(message, "contentType", "msgs"))
             references = getattr(message, "fileReferences", None)
             incoming = _Incoming(
-                data, CONTENT_TYPE_OF.get(content_key, ""), False,
+                data,
+                CONTENT_TYPE_OF.get(content_key, ""),
+                False,
                 None if references is None else list(references),
                 auto=bool(getattr(message, "isAutoMsg", False)),
                 reminder=bool(getattr(message, "isReminderMsg", False)),
@@ -480,9 +493,13 @@ class MessagingIo(MessagingService):
             content_key = str(data.pop("content_type", "msgs"))
             references = data.pop("file_references", None)
             incoming = _Incoming(
-                data, CONTENT_TYPE_OF.get(content_key, ""), False,
+                data,
+                CONTENT_TYPE_OF.get(content_key, ""),
+                False,
                 None if references is None else list(references),
-                status=data.pop("status", None), origcomm=data.pop("origcomm_references", None), source=message,
+                status=data.pop("status", None),
+                origcomm=data.pop("origcomm_references", None),
+                source=message,
             )
         else:
             raise InvalidInputError("processMsg takes a OneDep message object or a dict of message items")
@@ -528,15 +545,21 @@ class MessagingIo(MessagingService):
             token = str(token)
             try:
                 if token.startswith("aux-file"):
-                    index = token[len("aux-file"):]
+                    index = token[len("aux-file") :]
                     aux_partition = self._next_aux_partition() if aux_partition is None else aux_partition + 1
                     source = self.request.get(f"auxFilePath{index}")
                     file_format = self.request.get(f"auxFileType{index}")
                     file_format = "pdbx" if file_format == "cif" else file_format
                     if not source:
                         raise AttachmentError("aux-file", f"the request names no auxFilePath{index}")
-                    row = self.site.attachments.attach(deposition_id, AUXILIARY_CONTENT_TYPE, file_format,
-                                                       Path(source), aux_partition, Path(source).name)
+                    row = self.site.attachments.attach(
+                        deposition_id,
+                        AUXILIARY_CONTENT_TYPE,
+                        file_format,
+                        Path(source),
+                        aux_partition,
+                        Path(source).name,
+                    )
                     rows.append(row)
                     continue
                 if token not in TOKEN_FILES:
@@ -561,26 +584,38 @@ class MessagingIo(MessagingService):
         """One more than the highest partition of the auxiliary files already referenced."""
         document = self.store.load(self._messages_deposition(), STATUS_CONTENT_TYPE)
         aux = f"{AUXILIARY_CONTENT_TYPE}-annotate"
-        used = [int(part) for r in document.file_references
-                if r.content_type == aux and (part := r.partition_number or "").isdigit()]
+        used = [
+            int(part)
+            for r in document.file_references
+            if r.content_type == aux and (part := r.partition_number or "").isdigit()
+        ]
         return max(used, default=0) + 1
 
     def _store(self, deposition: str, incoming: _Incoming, references: list[FileReference] | None) -> dict[str, Any]:
         """Write the message into its document in one atomic step; return what was stored."""
         data = incoming.data
         message_id = data["message_id"]
-        watermark = self.request.get("msgs_high_watermark" if incoming.content_type == TO_DEPOSITOR
-                                     else "notes_high_watermark")
+        watermark = self.request.get(
+            "msgs_high_watermark" if incoming.content_type == TO_DEPOSITOR else "notes_high_watermark"
+        )
         if watermark and not watermark.isdigit():
             raise InvalidInputError(f"the high watermark {watermark!r} is not a number")
-        origcomm = None if incoming.origcomm is None else [
-            OrigCommReference.from_dict(_only(dict(row), OrigCommReference.ITEMS)) for row in incoming.origcomm]
+        origcomm = (
+            None
+            if incoming.origcomm is None
+            else [OrigCommReference.from_dict(_only(dict(row), OrigCommReference.ITEMS)) for row in incoming.origcomm]
+        )
         kind = incoming.message_type
         if origcomm is None and incoming.live and ("archive" in kind or "forward" in kind) and "noorig" not in kind:
             origcomm = [self._origcomm_from_request(data)]
         now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        defaults = {"deposition_data_set_id": deposition, "parent_message_id": message_id, "timestamp": now,
-                    "message_type": "text", "send_status": "Y"}
+        defaults = {
+            "deposition_data_set_id": deposition,
+            "parent_message_id": message_id,
+            "timestamp": now,
+            "message_type": "text",
+            "send_status": "Y",
+        }
 
         def change(document: Document) -> Message:
             if watermark:
@@ -589,7 +624,8 @@ class MessagingIo(MessagingService):
                 if max(ordinals, default=0) < int(watermark):
                     raise _SanityCheckFailed(
                         f"{deposition} {incoming.content_type} holds {max(ordinals, default=0)} messages, "
-                        f"fewer than the {watermark} the page showed; nothing written")
+                        f"fewer than the {watermark} the page showed; nothing written"
+                    )
             existing = document.find_message(message_id)
             if existing is not None and not incoming.live:
                 # Saving a draft again: OneDep changes these and the time, nothing else.
@@ -598,7 +634,8 @@ class MessagingIo(MessagingService):
                 draft = Message.from_dict({**fields, "message_id": message_id})
                 return document.put_message(draft, references, None, [*fields, "message_id"], None)
             return document.put_message(
-                Message.from_dict(data), references, origcomm if existing is None else None, [*data], defaults)
+                Message.from_dict(data), references, origcomm if existing is None else None, [*data], defaults
+            )
 
         stored = self.store.update(deposition, incoming.content_type, change)
         if incoming.status is not None:
@@ -637,8 +674,10 @@ class MessagingIo(MessagingService):
         try:
             notification = self._notification(stored, incoming, report_sent)
             if notification is None:
-                logger.info("processMsg: %s has no contact author with an e-mail address: no notification",
-                            stored.get("deposition_data_set_id"))
+                logger.info(
+                    "processMsg: %s has no contact author with an e-mail address: no notification",
+                    stored.get("deposition_data_set_id"),
+                )
             else:
                 self.site.mail.deliver(notification)
         except Exception as exc:  # noqa: BLE001 - the message is stored; a failed e-mail must not undo that
@@ -663,7 +702,7 @@ class MessagingIo(MessagingService):
         text = str(stored.get("message_text") or "")
         comm_subject = subject
         if incoming.content_type == NOTES:
-            subject = subject[len(ARCHIVED_PREFIX):] if subject.startswith(ARCHIVED_PREFIX) else subject
+            subject = subject[len(ARCHIVED_PREFIX) :] if subject.startswith(ARCHIVED_PREFIX) else subject
             comm_subject = subject
         names = [f"Dr. {c[2]}" if c[2] and len(str(c[2])) > 1 else "Sir or Madam" for c in contacts]
         pdb_id = values.get("pdb_id")
@@ -685,8 +724,15 @@ class MessagingIo(MessagingService):
             subject = f"{subject} - DEP ID: {deposition}"
             rendered = self.site.templates.render(["notification"], body_values)
             body = rendered[1] if rendered is not None else text
-        return Notification(self.site.mail_sender, recipients, subject, body, deposition,
-                            stored.get("message_id"), list(self.site.mail_copies))
+        return Notification(
+            self.site.mail_sender,
+            recipients,
+            subject,
+            body,
+            deposition,
+            stored.get("message_id"),
+            list(self.site.mail_copies),
+        )
 
     # -- flags ------------------------------------------------------------------------------------------
 
@@ -739,9 +785,15 @@ class MessagingIo(MessagingService):
             for row in rows:
                 row.read_status = "Y"
             if not rows:
-                document.statuses.append(MessageStatus(
-                    message_id, row_id, flags.get("read_status", "Y"), flags.get("action_reqd", "N"),
-                    "Y" if release else flags.get("for_release", "N")))
+                document.statuses.append(
+                    MessageStatus(
+                        message_id,
+                        row_id,
+                        flags.get("read_status", "Y"),
+                        flags.get("action_reqd", "N"),
+                        "Y" if release else flags.get("for_release", "N"),
+                    )
+                )
 
         return self._write_flags("markMsgAsRead", folder, change)
 
@@ -761,9 +813,15 @@ class MessagingIo(MessagingService):
         def change(document: Document) -> None:
             row = document.find_status(message_id)
             if row is None:
-                document.statuses.append(MessageStatus(
-                    message_id, row_id, flags.get("read_status", "N"), flags.get("action_reqd", "N"),
-                    flags.get("for_release", "N")))
+                document.statuses.append(
+                    MessageStatus(
+                        message_id,
+                        row_id,
+                        flags.get("read_status", "N"),
+                        flags.get("action_reqd", "N"),
+                        flags.get("for_release", "N"),
+                    )
+                )
                 return
             if "action_reqd" in flags:
                 row.action_reqd = flags["action_reqd"]
@@ -851,8 +909,9 @@ class MessagingIo(MessagingService):
         if any(m.message_id in flagged for m in [*from_depositor, *to_depositor]):
             return True
         with_status = {row.message_id for row in statuses}
-        return any(m.message_id not in with_status and m.message_subject in self.release_subjects
-                   for m in from_depositor)
+        return any(
+            m.message_id not in with_status and m.message_subject in self.release_subjects for m in from_depositor
+        )
 
     @_on_invalid_input(lambda: False)
     def anyUnactionApprovalWithoutCorrection(self) -> bool:  # noqa: N802
@@ -868,7 +927,9 @@ class MessagingIo(MessagingService):
 
     @_on_invalid_input(dict)
     def getFilesRfrncd(  # noqa: N802
-        self, p_depDataSetId: str | None = None, p_msgIdFilter: str | None = None  # noqa: N803
+        self,
+        p_depDataSetId: str | None = None,
+        p_msgIdFilter: str | None = None,  # noqa: N803
     ) -> dict[str, list[dict[str, str]]]:
         """{message_id: [{"upload_file_name", "relative_file_url"}]}: the archive files messages refer to.
 
@@ -892,8 +953,13 @@ class MessagingIo(MessagingService):
                 listed = found.setdefault(message_id, [])
                 path = self.site.attachments.referenced_file(deposition, reference.as_dict())
                 if path is None:
-                    logger.info("getFilesRfrncd: %s refers to a file the archive does not have: %s %s V%s",
-                                message_id, reference.content_type, reference.content_format, reference.version_id)
+                    logger.info(
+                        "getFilesRfrncd: %s refers to a file the archive does not have: %s %s V%s",
+                        message_id,
+                        reference.content_type,
+                        reference.content_format,
+                        reference.version_id,
+                    )
                     continue
                 session = self._session_dir()
                 url = f"{session.url_path.rstrip('/')}/{path.name}"
@@ -1046,8 +1112,11 @@ class MessagingIo(MessagingService):
 
     def _auto_message(self, deposition: str, template: str, em: bool, sender: str) -> dict[str, str]:
         def answer(ok: bool, model_updated: bool = False, note: str = "") -> dict[str, str]:
-            return {"success": "true" if ok else "false", "pdbx_model_updated": "true" if model_updated else "false",
-                    "append_msg": note}
+            return {
+                "success": "true" if ok else "false",
+                "pdbx_model_updated": "true" if model_updated else "false",
+                "append_msg": note,
+            }
 
         self.request.set("identifier", deposition)
         try:
@@ -1084,9 +1153,16 @@ class MessagingIo(MessagingService):
                 files = [token for token in files if token not in ("model", "model_pdb")]
             if values.get("mapandmodel") == "true":
                 self.request.set("em_map_and_model", "true")
-        data = {"deposition_data_set_id": deposition, "sender": sender, "context_type": template,
-                "context_value": None, "message_subject": subject, "message_text": text, "send_status": "Y",
-                "message_type": "text"}
+        data = {
+            "deposition_data_set_id": deposition,
+            "sender": sender,
+            "context_type": template,
+            "context_value": None,
+            "message_subject": subject,
+            "message_text": text,
+            "send_status": "Y",
+            "message_type": "text",
+        }
         message = OutgoingMessage.auto_note(data, files) if is_note else OutgoingMessage.auto_message(data, files)
         ok, model_updated, failed = self.processMsg(message)
         note = f"Failure to associate message with the following file types: {', '.join(failed)}" if failed else ""
@@ -1110,9 +1186,16 @@ class MessagingIo(MessagingService):
         self.request.set("filesource", "archive")
         self.request.set("identifier", depId)
         self.initializeDataStore()
-        data: dict[str, Any] = {"deposition_data_set_id": depId, "sender": p_sender, "context_type": p_tmpltType,
-                                "context_value": None, "message_subject": subject, "message_text": msg,
-                                "send_status": "Y", "message_type": "text"}
+        data: dict[str, Any] = {
+            "deposition_data_set_id": depId,
+            "sender": p_sender,
+            "context_type": p_tmpltType,
+            "context_value": None,
+            "message_subject": subject,
+            "message_text": msg,
+            "send_status": "Y",
+            "message_type": "text",
+        }
         if p_testemail:
             data["test_email_recpt"] = p_testemail
         ok, _, _ = self.processMsg(OutgoingMessage.auto_note(data, []))
@@ -1129,8 +1212,9 @@ def _archive_root(store: MessageStore, settings: Settings | None) -> str | None:
         root = getattr(candidate, "root", None)
         if root is not None:
             return str(root)
-        pending.extend(getattr(candidate, name) for name in ("primary", "secondary", "inner")
-                       if hasattr(candidate, name))
+        pending.extend(
+            getattr(candidate, name) for name in ("primary", "secondary", "inner") if hasattr(candidate, name)
+        )
     return None
 
 

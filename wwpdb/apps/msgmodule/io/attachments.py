@@ -34,12 +34,44 @@ log = logging.getLogger(__name__)
 
 # File formats and their extensions in archive file names (OneDep's FILE_FORMAT_EXTENSION_DICTIONARY).
 FORMAT_EXTENSIONS: dict[str, str] = {
-    "pdbx": "cif", "pdb": "pdb", "cifeps": "cifeps", "pdbml": "xml", "nmr-star": "str", "gz": "gz",
-    "tgz": "tgz", "mtz": "mtz", "html": "html", "jpg": "jpg", "png": "png", "svg": "svg", "gif": "gif",
-    "tif": "tif", "tiff": "tiff", "sdf": "sdf", "ccp4": "ccp4", "mrc2000": "mrc", "pic": "pic", "txt": "txt",
-    "xml": "xml", "pdf": "pdf", "map": "map", "bcif": "bcif", "amber": "amber", "amber-aux": "amber-aux",
-    "cns": "cns", "cyana": "cyana", "xplor": "xplor", "xplor-nih": "xplor-nih", "pdb-mr": "mr", "mr": "mr",
-    "json": "json", "fsa": "fsa", "fasta": "fasta", "any": "dat", "mdl": "mdl", "tar": "tar",
+    "pdbx": "cif",
+    "pdb": "pdb",
+    "cifeps": "cifeps",
+    "pdbml": "xml",
+    "nmr-star": "str",
+    "gz": "gz",
+    "tgz": "tgz",
+    "mtz": "mtz",
+    "html": "html",
+    "jpg": "jpg",
+    "png": "png",
+    "svg": "svg",
+    "gif": "gif",
+    "tif": "tif",
+    "tiff": "tiff",
+    "sdf": "sdf",
+    "ccp4": "ccp4",
+    "mrc2000": "mrc",
+    "pic": "pic",
+    "txt": "txt",
+    "xml": "xml",
+    "pdf": "pdf",
+    "map": "map",
+    "bcif": "bcif",
+    "amber": "amber",
+    "amber-aux": "amber-aux",
+    "cns": "cns",
+    "cyana": "cyana",
+    "xplor": "xplor",
+    "xplor-nih": "xplor-nih",
+    "pdb-mr": "mr",
+    "mr": "mr",
+    "json": "json",
+    "fsa": "fsa",
+    "fasta": "fasta",
+    "any": "dat",
+    "mdl": "mdl",
+    "tar": "tar",
 }
 # The tokens OneDep offers as attachments, in the order it offers them: (content type, format).
 TOKEN_FILES: dict[str, tuple[str, str]] = {
@@ -62,8 +94,12 @@ TOKEN_FILES: dict[str, tuple[str, str]] = {
 }
 # "val-report-batch" stands for these, the ones available, in this order.
 VALIDATION_BATCH = (
-    "val-report", "val-report-full", "val-data", "val-data-cif",
-    "val-report-wwpdb-2fo-fc-edmap-coef", "val-report-wwpdb-fo-fc-edmap-coef",
+    "val-report",
+    "val-report-full",
+    "val-data",
+    "val-data-cif",
+    "val-report-wwpdb-2fo-fc-edmap-coef",
+    "val-report-wwpdb-fo-fc-edmap-coef",
 )
 AUXILIARY_CONTENT_TYPE = "auxiliary-file"
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9-]*")  # never a path: stored rows are data
@@ -162,8 +198,8 @@ class ArchiveAttachments(AttachmentResolver):
         prefix = f"{deposition_id}_{content_type}_P{partition}.{extension}.V"
         found = []
         for name in os.listdir(folder):
-            if name.startswith(prefix) and name[len(prefix):].isdigit():
-                found.append(int(name[len(prefix):]))
+            if name.startswith(prefix) and name[len(prefix) :].isdigit():
+                found.append(int(name[len(prefix) :]))
         return sorted(found)
 
     def path(
@@ -183,7 +219,8 @@ class ArchiveAttachments(AttachmentResolver):
 
     def available(self, deposition_id: str) -> list[str]:
         return [
-            token for token, (content_type, content_format) in TOKEN_FILES.items()
+            token
+            for token, (content_type, content_format) in TOKEN_FILES.items()
             if self.latest(deposition_id, content_type, content_format) is not None
         ]
 

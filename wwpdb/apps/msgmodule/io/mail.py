@@ -65,7 +65,9 @@ class NoMailDelivery(MailDelivery):
     def deliver(self, notification: Notification) -> None:
         log.info(
             "no mail server configured (MSGMODULE_SMTP_HOST): not sending %r about %s to %s",
-            notification.subject, notification.deposition_id, ", ".join(notification.recipients),
+            notification.subject,
+            notification.deposition_id,
+            ", ".join(notification.recipients),
         )
 
 
@@ -88,8 +90,12 @@ class SmtpMailDelivery(MailDelivery):
                 f"cannot send the notification about {notification.deposition_id} through "
                 f"{self.host}:{self.port}: {exc}"
             ) from exc
-        log.info("sent %r about %s to %s", notification.subject, notification.deposition_id,
-                 ", ".join(notification.recipients))
+        log.info(
+            "sent %r about %s to %s",
+            notification.subject,
+            notification.deposition_id,
+            ", ".join(notification.recipients),
+        )
 
 
 def mail_settings(environ: Mapping[str, str] | None = None) -> tuple[str, list[str]]:

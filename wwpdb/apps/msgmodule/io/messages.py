@@ -38,8 +38,9 @@ class OutgoingMessage:
         return cls({**msg_dict, "message_state": "livemsg"}, file_references, "msgs", auto=True)
 
     @classmethod
-    def auto_note(cls, msg_dict: Mapping[str, Any], file_references: Iterable[Any] = (), email: bool = True
-                  ) -> OutgoingMessage:
+    def auto_note(
+        cls, msg_dict: Mapping[str, Any], file_references: Iterable[Any] = (), email: bool = True
+    ) -> OutgoingMessage:
         """A note archiving what a program told the depositor, e-mailed to them (OneDep's AutoNote)."""
         data = {**msg_dict, "message_state": "livemsg", "message_type": "archive_auto_noorig"}
         return cls(data, file_references, "notes", auto=True, note_email=email)

@@ -129,7 +129,8 @@ def facts_of_block(block: gemmi.cif.Block) -> ModelFacts:
         if (row.get("id") or "").lower() == "primary":
             facts.citation = row
     facts.citation_authors = [
-        name for row in _rows(block, "citation_author")
+        name
+        for row in _rows(block, "citation_author")
         if (name := row.get("name")) and (row.get("citation_id") or "").lower() == "primary"
     ]
     for row in _rows(block, "pdbx_database_pdb_obs_spr"):
@@ -238,10 +239,13 @@ def template_values(facts: ModelFacts, context: TemplateContext, templates: Mess
     values["pdb_ext_id"] = _or(facts.pdb_ext_id, "[PDBEXTID NOT AVAIL]")
     values["emdb_id"] = _or(facts.emdb_id, "[EMDBID NOT AVAIL]")
     names = (
-        {"PDB": "PDB entry %(pdb_ext_id)s (PDB ID %(pdb_id)s)", "EMDB": "EMDB entry ID %(emdb_id)s",
-         "BMRB": "PDB entry ID %(pdb_id)s"}
-        if em else
-        {"PDB": "%(pdb_ext_id)s (PDB ID %(pdb_id)s)", "EMDB": "EMDB ID %(emdb_id)s", "BMRB": "PDB ID %(pdb_id)s"}
+        {
+            "PDB": "PDB entry %(pdb_ext_id)s (PDB ID %(pdb_id)s)",
+            "EMDB": "EMDB entry ID %(emdb_id)s",
+            "BMRB": "PDB entry ID %(pdb_id)s",
+        }
+        if em
+        else {"PDB": "%(pdb_ext_id)s (PDB ID %(pdb_id)s)", "EMDB": "EMDB ID %(emdb_id)s", "BMRB": "PDB ID %(pdb_id)s"}
     )
 
     def accession_text(kinds: list[str]) -> str:
@@ -263,7 +267,8 @@ def template_values(facts: ModelFacts, context: TemplateContext, templates: Mess
         entry_status, expire = None, None
     else:
         entry_status = {"HPUB": "Hold for publication", "HOLD": f"Hold until {hold_display}"}.get(
-            code, "[entry status placeholder]" if code else "[none listed]")
+            code, "[entry status placeholder]" if code else "[none listed]"
+        )
         code = code or "[none listed]"
         if author_code.upper() == "HOLD":
             expire = hold_display
@@ -292,7 +297,8 @@ def template_values(facts: ModelFacts, context: TemplateContext, templates: Mess
     values["citation_page_last"] = f" - {citation['page_last']}" if _given(citation.get("page_last")) else ""
     values["citation_pages"] = (
         f"\nPages:   {values['citation_page_first']}{values['citation_page_last']}"
-        if values["citation_page_first"] != NOT_AVAILABLE else ""
+        if values["citation_page_first"] != NOT_AVAILABLE
+        else ""
     )
     values["citation_year"] = f"\nYear:   {citation['year']}" if _given(citation.get("year")) else ""
     pubmed, doi = citation.get("pdbx_database_id_pubmed"), citation.get("pdbx_database_id_doi")
@@ -414,8 +420,11 @@ def _obsoletion(values: dict[str, Any], facts: ModelFacts, templates: MessageTem
     obs_date = obsoleted.get("date")
     em_date = (facts.em_supersede or {}).get("date")
     values["obs_date"] = (
-        date_to_display(obs_date) if _given(obs_date)
-        else date_to_display(em_date) if _given(em_date) else values["release_date"]
+        date_to_display(obs_date)
+        if _given(obs_date)
+        else date_to_display(em_date)
+        if _given(em_date)
+        else values["release_date"]
     )
     replacement_pdb = obsoleted.get("pdb_id") if _given(obsoleted.get("pdb_id")) else None
     replacement_em = (facts.em_supersede or {}).get("entry")
@@ -425,9 +434,11 @@ def _obsoletion(values: dict[str, Any], facts: ModelFacts, templates: MessageTem
         replacements.append(f"EMDB entry {replacement_em}")
     values["obs_repl_ids"] = (
         templates.piece("obsolete-replacement", {**values, "replacement": " / ".join(replacements)})
-        if replacements else ""
+        if replacements
+        else ""
     )
     values["obs_special"] = (
-        templates.piece("obsolete-model-only", values) if ("PDB" in kinds and "EMDB" not in kinds and em_code == "REL")
+        templates.piece("obsolete-model-only", values)
+        if ("PDB" in kinds and "EMDB" not in kinds and em_code == "REL")
         else ""
     )

@@ -58,8 +58,9 @@ class SiteServices:
     group_of: Callable[[str], str] = lambda deposition_id: ""
 
     @classmethod
-    def defaults(cls, archive_root: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
-                 ) -> SiteServices:
+    def defaults(
+        cls, archive_root: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+    ) -> SiteServices:
         """The defaults, configured from the environment, over the archive at `archive_root`."""
         env = os.environ if environ is None else environ
         root = Path(archive_root) if archive_root is not None else None

@@ -37,7 +37,7 @@ def split_subject(text: str) -> tuple[str | None, str]:
     """(subject, body) of a template whose first line may be `Subject: ...`."""
     first, newline, rest = text.partition("\n")
     if first.startswith("Subject:"):
-        return first[len("Subject:"):].strip(), rest
+        return first[len("Subject:") :].strip(), rest
     return None, text
 
 

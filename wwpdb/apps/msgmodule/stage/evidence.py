@@ -80,8 +80,14 @@ def read_with_fingerprints(
             if not stat_module.S_ISREG(info.st_mode):
                 raise ArchiveEntryError(path, "is not a regular file; not read")
             data = handle.read()
-        prints[content_type] = Fingerprint(os.path.basename(path), info.st_ino, info.st_size, info.st_mtime_ns,
-                                           info.st_ctime_ns, hashlib.sha256(data).hexdigest())
+        prints[content_type] = Fingerprint(
+            os.path.basename(path),
+            info.st_ino,
+            info.st_size,
+            info.st_mtime_ns,
+            info.st_ctime_ns,
+            hashlib.sha256(data).hexdigest(),
+        )
         found[content_type] = parse_text(decode_bytes(data), deposition_id, content_type, source=path)
     return found, prints
 
@@ -103,8 +109,13 @@ def scan_archive(root: str, deposition_ids: Iterable[str] | None = None) -> dict
                 info = os.lstat(path)
             except OSError:
                 continue
-            found[(deposition_id, content_type)] = (os.path.basename(path), info.st_ino, info.st_size,
-                                                    info.st_mtime_ns, info.st_ctime_ns)
+            found[(deposition_id, content_type)] = (
+                os.path.basename(path),
+                info.st_ino,
+                info.st_size,
+                info.st_mtime_ns,
+                info.st_ctime_ns,
+            )
     return found
 
 
@@ -140,10 +151,19 @@ def record_evidence(engine: Engine, equal: dict[str, dict[str, Fingerprint]], un
                 chunk = ids[start : start + 500]
                 connection.execute(delete(validated).where(validated.c.source_deposition_id.in_(chunk)))
             rows = [
-                {"source_deposition_id": d, "source_content_type": c, "file_name": p.file_name,
-                 "file_inode": p.inode, "file_size": p.size, "file_mtime_ns": p.mtime_ns,
-                 "file_ctime_ns": p.ctime_ns, "checksum": p.checksum, "revision": revisions.get((d, c))}
-                for d, prints in equal.items() for c, p in prints.items()
+                {
+                    "source_deposition_id": d,
+                    "source_content_type": c,
+                    "file_name": p.file_name,
+                    "file_inode": p.inode,
+                    "file_size": p.size,
+                    "file_mtime_ns": p.mtime_ns,
+                    "file_ctime_ns": p.ctime_ns,
+                    "checksum": p.checksum,
+                    "revision": revisions.get((d, c)),
+                }
+                for d, prints in equal.items()
+                for c, p in prints.items()
                 if p.file_name or (d, c) in revisions
             ]
             if rows:
@@ -153,11 +173,21 @@ def record_evidence(engine: Engine, equal: dict[str, dict[str, Fingerprint]], un
 
 
 def load_evidence(connection: Connection) -> dict[Key, tuple[Identity, str, int | None]]:
-    query = select(validated.c.source_deposition_id, validated.c.source_content_type, validated.c.file_name,
-                   validated.c.file_inode, validated.c.file_size, validated.c.file_mtime_ns, validated.c.file_ctime_ns,
-                   validated.c.checksum, validated.c.revision)
-    return {(d, c): ((name, inode, size, mtime, ctime), checksum, revision)
-            for d, c, name, inode, size, mtime, ctime, checksum, revision in connection.execute(query)}
+    query = select(
+        validated.c.source_deposition_id,
+        validated.c.source_content_type,
+        validated.c.file_name,
+        validated.c.file_inode,
+        validated.c.file_size,
+        validated.c.file_mtime_ns,
+        validated.c.file_ctime_ns,
+        validated.c.checksum,
+        validated.c.revision,
+    )
+    return {
+        (d, c): ((name, inode, size, mtime, ctime), checksum, revision)
+        for d, c, name, inode, size, mtime, ctime, checksum, revision in connection.execute(query)
+    }
 
 
 def changed_depositions(cif_root: str, db_url: str) -> list[str]:
@@ -223,8 +253,16 @@ def read_site_value(engine: Engine, name: str) -> dict[str, Any] | None:
     return None if text is None else json.loads(text)
 
 
-def record_validation(db_url: str, archive_id: str, cif_root: str, passed: bool, depositions: int, failed: int,
-                      changed_only: bool, report: str | None) -> dict[str, Any]:
+def record_validation(
+    db_url: str,
+    archive_id: str,
+    cif_root: str,
+    passed: bool,
+    depositions: int,
+    failed: int,
+    changed_only: bool,
+    report: str | None,
+) -> dict[str, Any]:
     """Record the outcome of a validation run in the database it validated."""
     engine = get_engine(db_url)
     previous = read_site_value(engine, "validation")

@@ -163,11 +163,14 @@ def move_stage(
     """Move the site to `target` in one guarded step (see the module's docstring); `say` hears progress."""
     new = stage_named(target)
     if not settings.db_enabled and DB in new.write_order:
-        raise StageMoveRefused(f"stage {new.name} uses the database, and MSGDB_ENABLED is false here: "
-                               "set MSGDB_ENABLED=true to move the site to it (--force does not override this)")
+        raise StageMoveRefused(
+            f"stage {new.name} uses the database, and MSGDB_ENABLED is false here: "
+            "set MSGDB_ENABLED=true to move the site to it (--force does not override this)"
+        )
     if not os.path.isdir(settings.cif_root):
-        raise ConfigurationError(f"the archive root {settings.cif_root} does not exist: the site's stage is recorded "
-                                 "there (set MSGCIF_ROOT)")
+        raise ConfigurationError(
+            f"the archive root {settings.cif_root} does not exist: the site's stage is recorded there (set MSGCIF_ROOT)"
+        )
     who = who or who_moves()
     with move_lock(settings.cif_root):
         start = read_site(settings)
@@ -197,19 +200,35 @@ def move_stage(
                 reasons = _guard(settings, old, new, move, early, say)
                 if reasons and not force:
                     raise StageMoveRefused(
-                        f"refusing to move from {old.name} to {new.name}: " + "; ".join(reasons)
+                        f"refusing to move from {old.name} to {new.name}: "
+                        + "; ".join(reasons)
                         + ". Fix these, or use --force to move anyway (this skips the checks above and is recorded)."
                     )
                 move.forced, move.skipped = bool(reasons), reasons
                 # Past any epoch the database shows, so a record put back from an old copy never looks current.
                 move.epoch = max(start.epoch, shown.get("epoch", 0) if shown else 0) + 1
-                final = SiteRecord(new.name, move.epoch, marked.archive_id,
-                                   time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), who, move.forced, reasons)
+                final = SiteRecord(
+                    new.name,
+                    move.epoch,
+                    marked.archive_id,
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                    who,
+                    move.forced,
+                    reasons,
+                )
                 _record_in_database(settings, final, new, move)
                 write_record(settings.cif_root, final)
-                history = {"epoch": move.epoch, "time": final.time, "who": who, "from": old.name, "to": new.name,
-                           "forced": move.forced, "skipped": move.skipped, "reconciled": move.reconciled,
-                           "exported": len(move.exported)}
+                history = {
+                    "epoch": move.epoch,
+                    "time": final.time,
+                    "who": who,
+                    "from": old.name,
+                    "to": new.name,
+                    "forced": move.forced,
+                    "skipped": move.skipped,
+                    "reconciled": move.reconciled,
+                    "exported": len(move.exported),
+                }
                 try:
                     append_history(settings.cif_root, history)
                 except StorageError as exc:
@@ -250,19 +269,31 @@ def _record_in_database(settings: Settings, record: SiteRecord, new: Stage, move
         if new.reads_from_database and move.forced:
             marker = evidence.read_site_value(engine, "migration")
             if marker is None or marker.get("archive_id") != record.archive_id:
-                evidence.write_site_value(engine, "migration", {"archive_id": record.archive_id, "forced": True,
-                                                                "epoch": record.epoch, "by": record.who})
+                evidence.write_site_value(
+                    engine,
+                    "migration",
+                    {"archive_id": record.archive_id, "forced": True, "epoch": record.epoch, "by": record.who},
+                )
         evidence.write_site_value(engine, "stage", record.as_dict())
     except MessagingError as exc:
         if new.reads_from_database:
-            raise StageMoveRefused(f"cannot record stage {new.name} in the database it uses ({exc}); the site stays "
-                                   f"in {move.old}") from exc
-        move.warnings.append(f"could not show the stage in the database ({exc}); processes there will see it "
-                             "once a later move reaches it")
+            raise StageMoveRefused(
+                f"cannot record stage {new.name} in the database it uses ({exc}); the site stays in {move.old}"
+            ) from exc
+        move.warnings.append(
+            f"could not show the stage in the database ({exc}); processes there will see it "
+            "once a later move reaches it"
+        )
 
 
-def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: dict[tuple[str, str], int],
-           say: Callable[[str], None]) -> list[str]:
+def _guard(
+    settings: Settings,
+    old: Stage,
+    new: Stage,
+    move: StageMove,
+    early: dict[tuple[str, str], int],
+    say: Callable[[str], None],
+) -> list[str]:
     """Run the guards of this move under the exclusive lock; the reasons it must not happen."""
     reasons: list[str] = []
     adopted = adopt_legacy_journal(settings)
@@ -278,13 +309,17 @@ def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: d
             continue
         if not open_entries:
             continue
-        say(f"settling the journal {journal.path}: every unfinished dual write is re-copied from the authoritative "
-            "store")
+        say(
+            f"settling the journal {journal.path}: every unfinished dual write is re-copied from the authoritative "
+            "store"
+        )
         result = reconcile(stores, journal, authoritative=old.read_from, all_intents=True)
         move.reconciled += len(result.copied)
         if result.failed:
-            reasons.append(f"{len(result.failed)} journaled document(s) could not be reconciled: "
-                           + "; ".join(result.describe_failures()[:5]))
+            reasons.append(
+                f"{len(result.failed)} journaled document(s) could not be reconciled: "
+                + "; ".join(result.describe_failures()[:5])
+            )
     steps = guards(old, new)
     if "fresh validation" in steps:
         reasons.extend(why_not_validated(settings, revalidate=True))
@@ -292,8 +327,10 @@ def _guard(settings: Settings, old: Stage, new: Stage, move: StageMove, early: d
         say("exporting documents written since the first pass")
         _, problems, _ = _export_differing(settings, early, move)
         if problems:
-            reasons.append(f"{len(problems)} database document(s) could not be written into the archive: "
-                           + "; ".join(problems[:5]))
+            reasons.append(
+                f"{len(problems)} database document(s) could not be written into the archive: "
+                + "; ".join(problems[:5])
+            )
     return reasons
 
 
@@ -327,28 +364,37 @@ def why_not_validated(settings: Settings, revalidate: bool = False) -> list[str]
     except MessagingError as exc:
         return [f"cannot read the last validation from the database at {mask_url(settings.db_url)}: {exc}"]
     if validation is None:
-        return [f"the archive has never been validated against the database at {mask_url(settings.db_url)} "
-                "(run: msgmodule validate)"]
+        return [
+            f"the archive has never been validated against the database at {mask_url(settings.db_url)} "
+            "(run: msgmodule validate)"
+        ]
     if not record.archive_id or validation.get("archive_id") != record.archive_id:
-        return [f"the last validation in {mask_url(settings.db_url)} was of another archive "
-                f"({validation.get('cif_root')}), not {os.path.abspath(settings.cif_root)} (run: msgmodule validate)"]
+        return [
+            f"the last validation in {mask_url(settings.db_url)} was of another archive "
+            f"({validation.get('cif_root')}), not {os.path.abspath(settings.cif_root)} (run: msgmodule validate)"
+        ]
     if not validation.get("passed"):
-        return [f"the last validation ({validation.get('time')}) found {validation.get('failed')} deposition(s) that "
-                "differ or failed (fix them, then run: msgmodule validate --changed)"]
+        return [
+            f"the last validation ({validation.get('time')}) found {validation.get('failed')} deposition(s) that "
+            "differ or failed (fix them, then run: msgmodule validate --changed)"
+        ]
     changed = evidence.changed_depositions(settings.cif_root, settings.db_url)
     if changed and revalidate and len(changed) <= REVALIDATE_IN_MOVE:
         # Writes are held off: what is equal now stays equal until the move is done.
         changed = _still_different(settings, changed)
     if changed:
-        return [f"{len(changed)} deposition(s) changed since the last validation and not shown equal: "
-                f"{_names(changed)} (bring them in step with: msgmodule resync ID..., then re-validate them "
-                "with: msgmodule validate --changed)"]
+        return [
+            f"{len(changed)} deposition(s) changed since the last validation and not shown equal: "
+            f"{_names(changed)} (bring them in step with: msgmodule resync ID..., then re-validate them "
+            "with: msgmodule validate --changed)"
+        ]
     return []
 
 
 def _names(ids: list[str]) -> str:
-    return ", ".join(ids[:CHANGED_SHOWN]) + (f" and {len(ids) - CHANGED_SHOWN} more" if len(ids) > CHANGED_SHOWN
-                                              else "")
+    return ", ".join(ids[:CHANGED_SHOWN]) + (
+        f" and {len(ids) - CHANGED_SHOWN} more" if len(ids) > CHANGED_SHOWN else ""
+    )
 
 
 def _still_different(settings: Settings, ids: list[str]) -> list[str]:
@@ -449,8 +495,10 @@ def _tidy_config(settings: Settings, move: StageMove) -> None:
             f"serve unless it is {move.new}; unset them and let processes follow the site's record"
         )
     if move.config_changes:
-        move.warnings.append(f"removed {', '.join(move.config_changes)} from {settings.config_file}: the stage comes "
-                             "from the site's record now")
+        move.warnings.append(
+            f"removed {', '.join(move.config_changes)} from {settings.config_file}: the stage comes "
+            "from the site's record now"
+        )
 
 
 __all__ = [

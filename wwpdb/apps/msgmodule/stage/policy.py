@@ -31,9 +31,7 @@ def parse_flag(name: str, value: str | bool) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ConfigurationError(
-        f"{name}={value!r} is not a flag value: use true/false, 1/0, yes/no or on/off"
-    )
+    raise ConfigurationError(f"{name}={value!r} is not a flag value: use true/false, 1/0, yes/no or on/off")
 
 
 @dataclass(frozen=True)
@@ -135,8 +133,9 @@ def decide(stage_name: str | None, given_flags: dict[str, bool]) -> Stage:
     if stage_name:
         stage = stage_named(stage_name)
         expected = stage.flags.as_env()
-        disagreeing = [f"{name}={'true' if value else 'false'}"
-                       for name, value in given_flags.items() if expected[name] != value]
+        disagreeing = [
+            f"{name}={'true' if value else 'false'}" for name, value in given_flags.items() if expected[name] != value
+        ]
         if disagreeing:
             raise ConfigurationError(
                 f"MSGMODULE_STAGE={stage.name} disagrees with {', '.join(disagreeing)}: "

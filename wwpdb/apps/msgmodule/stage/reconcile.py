@@ -40,9 +40,15 @@ def reconcile(
     result = ReconcileResult()
     for (deposition_id, content_type, failed), entry_ids in journal.pending(all_intents).items():
         if failed == authoritative:
-            result.failed.append((deposition_id, content_type, failed,
-                                  f"the entry would overwrite {failed}, which this stage reads from: it was left by "
-                                  "an earlier stage; compare the two stores (msgmodule validate) before clearing it"))
+            result.failed.append(
+                (
+                    deposition_id,
+                    content_type,
+                    failed,
+                    f"the entry would overwrite {failed}, which this stage reads from: it was left by "
+                    "an earlier stage; compare the two stores (msgmodule validate) before clearing it",
+                )
+            )
             continue
         target = stores[failed]
         (source,) = [store for name, store in stores.items() if name != failed]

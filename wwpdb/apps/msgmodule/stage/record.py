@@ -82,8 +82,10 @@ class SiteRecord:
             record = cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
         except (ValueError, TypeError) as exc:
             history = path.with_name("stage-history.jsonl")
-            raise StorageError(f"the site's stage record {path} is unreadable ({exc}); restore it from "
-                               f"{history} (its last line) or move the stage again") from exc
+            raise StorageError(
+                f"the site's stage record {path} is unreadable ({exc}); restore it from "
+                f"{history} (its last line) or move the stage again"
+            ) from exc
         if record.stage not in STAGES:
             raise StorageError(f"the site's stage record {path} names an unknown stage {record.stage!r}")
         return record

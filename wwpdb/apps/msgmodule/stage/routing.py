@@ -69,8 +69,7 @@ def build_store(settings: Settings, stage: Stage) -> MessageStore:
         # instead of every call waiting out its timeouts.
         secondary = BreakerStore(secondary, breaker_for(settings, secondary.name))
     shadow_log = JsonLines(settings.mismatch_log_path) if stage.shadow else None
-    return DualStore(primary, secondary, journal_outside(settings, secondary.name), shadow_log,
-                     settings.shadow_sample)
+    return DualStore(primary, secondary, journal_outside(settings, secondary.name), shadow_log, settings.shadow_sample)
 
 
 _BREAKERS: dict[tuple[str, str], CircuitBreaker] = {}
@@ -124,8 +123,11 @@ def check_stage_agrees(settings: Settings, record: SiteRecord) -> None:
     """Refuse when this process's settings name a stage, or flags, other than the site's."""
     wrong = settings.stage_disagreement(STAGES[record.stage])
     if wrong:
-        named = (f"set to stage {settings.stage.name}" if "MSGMODULE_STAGE" in settings.sources
-                 else "set to flags of another stage")
+        named = (
+            f"set to stage {settings.stage.name}"
+            if "MSGMODULE_STAGE" in settings.sources
+            else "set to flags of another stage"
+        )
         raise StageConflictError(
             f"this process is {named} ({', '.join(wrong)}; {settings.stage_setting()}), but the site is in "
             f"stage {record.stage} (epoch {record.epoch}, recorded in {Path(settings.cif_root) / '.msgmodule'}): "
@@ -158,7 +160,8 @@ def check_database_copy(settings: Settings, record: SiteRecord) -> None:
         raise StageConflictError(
             f"the database at {mask_url(settings.db_url)} shows stage {shown.get('stage')} at epoch "
             f"{shown.get('epoch')} of archive {shown.get('archive_id')}, but the archive root {settings.cif_root} "
-            f"records {record.stage} at epoch {record.epoch}" + ("" if record.archive_id else " (no record there)")
+            f"records {record.stage} at epoch {record.epoch}"
+            + ("" if record.archive_id else " (no record there)")
             + ": refusing to serve. Check that MSGCIF_ROOT is the site's archive and its share is mounted; if a "
             "stage move was interrupted, run `msgmodule stage NAME` again."
         )
@@ -234,7 +237,8 @@ class SiteStore(MessageStore):
         if record.epoch < seen:  # epochs only grow: a record put back, lost, or another root mounted there
             raise StageConflictError(
                 f"the site's stage record at {root} went back from epoch {seen} to {record.epoch} ({record.stage}"
-                + ("" if record.archive_id else ", no record there") + "): refusing to serve. Check that the "
+                + ("" if record.archive_id else ", no record there")
+                + "): refusing to serve. Check that the "
                 "archive's share is mounted and the record was not restored or removed; `msgmodule stage` shows it."
             )
         _HIGHEST_EPOCH[root] = record.epoch
@@ -314,15 +318,29 @@ class SiteStore(MessageStore):
         defaults: Mapping[str, str] | None = None,
     ) -> str:
         with self._writing() as store:  # a message and its status row, both under one stage
-            return store.put_message(deposition_id, content_type, message, file_references, origcomm_references,
-                                     status, given, defaults)
+            return store.put_message(
+                deposition_id, content_type, message, file_references, origcomm_references, status, given, defaults
+            )
 
-    def set_status(self, deposition_id: str, message_id: str, deposition_data_set_id: str | None = None, *,
-                   read_status: str | None = None, action_reqd: str | None = None,
-                   for_release: str | None = None) -> MessageStatus:
+    def set_status(
+        self,
+        deposition_id: str,
+        message_id: str,
+        deposition_data_set_id: str | None = None,
+        *,
+        read_status: str | None = None,
+        action_reqd: str | None = None,
+        for_release: str | None = None,
+    ) -> MessageStatus:
         with self._writing() as store:
-            return store.set_status(deposition_id, message_id, deposition_data_set_id, read_status=read_status,
-                                    action_reqd=action_reqd, for_release=for_release)
+            return store.set_status(
+                deposition_id,
+                message_id,
+                deposition_data_set_id,
+                read_status=read_status,
+                action_reqd=action_reqd,
+                for_release=for_release,
+            )
 
 
 def open_site_store(settings: Settings) -> SiteStore:
@@ -348,8 +366,9 @@ def check_health(settings: Settings) -> list[HealthCheck]:
         check_database_copy(settings, record)
         detail = f"stage {record.stage}, epoch {record.epoch}" + (", FORCED" if record.forced else "")
         if record.moving_to:
-            detail += f"; moving to {record.moving_to}" + ("" if mover_alive(settings.cif_root) else
-                                                          " (the mover is gone: move again to finish)")
+            detail += f"; moving to {record.moving_to}" + (
+                "" if mover_alive(settings.cif_root) else " (the mover is gone: move again to finish)"
+            )
         checks.append(HealthCheck("stage", not record.moving_to or mover_alive(settings.cif_root), detail))
     except MessagingError as exc:
         checks.append(HealthCheck("stage", False, str(exc)))
@@ -370,9 +389,15 @@ def check_health(settings: Settings) -> list[HealthCheck]:
     pending, problems = pending_in(journals)
     if problems and DB not in stage.write_order:
         problems = []  # a stage without the database: its journal is not this stage's concern
-    checks.append(HealthCheck("journal", pending == 0 and not problems,
-                              f"{pending} document(s) awaiting reconcile in "
-                              + ", ".join(str(j.path) for j in journals) + "".join(f"; {p}" for p in problems)))
+    checks.append(
+        HealthCheck(
+            "journal",
+            pending == 0 and not problems,
+            f"{pending} document(s) awaiting reconcile in "
+            + ", ".join(str(j.path) for j in journals)
+            + "".join(f"; {p}" for p in problems),
+        )
+    )
     return checks
 
 

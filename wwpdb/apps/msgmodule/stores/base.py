@@ -130,8 +130,12 @@ class MessageStore(ABC):
                 defaults,
             )
             if status is not None and content_type == STATUS_CONTENT_TYPE:
-                _apply_status(document, replace(status, deposition_data_set_id=status.deposition_data_set_id
-                                                 or stored.deposition_data_set_id))
+                _apply_status(
+                    document,
+                    replace(
+                        status, deposition_data_set_id=status.deposition_data_set_id or stored.deposition_data_set_id
+                    ),
+                )
 
         self.update(deposition_id, content_type, change)
         if status is not None and content_type != STATUS_CONTENT_TYPE:

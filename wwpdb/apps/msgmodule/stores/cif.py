@@ -46,14 +46,16 @@ T = TypeVar("T")
 
 PREV_SNAPSHOTS = 5
 _FILE_NAME = re.compile(
-    rf"(?P<dep>{DEPOSITION_ID_PATTERN})_(?P<ct>" + "|".join(map(re.escape, CONTENT_TYPES))
+    rf"(?P<dep>{DEPOSITION_ID_PATTERN})_(?P<ct>"
+    + "|".join(map(re.escape, CONTENT_TYPES))
     + r")_P1\.cif\.V(?P<version>[0-9]+)"
 )
 _DEPOSITION_DIR = re.compile(DEPOSITION_ID_PATTERN)
 # Named like a deposition folder; reported when it is not one we can read (a link, a file, too long an id).
 _DEPOSITION_LIKE = re.compile(r"[DG]_[0-9]+")
-_OPEN_FOLDER_FLAGS = (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-                      | getattr(os, "O_NONBLOCK", 0))
+_OPEN_FOLDER_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+)
 _NOT_FOLLOWED = "symbolic links below the archive root are not followed"
 
 
@@ -113,8 +115,9 @@ class CifMessageStore(MessageStore):
             return {}
         except OSError as exc:
             if os.path.lexists(folder) and not stat.S_ISDIR(os.lstat(folder).st_mode):
-                raise ArchiveEntryError(folder, f"is {describe_entry(folder)}, not a deposition folder; "
-                                        f"not read ({_NOT_FOLLOWED})") from None
+                raise ArchiveEntryError(
+                    folder, f"is {describe_entry(folder)}, not a deposition folder; not read ({_NOT_FOLLOWED})"
+                ) from None
             raise StorageError(f"cannot list {folder}: {exc.strerror or exc}") from exc
         try:
             with os.scandir(fd) as entries:
@@ -136,15 +139,17 @@ class CifMessageStore(MessageStore):
             path = os.path.join(folder, entry.name)
             if not entry.is_file(follow_symlinks=False):
                 raise ArchiveEntryError(
-                    path, f"is {describe_entry(path)}, but the current {content_type} file of {deposition_id} must "
-                    f"be a regular file; not read ({_NOT_FOLLOWED}). Replace it with the file itself or remove it."
+                    path,
+                    f"is {describe_entry(path)}, but the current {content_type} file of {deposition_id} must "
+                    f"be a regular file; not read ({_NOT_FOLLOWED}). Replace it with the file itself or remove it.",
                 )
             found[content_type] = (path, version)
         if skipped is not None:
             for entry in odd:
                 path = os.path.join(folder, entry.name)
-                skipped.append(SkippedEntry(path, f"is {describe_entry(path)}, not a regular file; skipped",
-                                            deposition_id))
+                skipped.append(
+                    SkippedEntry(path, f"is {describe_entry(path)}, not a regular file; skipped", deposition_id)
+                )
         return found
 
     def current_file(self, deposition_id: str, content_type: str) -> Path | None:
@@ -231,13 +236,23 @@ class CifMessageStore(MessageStore):
                         skipped.append(SkippedEntry(entry.path, f"cannot be examined: {exc.strerror or exc}", name))
                         continue
                     if not is_folder:
-                        skipped.append(SkippedEntry(
-                            entry.path, f"is {describe_entry(entry.path)}, not a deposition folder; skipped"
-                            + (f" ({_NOT_FOLLOWED})" if entry.is_symlink() else ""), name))
+                        skipped.append(
+                            SkippedEntry(
+                                entry.path,
+                                f"is {describe_entry(entry.path)}, not a deposition folder; skipped"
+                                + (f" ({_NOT_FOLLOWED})" if entry.is_symlink() else ""),
+                                name,
+                            )
+                        )
                     elif not _DEPOSITION_DIR.fullmatch(name):
-                        skipped.append(SkippedEntry(
-                            entry.path, f"the deposition id is {len(name)} characters long, more than the "
-                            f"{MAX_DEPOSITION_ID_LENGTH} the database holds; skipped", name))
+                        skipped.append(
+                            SkippedEntry(
+                                entry.path,
+                                f"the deposition id is {len(name)} characters long, more than the "
+                                f"{MAX_DEPOSITION_ID_LENGTH} the database holds; skipped",
+                                name,
+                            )
+                        )
                     else:
                         found.append(name)
         except OSError as exc:
@@ -253,8 +268,10 @@ class CifMessageStore(MessageStore):
         self._check_root()
         if os.path.lexists(folder) and not stat.S_ISDIR(os.lstat(folder).st_mode):
             # Never write through a link (out of the archive, or round a loop), nor over a file.
-            raise ArchiveEntryError(str(folder), f"is {describe_entry(folder)}, not a deposition folder; "
-                                    f"nothing was written ({_NOT_FOLLOWED})")
+            raise ArchiveEntryError(
+                str(folder),
+                f"is {describe_entry(folder)}, not a deposition folder; nothing was written ({_NOT_FOLLOWED})",
+            )
         try:
             folder.mkdir(exist_ok=True)
         except OSError as exc:

@@ -161,9 +161,13 @@ class DbMessageStore(MessageStore):
                     return False
                 # The new rows as the document would store them, numbered from the stored ones on.
                 tail = Document(deposition_id, content_type)
-                stored = tail.put_message(replace(message), None if refs is None else [replace(r) for r in refs],
-                                          None if origs is None else [replace(o) for o in origs], given_items,
-                                          defaults)
+                stored = tail.put_message(
+                    replace(message),
+                    None if refs is None else [replace(r) for r in refs],
+                    None if origs is None else [replace(o) for o in origs],
+                    given_items,
+                    defaults,
+                )
                 for category in CATEGORIES:
                     rows = tail.rows(category)
                     if not rows:
@@ -174,23 +178,35 @@ class DbMessageStore(MessageStore):
                         for row in rows:
                             row.ordinal_id = str(first + int(row.ordinal_id) - 1)  # type: ignore[attr-defined]
                     start = _next_row_order(connection, table, deposition_id, content_type)
-                    insert_rows(connection, table, [row_params(tail, category, row, start + index)
-                                                    for index, row in enumerate(rows)])
+                    insert_rows(
+                        connection,
+                        table,
+                        [row_params(tail, category, row, start + index) for index, row in enumerate(rows)],
+                    )
                 if status is not None and content_type == STATUS_CONTENT_TYPE:
-                    _set_status_row(connection, deposition_id, status.message_id or stored.message_id or "",
-                                    status.deposition_data_set_id or stored.deposition_data_set_id or deposition_id,
-                                    read_status=status.read_status, action_reqd=status.action_reqd,
-                                    for_release=status.for_release)
+                    _set_status_row(
+                        connection,
+                        deposition_id,
+                        status.message_id or stored.message_id or "",
+                        status.deposition_data_set_id or stored.deposition_data_set_id or deposition_id,
+                        read_status=status.read_status,
+                        action_reqd=status.action_reqd,
+                        for_release=status.for_release,
+                    )
                 return True
 
         if not self._run(f"add a message to {deposition_id} {content_type}", work):
-            return super().put_message(deposition_id, content_type, message, refs, origs, status, given_items,
-                                       defaults)
+            return super().put_message(deposition_id, content_type, message, refs, origs, status, given_items, defaults)
         if status is not None and content_type != STATUS_CONTENT_TYPE:
             assert status.message_id is not None
-            self.set_status(deposition_id, status.message_id, status.deposition_data_set_id,
-                            read_status=status.read_status, action_reqd=status.action_reqd,
-                            for_release=status.for_release)
+            self.set_status(
+                deposition_id,
+                status.message_id,
+                status.deposition_data_set_id,
+                read_status=status.read_status,
+                action_reqd=status.action_reqd,
+                for_release=status.for_release,
+            )
         return message_id
 
     def set_status(
@@ -210,9 +226,15 @@ class DbMessageStore(MessageStore):
         def work() -> MessageStatus:
             with self._write_transaction() as connection:
                 _lock_document(connection, deposition_id, STATUS_CONTENT_TYPE)
-                return _set_status_row(connection, deposition_id, message_id,
-                                       deposition_data_set_id or deposition_id, read_status=read_status,
-                                       action_reqd=action_reqd, for_release=for_release)
+                return _set_status_row(
+                    connection,
+                    deposition_id,
+                    message_id,
+                    deposition_data_set_id or deposition_id,
+                    read_status=read_status,
+                    action_reqd=action_reqd,
+                    for_release=for_release,
+                )
 
         return self._run(f"set the status of {message_id} in {deposition_id}", work)
 
@@ -427,8 +449,11 @@ INFO_TABLE = CATEGORY_TABLES["pdbx_deposition_message_info"]
 
 
 def _has_message(connection: Connection, deposition_id: str, content_type: str, message_id: str) -> bool:
-    query = select(INFO_TABLE.c.id).where(_document_filter(INFO_TABLE, deposition_id, content_type),
-                                          INFO_TABLE.c.message_id == message_id).limit(1)
+    query = (
+        select(INFO_TABLE.c.id)
+        .where(_document_filter(INFO_TABLE, deposition_id, content_type), INFO_TABLE.c.message_id == message_id)
+        .limit(1)
+    )
     return connection.execute(query).first() is not None
 
 
@@ -453,15 +478,26 @@ def _next_ordinal(connection: Connection, table: Any, deposition_id: str, conten
     return str((int(highest) if highest is not None else 0) + 1)
 
 
-def _set_status_row(connection: Connection, deposition_id: str, message_id: str, deposition_data_set_id: str, *,
-                    read_status: str | None, action_reqd: str | None, for_release: str | None) -> MessageStatus:
+def _set_status_row(
+    connection: Connection,
+    deposition_id: str,
+    message_id: str,
+    deposition_data_set_id: str,
+    *,
+    read_status: str | None,
+    action_reqd: str | None,
+    for_release: str | None,
+) -> MessageStatus:
     """Change the first status row of a message in the deposition's status document, or append one (N, N, N)."""
     table = STATUS_TABLE
     where = _document_filter(table, deposition_id, STATUS_CONTENT_TYPE)
     found = connection.execute(
-        select(table.c.id, table.c.deposition_data_set_id, table.c.read_status, table.c.action_reqd,
-               table.c.for_release)
-        .where(where, table.c.message_id == message_id).order_by(table.c.row_order, table.c.id).limit(1)
+        select(
+            table.c.id, table.c.deposition_data_set_id, table.c.read_status, table.c.action_reqd, table.c.for_release
+        )
+        .where(where, table.c.message_id == message_id)
+        .order_by(table.c.row_order, table.c.id)
+        .limit(1)
     ).first()
     changes = {"read_status": read_status, "action_reqd": action_reqd, "for_release": for_release}
     given = {name: value for name, value in changes.items() if value is not None}
@@ -475,13 +511,15 @@ def _set_status_row(connection: Connection, deposition_id: str, message_id: str,
         (category,) = [c for c in CATEGORIES if c.name == table.name]
         insert_rows(connection, table, [row_params(document, category, status, order)])
         return status
-    status = MessageStatus(message_id, found.deposition_data_set_id, found.read_status, found.action_reqd,
-                           found.for_release)
+    status = MessageStatus(
+        message_id, found.deposition_data_set_id, found.read_status, found.action_reqd, found.for_release
+    )
     if any(getattr(status, name) != value for name, value in given.items()):
         for name, value in given.items():
             setattr(status, name, value)
-        connection.execute(update(table).where(table.c.id == found.id)
-                           .values(**given, updated_at=func.current_timestamp()))
+        connection.execute(
+            update(table).where(table.c.id == found.id).values(**given, updated_at=func.current_timestamp())
+        )
     return status
 
 
@@ -492,11 +530,13 @@ def _holds(connection: Connection, before: Document, after: Document) -> bool:
     each table: positions then mean the same rows in both stores.
     """
     deposition_id, content_type = before.deposition_id, before.content_type
-    counts = union_all(*(
-        select(literal(category.name, String).label("name"), func.count().label("rows"))
-        .select_from(CATEGORY_TABLES[category.name])
-        .where(_document_filter(CATEGORY_TABLES[category.name], deposition_id, content_type))
-        for category in CATEGORIES
-    ))
+    counts = union_all(
+        *(
+            select(literal(category.name, String).label("name"), func.count().label("rows"))
+            .select_from(CATEGORY_TABLES[category.name])
+            .where(_document_filter(CATEGORY_TABLES[category.name], deposition_id, content_type))
+            for category in CATEGORIES
+        )
+    )
     stored = {name: rows for name, rows in connection.execute(counts)}
     return all(stored.get(category.name, 0) == len(before.rows(category)) for category in CATEGORIES)

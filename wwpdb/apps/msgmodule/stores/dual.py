@@ -138,8 +138,13 @@ class DualStore(MessageStore):
             for content_type, document in documents.items():
                 found = differences(document, others[content_type])
                 if found:
-                    records.append({**base, "content_type": content_type,
-                                    "differences": [difference.as_dict() for difference in found]})
+                    records.append(
+                        {
+                            **base,
+                            "content_type": content_type,
+                            "differences": [difference.as_dict() for difference in found],
+                        }
+                    )
         assert self.shadow_log is not None
         for record in records:
             try:
@@ -163,7 +168,9 @@ class DualStore(MessageStore):
             return result
 
         return self._write_both(
-            deposition_id, content_type, lambda: self.primary.update(deposition_id, content_type, change_and_keep),
+            deposition_id,
+            content_type,
+            lambda: self.primary.update(deposition_id, content_type, change_and_keep),
             written,
         )
 
@@ -188,20 +195,28 @@ class DualStore(MessageStore):
         except Exception as exc:  # noqa: BLE001 - the authoritative write stands; any failure here is journaled
             log.warning(
                 "second write to %s failed for %s %s; journaled for reconcile: %s",
-                self.secondary.name, deposition_id, content_type, exc,
+                self.secondary.name,
+                deposition_id,
+                content_type,
+                exc,
             )
             try:
                 self.journal.record(deposition_id, content_type, self.secondary.name, str(exc))
             except MessagingError as journal_error:
                 # The intent recorded before the first write still stands for this document.
-                log.error("cannot journal the failed second write of %s %s: %s", deposition_id, content_type,
-                          journal_error)
+                log.error(
+                    "cannot journal the failed second write of %s %s: %s", deposition_id, content_type, journal_error
+                )
                 return result
         try:
             self.journal.finish(intent)
         except MessagingError as exc:
             # Both writes are in (or the failure is journaled): the call succeeded, and a retry by
             # the caller would add the message twice. The open intent only costs a needless copy.
-            log.error("cannot mark the journal entry of %s %s done (%s); reconcile will re-copy it",
-                      deposition_id, content_type, exc)
+            log.error(
+                "cannot mark the journal entry of %s %s done (%s); reconcile will re-copy it",
+                deposition_id,
+                content_type,
+                exc,
+            )
         return result

@@ -187,6 +187,8 @@ def _check_journal(settings: Settings) -> str:
     pending, problems = pending_in(journals)
     where = ", ".join(str(journal.path) for journal in journals)
     if pending or problems:
-        raise MessagingError(f"{pending} document(s) await reconcile in {where}: run msgmodule reconcile"
-                             + "".join(f"; {problem}" for problem in problems))
+        raise MessagingError(
+            f"{pending} document(s) await reconcile in {where}: run msgmodule reconcile"
+            + "".join(f"; {problem}" for problem in problems)
+        )
     return f"journal {where} is empty"

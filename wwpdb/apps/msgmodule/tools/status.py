@@ -63,7 +63,8 @@ def _database_counts(settings: Settings) -> dict[str, Any]:
         with engine.connect() as connection:
             return {
                 "depositions": connection.execute(
-                    select(func.count(documents.c.source_deposition_id.distinct()))).scalar_one(),
+                    select(func.count(documents.c.source_deposition_id.distinct()))
+                ).scalar_one(),
                 "messages": connection.execute(select(func.count()).select_from(info)).scalar_one(),
             }
 
@@ -95,15 +96,23 @@ def _fix_for(message: str) -> str:
 
 def diagnose(settings: Settings) -> Iterator[tuple[str, list[tuple[bool, str]]]]:
     """Sections of (ok, line): settings and their sources, versions, each check with its usual fix."""
-    yield "settings", [(True, f"{key} from {source}") for key, source in sorted(settings.sources.items())] + [
-        (True, f"config file {settings.config_file}" + ("" if Path(settings.config_file).exists() else " (none)"))]
+    yield (
+        "settings",
+        [(True, f"{key} from {source}") for key, source in sorted(settings.sources.items())]
+        + [(True, f"config file {settings.config_file}" + ("" if Path(settings.config_file).exists() else " (none)"))],
+    )
     versions = [f"msgmodule {__version__}", f"python {platform.python_version()}"]
     for package in ("SQLAlchemy", "PyMySQL", "gemmi", "alembic"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{package} {metadata.version(package)}")
     yield "versions", [(True, ", ".join(versions))]
-    yield "checks", [(check.ok, f"{check.backend}: {check.detail}" + ("" if check.ok else _fix_for(check.detail)))
-                     for check in check_health(settings)]
+    yield (
+        "checks",
+        [
+            (check.ok, f"{check.backend}: {check.detail}" + ("" if check.ok else _fix_for(check.detail)))
+            for check in check_health(settings)
+        ],
+    )
     info = describe_site(settings)
     validation = info["validation"]
     stage = STAGES[info["stage"]]
@@ -112,9 +121,13 @@ def diagnose(settings: Settings) -> Iterator[tuple[str, list[tuple[bool, str]]]]
         lines.append((True, "last validation: none recorded"))
     else:
         passed = bool(validation.get("passed"))
-        lines.append((passed or not stage.flags.db_writes,
-                      f"last validation: {'passed' if passed else 'failed'} at {validation.get('time')}"
-                      + ("" if passed else " -> see its report; fix, then msgmodule validate --changed")))
+        lines.append(
+            (
+                passed or not stage.flags.db_writes,
+                f"last validation: {'passed' if passed else 'failed'} at {validation.get('time')}"
+                + ("" if passed else " -> see its report; fix, then msgmodule validate --changed"),
+            )
+        )
     if os.environ.get("MSGMODULE_STAGE"):
         lines.append((False, "MSGMODULE_STAGE is set in this environment -> unset it; processes follow the site"))
     yield "site", lines

@@ -41,7 +41,6 @@ def upgrade() -> None:
         **_OPTIONS,
     )
 
-
     op.create_table(
         "msgmodule_journal",
         sa.Column("id", sa.String(32), primary_key=True),
