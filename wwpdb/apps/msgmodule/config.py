@@ -45,6 +45,17 @@ GLOBAL_SECTION = "msgmodule"
 # OneDep's usual subjects of a depositor's request to release an entry.
 DEFAULT_RELEASE_SUBJECTS = ("Release request", "Request to release", "Release of entry", "Release now")
 
+# The OneDep site's parts of MessagingIo (io/site.py): mail, templates, links.
+SITE_KEYS = (
+    "MSGMODULE_SMTP_HOST",
+    "MSGMODULE_SMTP_PORT",
+    "MSGMODULE_MAIL_FROM",
+    "MSGMODULE_MAIL_ARCHIVE_COPY",
+    "MSGMODULE_TEMPLATE_DIR",
+    "MSGMODULE_DEPOSITION_URL",
+    "MSGMODULE_APPROVAL_CONTEXT_TYPES",
+)
+
 KNOWN_KEYS = (
     *FLAG_NAMES,
     "MSGMODULE_STAGE",
@@ -60,6 +71,7 @@ KNOWN_KEYS = (
     "MSGMODULE_STATE_DIR",
     "MSGMODULE_SHADOW_SAMPLE",
     "MSGMODULE_RELEASE_SUBJECTS",
+    *SITE_KEYS,
 )
 
 
@@ -87,7 +99,7 @@ def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
 
 
 # Keys holding a path (or an SQLite URL): relative values in a config file are relative to the file.
-PATH_KEYS = ("MSGCIF_ROOT", "MSGMODULE_STATE_DIR")
+PATH_KEYS = ("MSGCIF_ROOT", "MSGMODULE_STATE_DIR", "MSGMODULE_TEMPLATE_DIR")
 
 
 def read_config_file(path: Path, site_id: str | None, env_name: str | None = None) -> dict[str, str]:
@@ -148,6 +160,7 @@ class Settings:
     env_name: str | None = None
     given_flags: dict[str, bool] = field(default_factory=dict)  # the flags this process's settings name
     circuit_breaker: bool = True  # MSGMODULE_CIRCUIT_BREAKER: guard the second store of a dual write
+    site_options: dict[str, str] = field(default_factory=dict)  # SITE_KEYS as resolved: for MessagingIo's parts
 
     def stage_disagreement(self, stage: Stage) -> list[str]:
         """The stage settings of this process that `stage` does not match (empty when none)."""
@@ -250,6 +263,7 @@ def load_settings(
         env_name=env_name,
         given_flags=given_flags,
         circuit_breaker=circuit_breaker,
+        site_options={key: str(values[key]) for key in SITE_KEYS if key in values},
     )
 
 

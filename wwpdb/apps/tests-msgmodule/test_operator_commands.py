@@ -107,3 +107,31 @@ def test_make_status_and_feature_flags_enable(tmp_path, sqlite_url):
         timeout=300,
     )
     assert done.returncode == 0 and "dual-write (epoch 1)" in done.stdout
+
+
+def test_messaging_io_site_parts_come_from_the_config_file_too(tmp_path, sqlite_url, monkeypatch):
+    config = site(tmp_path, sqlite_url)
+    with open(config[1], "a") as handle:
+        handle.write("MSGMODULE_DEPOSITION_URL = https://deposit.example.org\nMSGMODULE_TEMPLATE_DIR = templates\n")
+    io = MessagingFactory.create_messaging_service(config={"MSGMODULE_CONFIG": config[1]})
+    assert io.site.deposition_url == "https://deposit.example.org"
+    assert str(tmp_path / "templates") in repr(vars(io.site.templates))  # relative to the config file
+    monkeypatch.setenv("MSGMODULE_DEPOSITION_URL", "https://from.environment")
+    io = MessagingFactory.create_messaging_service(config={"MSGMODULE_CONFIG": config[1]})
+    assert io.site.deposition_url == "https://from.environment"
+
+
+def test_backend_info_takes_a_request_object_as_the_readme_of_record_shows(tmp_path, sqlite_url):
+    from conftest import FakeRequest
+
+    config = site(tmp_path, sqlite_url)
+    cfg = Path(config[1])
+    cfg.write_text(cfg.read_text() + "\n[site:PDBE]\nMSGMODULE_STATE_DIR = pdbe-state\n")
+    os.environ["MSGMODULE_CONFIG"] = str(cfg)
+    try:
+        info = MessagingFactory.get_backend_info(FakeRequest(WWPDB_SITE_ID="PDBE"))
+        service = MessagingFactory.create_messaging_service(verbose=True, site_id="PDBE")
+    finally:
+        del os.environ["MSGMODULE_CONFIG"]
+    assert (info["site_id"], info["stage"]) == ("PDBE", "cif-only")
+    assert service.settings.state_dir == str(tmp_path / "pdbe-state")

@@ -51,9 +51,16 @@ class MessagingFactory:
         return MessagingIo(req_obj, verbose, log, store=open_site_store(settings), settings=settings)
 
     @staticmethod
-    def get_backend_info(site_id: str | None = None, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Stage, flags, read/write backends, archive root, database URL (password masked), counters."""
-        return backend_info(load_settings(config, site_id))
+    def get_backend_info(
+        site_id: Any = None, config: Mapping[str, Any] | None = None, req_obj: Any = None
+    ) -> dict[str, Any]:
+        """Stage, flags, read/write backends, archive root, database URL (password masked), counters.
+
+        Takes a OneDep request object in place of the site id too (`get_backend_info(req_obj)`).
+        """
+        if site_id is not None and not isinstance(site_id, str):
+            site_id, req_obj = None, site_id
+        return backend_info(load_settings(config, site_id or _site_from_request(req_obj)))
 
 
 def create_messaging_service(

@@ -18,6 +18,7 @@ follows the SPEC instead; each such place says so in a comment.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 import time
@@ -202,7 +203,10 @@ class MessagingIo(MessagingService):
         )
         root = archive_root if archive_root is not None else _archive_root(store, settings)
         self.archive_root = Path(root) if root is not None else None
-        self.site = site or SiteServices.defaults(self.archive_root)
+        # The site's parts as configured: arguments, environment, then the config file.
+        self.site = site or SiteServices.defaults(
+            self.archive_root, None if settings is None else {**os.environ, **settings.site_options}
+        )
         self.display_timezone = ZoneInfo(display_timezone) if isinstance(display_timezone, str) else display_timezone
         self._session = session
         self._group_id: str | None = None
