@@ -295,6 +295,10 @@ class MessagingIo(MessagingService):
             table.page([], p_iDisplayStart, p_iDisplayLength)  # bad paging arguments: refused before any reading
         result: dict[str, Any] = {}
         view = self._view()
+        if (p_bServerSide and not p_bThreadedRslts and view in VIEWS and not (p_sSrchFltr and len(p_sSrchFltr) > 1)
+                and not p_colSearchDict and not self._requested_order(self.getMsgColList(view == "commhstry")[1])):
+            # A plain page (the table's first view): asked of the store, which reads only that page.
+            return self._plain_page(p_depDataSetId, view, p_sSendStatus, p_iDisplayStart, p_iDisplayLength)
         history = view == "commhstry"
         records: list[dict[str, Any]] = []
         if view not in VIEWS:
@@ -345,6 +349,32 @@ class MessagingIo(MessagingService):
         result["RECORD_LIST"] = table.page(shown, p_iDisplayStart, p_iDisplayLength)
         result["TOTAL_RECORDS"] = len(rows)
         result["TOTAL_DISPLAY_RECORDS"] = len(shown)
+        return result
+
+    def _plain_page(self, deposition: str | None, view: str, send_status: str | None, start: Any,
+                    length: Any) -> dict[str, Any]:
+        """A page with no search and no sorting: the same rows and counts as the whole-list path."""
+        history = view == "commhstry"
+        first = max(0, table.whole_number("p_iDisplayStart", start, 0) or 0)
+        count = table.whole_number("p_iDisplayLength", length)
+        found = self.store.page_messages(
+            self._messages_deposition(deposition), VIEWS[view], send_status or None,
+            archived_only=(NOTES,) if history else (), offset=first if count and count > 0 else 0,
+            limit=count if count and count > 0 else None, with_origcomm=history,
+        )
+        columns = self.getMsgColList(history)[1]
+        records = [message.as_dict() for _, message in found.messages]
+        if history:
+            _add_origcomm(records, list(found.origcomm.values()))
+        result: dict[str, Any] = {}
+        if view in ("msgs", "commhstry"):
+            result["CURRENT_NUM_MSGS_TO_DPSTR"] = found.counts[TO_DEPOSITOR]
+        if view == "notes":
+            result["CURRENT_NUM_NOTES"] = found.counts[NOTES]
+        elif history and not found.counts[NOTES]:
+            result["CURRENT_NUM_NOTES"] = 0  # OneDep counts notes in this view only when there are none
+        result["RECORD_LIST"] = [self._display_row(record, columns) for record in records]
+        result["TOTAL_RECORDS"] = result["TOTAL_DISPLAY_RECORDS"] = found.total
         return result
 
     @staticmethod

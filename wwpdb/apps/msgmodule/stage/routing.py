@@ -14,7 +14,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from ..journal import Journal, JsonLines
 from ..metrics import METRICS, combined
 from ..model import Document, FileReference, Message, MessageStatus, OrigCommReference
 from ..stores import open_store
-from ..stores.base import MessageStore
+from ..stores.base import MessagePage, MessageStore
 from ..stores.breaker import BreakerStore, CircuitBreaker, breaker_state_path
 from ..stores.dual import DualStore, MeteredStore
 from .policy import CIF, DB, STAGES, ConfigurationError, Stage
@@ -291,6 +291,9 @@ class SiteStore(MessageStore):
 
     def list_depositions(self) -> list[str]:
         return self._route(self.reader.current()).list_depositions()
+
+    def page_messages(self, deposition_id: str, content_types: Sequence[str], *args: Any, **kwargs: Any) -> MessagePage:
+        return self._route(self.reader.current()).page_messages(deposition_id, content_types, *args, **kwargs)
 
     # -- writes --------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ A store may override them with something faster.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from ..model import (
@@ -28,6 +28,16 @@ from ..model import (
 )
 
 T = TypeVar("T")
+
+
+@dataclass
+class MessagePage:
+    """A page of messages (`MessageStore.page_messages`) and the counts around it."""
+
+    messages: list[tuple[str, Message]]  # (content type, message), in page order
+    total: int  # messages that pass the filters, on every page
+    counts: dict[str, int]  # every message of each content type, unfiltered
+    origcomm: dict[str, OrigCommReference] = field(default_factory=dict)  # first row of each page message
 
 
 class MessageStore(ABC):
@@ -84,6 +94,46 @@ class MessageStore(ABC):
         `after` when it is not (or `before` is None). This default writes all.
         """
         self.overwrite(deposition_id, content_type, lambda: after)
+
+    def page_messages(
+        self,
+        deposition_id: str,
+        content_types: Sequence[str],
+        send_status: str | None = None,
+        archived_only: Collection[str] = (),
+        offset: int = 0,
+        limit: int | None = None,
+        with_origcomm: bool = False,
+    ) -> MessagePage:
+        """One page of the messages of these content types, oldest first, and the counts around it.
+
+        Messages are taken content type by content type (in the order given),
+        each in file order, then ordered by timestamp (ties keep that order; a
+        missing timestamp sorts first). `send_status` keeps the messages with
+        that status (a missing one counts as "Y"); for the content types in
+        `archived_only`, only messages whose type mentions "archive" count.
+        This default reads the documents; a store may answer from an index.
+        """
+        documents = self.load_many(deposition_id, content_types)
+        found: list[tuple[str, Message]] = []
+        for content_type in content_types:
+            for message in documents[content_type].messages:
+                if content_type in archived_only and "archive" not in (message.message_type or ""):
+                    continue
+                if send_status is not None and (message.send_status or "Y") != send_status:
+                    continue
+                found.append((content_type, message))
+        found.sort(key=lambda pair: pair[1].timestamp or "")
+        shown = found[offset:] if limit is None else found[offset : offset + limit]
+        origcomm: dict[str, OrigCommReference] = {}
+        if with_origcomm:
+            wanted = {message.message_id for _, message in shown}
+            for content_type in content_types:
+                for reference in documents[content_type].origcomm_references:
+                    if reference.message_id in wanted and reference.message_id is not None:
+                        origcomm.setdefault(reference.message_id, reference)
+        counts = {content_type: len(documents[content_type].messages) for content_type in content_types}
+        return MessagePage(shown, len(found), counts, origcomm)
 
     # -- built on the core ---------------------------------------------------
 

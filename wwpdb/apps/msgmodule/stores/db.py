@@ -9,12 +9,12 @@ failures (deadlock, lock wait timeout, lost connection) are retried.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import String, and_, cast, delete, insert, literal, select, union_all, update
+from sqlalchemy import String, and_, case, cast, delete, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -45,7 +45,7 @@ from ..model import (
     validate_content_type,
     validate_deposition_id,
 )
-from .base import MessageStore
+from .base import MessagePage, MessageStore
 
 T = TypeVar("T")
 
@@ -237,6 +237,35 @@ class DbMessageStore(MessageStore):
                 )
 
         return self._run(f"set the status of {message_id} in {deposition_id}", work)
+
+    def page_messages(
+        self,
+        deposition_id: str,
+        content_types: Sequence[str],
+        send_status: str | None = None,
+        archived_only: Collection[str] = (),
+        offset: int = 0,
+        limit: int | None = None,
+        with_origcomm: bool = False,
+    ) -> MessagePage:
+        """`MessageStore.page_messages` in SQL: filter, order, count and limit in the database.
+
+        Only the page's rows are read whole; the ordering reads the keys of the
+        deposition's rows (timestamp, content type, position) from the index.
+        """
+        validate_deposition_id(deposition_id)
+        wanted = [validate_content_type(content_type) for content_type in content_types]
+
+        def work() -> MessagePage:
+            with self.engine.connect().execution_options(**self._snapshot()) as connection, connection.begin():
+                return _page(connection, deposition_id, wanted, send_status, archived_only, offset, limit,
+                             with_origcomm)
+
+        return self._run(f"read a page of {deposition_id}", work)
+
+    def _snapshot(self) -> dict[str, Any]:
+        # One snapshot for several selects: a count and its page agree.
+        return {} if is_sqlite(self.engine) else {"isolation_level": "REPEATABLE READ"}
 
     def list_depositions(self) -> list[str]:
         def work() -> list[str]:
@@ -540,3 +569,54 @@ def _holds(connection: Connection, before: Document, after: Document) -> bool:
     )
     stored = {name: rows for name, rows in connection.execute(counts)}
     return all(stored.get(category.name, 0) == len(before.rows(category)) for category in CATEGORIES)
+
+
+ORIGCOMM_TABLE = CATEGORY_TABLES["pdbx_deposition_message_origcomm_reference"]
+
+
+def _page(connection: Connection, deposition_id: str, content_types: list[str], send_status: str | None,
+          archived_only: Collection[str], offset: int, limit: int | None, with_origcomm: bool) -> MessagePage:
+    table = INFO_TABLE
+    in_document = and_(table.c.source_deposition_id == deposition_id, table.c.source_content_type.in_(content_types))
+    conditions = [in_document]
+    if send_status is not None:
+        conditions.append(func.coalesce(func.nullif(table.c.send_status, ""), "Y") == send_status)
+    archived = [content_type for content_type in content_types if content_type in archived_only]
+    if archived:
+        conditions.append(or_(table.c.source_content_type.not_in(archived),
+                              func.instr(func.coalesce(table.c.message_type, ""), "archive") > 0))
+    kind_order = case({content_type: index for index, content_type in enumerate(content_types)},
+                      value=table.c.source_content_type)
+    # Keys first, ordered and limited; then the page's rows whole (sorting whole rows would cost the history).
+    keys = (select(table.c.id).where(*conditions)
+            .order_by(func.coalesce(table.c.timestamp, ""), kind_order, table.c.row_order, table.c.id)
+            .offset(offset))
+    if limit is not None:
+        keys = keys.limit(limit)
+    ids = [row[0] for row in connection.execute(keys)]
+    rows = {}
+    if ids:
+        columns = [table.c[item] for item in Message.ITEMS]
+        query = select(table.c.id, table.c.source_content_type, *columns).where(table.c.id.in_(ids))
+        rows = {row_id: (content_type, Message(*values)) for row_id, content_type, *values in connection.execute(query)}
+    messages = [rows[row_id] for row_id in ids]
+    total = connection.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
+    counted = connection.execute(
+        select(table.c.source_content_type, func.count()).where(in_document).group_by(table.c.source_content_type))
+    counts = {content_type: 0 for content_type in content_types}
+    counts.update({content_type: number for content_type, number in counted})
+    origcomm: dict[str, OrigCommReference] = {}
+    page_ids = sorted({message.message_id for _, message in messages if message.message_id is not None})
+    if with_origcomm and page_ids:
+        other = ORIGCOMM_TABLE
+        kinds = case({content_type: index for index, content_type in enumerate(content_types)},
+                     value=other.c.source_content_type)
+        query = (select(*(other.c[item] for item in OrigCommReference.ITEMS))
+                 .where(other.c.source_deposition_id == deposition_id, other.c.source_content_type.in_(content_types),
+                        other.c.message_id.in_(page_ids))
+                 .order_by(kinds, other.c.row_order, other.c.id))
+        for values in connection.execute(query):
+            reference = OrigCommReference(*values)
+            if reference.message_id is not None:
+                origcomm.setdefault(reference.message_id, reference)
+    return MessagePage(messages, total, counts, origcomm)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from ..equivalence import differences
@@ -23,7 +23,7 @@ from ..errors import MessagingError
 from ..journal import Journal, JsonLines
 from ..metrics import METRICS, Metrics
 from ..model import Document, Message, MessageStatus
-from .base import MessageStore
+from .base import MessagePage, MessageStore
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -73,6 +73,10 @@ class MeteredStore(MessageStore):
         with self.metrics.measure(self.name, "write"):
             self.inner.apply_change(deposition_id, content_type, before, after)
 
+    def page_messages(self, deposition_id: str, content_types: Sequence[str], *args: Any, **kwargs: Any) -> MessagePage:
+        with self.metrics.measure(self.name, "read"):
+            return self.inner.page_messages(deposition_id, content_types, *args, **kwargs)
+
     def put_message(self, deposition_id: str, content_type: str, message: Message, *args: Any, **kwargs: Any) -> str:
         with self.metrics.measure(self.name, "write"):
             return self.inner.put_message(deposition_id, content_type, message, *args, **kwargs)
@@ -121,6 +125,9 @@ class DualStore(MessageStore):
 
     def list_depositions(self) -> list[str]:
         return self.primary.list_depositions()
+
+    def page_messages(self, deposition_id: str, content_types: Sequence[str], *args: Any, **kwargs: Any) -> MessagePage:
+        return self.primary.page_messages(deposition_id, content_types, *args, **kwargs)
 
     def _compare(self, deposition_id: str, documents: dict[str, Document]) -> None:
         base = {

@@ -1,0 +1,47 @@
+"""A page of getMsgRowList, read as one page (SQL in the database), equals that page of the whole list."""
+
+from __future__ import annotations
+
+import pytest
+from test_messaging_io_support import DEP, filled, message, site, write_scenario  # noqa: F401 - fixtures
+
+from wwpdb.apps.msgmodule.model import Document
+
+
+def messy(store) -> None:
+    """The scenario, plus ties in time, a missing time and status, and notes that are and are not archived."""
+    write_scenario(store)
+    notes = Document(DEP, "notes-from-annotator")
+    notes.messages = [
+        message("n1", "2024-03-03 09:00:00", "internal", "x", ordinal=1),
+        message("n2", "2024-03-09 09:00:00", "ARCHIVED: fwd", "mail body", kind="archive_auto", ordinal=2),
+        message("n3", "2024-03-02 08:00:00", "tie with d1", "y", kind="archive_manual", ordinal=3),
+        message("n4", "", "no time", "z", kind="Archive", ordinal=4),  # not "archive": case matters
+        message("n5", "2024-03-02 08:00:00", "another tie", "w", kind="forward_archive", send=None, ordinal=5),
+    ]
+    store.save(notes)
+    more = Document(DEP, "messages-from-depositor")
+    more.messages = store.load(DEP, "messages-from-depositor").messages + [
+        message("d4", "2024-03-02 08:00:00", "tie", "t", sender="depositor", send="", ordinal=4),
+        message("d5", "", "no time", "u", sender="depositor", ordinal=5),
+    ]
+    store.save(more)
+
+
+@pytest.mark.parametrize("view", ["msgs", "notes", "commhstry"])
+def test_every_page_is_that_slice_of_the_whole_list(site, view):  # noqa: F811 - the fixture
+    messy(site.store)
+    io = site.io(view)
+    for status in ("Y", "N", None):
+        whole = io.getMsgRowList(DEP, p_sSendStatus=status)
+        rows = whole["RECORD_LIST"]
+        if status != "N":
+            assert rows, (view, status)
+        for start, length in ((0, 10), (0, 3), (2, 3), (len(rows) - 1, 5), (len(rows) + 4, 2), (1, -1), (0, 0)):
+            page = io.getMsgRowList(DEP, p_sSendStatus=status, p_bServerSide=True, p_iDisplayStart=start,
+                                    p_iDisplayLength=length)
+            expected = rows if length <= 0 else rows[start : start + length]
+            assert page["RECORD_LIST"] == expected, (view, status, start, length)
+            assert page["TOTAL_RECORDS"] == page["TOTAL_DISPLAY_RECORDS"] == len(rows)
+            for count in ("CURRENT_NUM_MSGS_TO_DPSTR", "CURRENT_NUM_NOTES"):
+                assert page.get(count) == whole.get(count), count
