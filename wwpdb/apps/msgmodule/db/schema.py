@@ -101,6 +101,22 @@ def _category_table(category: Category) -> Table:
 
 CATEGORY_TABLES: dict[str, Table] = {category.name: _category_table(category) for category in CATEGORIES}
 
+# A page of messages (revision 0003) is ordered and filtered from this index alone, not the rows.
+PAGE_INDEX = Index(
+    "ix_pdbx_deposition_message_info_page",
+    *(
+        CATEGORY_TABLES["pdbx_deposition_message_info"].c[name]
+        for name in (
+            "source_deposition_id",
+            "source_content_type",
+            "timestamp",
+            "send_status",
+            "message_type",
+            "row_order",
+        )
+    ),
+)
+
 documents = Table(
     "msgmodule_document",
     metadata,

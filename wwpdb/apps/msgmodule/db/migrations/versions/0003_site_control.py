@@ -1,5 +1,5 @@
 """Site control: the database's copy of the stage, the last validation and its per-file evidence, and the
-journal of dual writes in which the database is authoritative.
+journal of dual writes in which the database is authoritative, and an index that pages messages.
 
 Revision ID: 0003
 Revises: 0002
@@ -56,8 +56,15 @@ def upgrade() -> None:
         **_OPTIONS,
     )
 
+    op.create_index(
+        "ix_pdbx_deposition_message_info_page",
+        "pdbx_deposition_message_info",
+        ["source_deposition_id", "source_content_type", "timestamp", "send_status", "message_type", "row_order"],
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_pdbx_deposition_message_info_page", "pdbx_deposition_message_info")
     op.drop_table("msgmodule_journal")
     op.drop_table("msgmodule_validated")
     op.drop_table("msgmodule_site")
