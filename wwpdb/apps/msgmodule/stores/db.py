@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import String, and_, case, cast, delete, insert, literal, or_, select, true, union_all, update
+from sqlalchemy import and_, bindparam, case, cast, delete, insert, or_, select, true, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -394,14 +394,21 @@ def _lock_document(connection: Connection, deposition_id: str, content_type: str
     One upsert takes the exclusive lock at once; a separate insert-then-select
     would take a shared lock first and deadlock between writers upgrading it.
     """
-    key = {"source_deposition_id": deposition_id, "source_content_type": content_type, "revision": 1}
-    bump = {"revision": documents.c.revision + 1, "updated_at": func.current_timestamp()}
-    if connection.dialect.name == "sqlite":
-        statement: Any = sqlite_insert(documents).values(**key)
-        statement = statement.on_conflict_do_update(index_elements=list(documents.primary_key.columns), set_=bump)
-    else:
-        statement = mysql_insert(documents).values(**key).on_duplicate_key_update(**bump)
-    connection.execute(statement)
+    dialect = connection.dialect.name
+    statement = _LOCK_STATEMENTS.get(dialect)
+    if statement is None:
+        key = {"source_deposition_id": bindparam("d"), "source_content_type": bindparam("c"), "revision": 1}
+        bump = {"revision": documents.c.revision + 1, "updated_at": func.current_timestamp()}
+        if dialect == "sqlite":
+            statement = sqlite_insert(documents).values(**key)
+            statement = statement.on_conflict_do_update(index_elements=list(documents.primary_key.columns), set_=bump)
+        else:
+            statement = mysql_insert(documents).values(**key).on_duplicate_key_update(**bump)
+        _LOCK_STATEMENTS[dialect] = statement
+    connection.execute(statement, {"d": deposition_id, "c": content_type})
+
+
+_LOCK_STATEMENTS: dict[str, Any] = {}
 
 
 def _delete_document(connection: Connection, deposition_id: str, content_type: str) -> None:
@@ -553,23 +560,29 @@ def _set_status_row(
     return status
 
 
+# Statements built once: writes run them per call, and building them costs more than running them.
+_COUNT_ROWS = {
+    name: select(func.count())
+    .select_from(table)
+    .where(table.c.source_deposition_id == bindparam("d"), table.c.source_content_type == bindparam("c"))
+    for name, table in CATEGORY_TABLES.items()
+}
+
+
 def _holds(connection: Connection, before: Document, after: Document) -> bool:
     """Whether the stored document has `before`'s rows where going to `after` writes by position.
 
     Rows that change are written whole, so what must hold is the row count of
-    each table: positions then mean the same rows in both stores.
+    each table that changes: positions then mean the same rows in both stores.
     """
-    deposition_id, content_type = before.deposition_id, before.content_type
-    counts = union_all(
-        *(
-            select(literal(category.name, String).label("name"), func.count().label("rows"))
-            .select_from(CATEGORY_TABLES[category.name])
-            .where(_document_filter(CATEGORY_TABLES[category.name], deposition_id, content_type))
-            for category in CATEGORIES
-        )
-    )
-    stored = {name: rows for name, rows in connection.execute(counts)}
-    return all(stored.get(category.name, 0) == len(before.rows(category)) for category in CATEGORIES)
+    key = {"d": before.deposition_id, "c": before.content_type}
+    for category in CATEGORIES:
+        old_rows = before.rows(category)
+        if old_rows == after.rows(category):
+            continue  # not written at all
+        if connection.execute(_COUNT_ROWS[category.name], key).scalar_one() != len(old_rows):
+            return False
+    return True
 
 
 ORIGCOMM_TABLE = CATEGORY_TABLES["pdbx_deposition_message_origcomm_reference"]
