@@ -714,7 +714,12 @@ def validate(
 @click.option("--in-place", is_flag=True, help="Write into the archive root as new versions V<n+1>.")
 @click.option("--deposition", "deposition_ids", multiple=True, metavar="ID", help="A deposition id (repeatable).")
 @click.option("--depositions-file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(1, 256), default=None, help="Worker processes [default: the number of cores]."
+)
+@click.option(
+    "--shard", metavar="K/N", help="Take every Nth deposition starting with the Kth, so N machines can share the work."
+)
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("more_ids", nargs=-1, metavar="[ID]...")
 def export(
@@ -722,13 +727,14 @@ def export(
     in_place: bool,
     deposition_ids: tuple[str, ...],
     depositions_file: Path | None,
-    workers: int,
+    workers: int | None,
+    shard: str | None,
     report: Path | None,
     more_ids: tuple[str, ...],
     **options: str | None,
 ) -> None:
     """Write database documents back as archive files: the rollback path."""
-    from .archive_tools import ExportOptions, export_batch, run_batches, select_depositions
+    from .archive_tools import ExportOptions, default_workers, export_batch, run_batches, select_depositions
     from .stores.cif import CifMessageStore
     from .stores.db import DbMessageStore
 
@@ -741,9 +747,10 @@ def export(
     named = (*deposition_ids, *more_ids)
     try:
         if named or depositions_file:
-            ids = select_depositions(CifMessageStore(target), named, depositions_file)
+            ids = select_depositions(CifMessageStore(target), named, depositions_file, shard)
         else:
-            ids = sorted({d for d, _ in DbMessageStore(settings.db_url).document_keys()})
+            stored = sorted({d for d, _ in DbMessageStore(settings.db_url).document_keys()})
+            ids = select_depositions(CifMessageStore(target), stored, None, shard)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     with contextlib.ExitStack() as held, _open_report(report) as handle:
@@ -767,7 +774,7 @@ def export(
             export_batch,
             ExportOptions(settings.db_url, target, in_place),
             ids,
-            workers,
+            workers or default_workers(),
             report=handle,
             on_outcome=empty,
         )

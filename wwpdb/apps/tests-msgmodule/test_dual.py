@@ -22,6 +22,7 @@ from wwpdb.apps.msgmodule.errors import MessagingError, StorageError
 from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
 from wwpdb.apps.msgmodule.journal import Journal
 from wwpdb.apps.msgmodule.model import CONTENT_TYPES
+from wwpdb.apps.msgmodule.stage.routing import check_health
 from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 
@@ -405,3 +406,5 @@ def test_the_circuit_breaker_skips_an_unreachable_database_at_once_and_journals_
     assert "circuit breaker" in errors[-1].lower()
     off = service({**down, "MSGMODULE_CIRCUIT_BREAKER": "off"})
     assert "circuit breaker" not in off.store.describe()
+    checks = {check.backend: check for check in check_health(load_settings(down))}
+    assert not checks["breaker db"].ok and "open" in checks["breaker db"].detail

@@ -135,3 +135,17 @@ def test_backend_info_takes_a_request_object_as_the_readme_of_record_shows(tmp_p
         del os.environ["MSGMODULE_CONFIG"]
     assert (info["site_id"], info["stage"]) == ("PDBE", "cif-only")
     assert service.settings.state_dir == str(tmp_path / "pdbe-state")
+
+
+def test_export_shards_the_database_like_migrate_shards_the_archive(tmp_path, sqlite_url):
+    config = site(tmp_path, sqlite_url)
+    MessagingFactory.create_messaging_service(config={"MSGMODULE_CONFIG": config[1]}).set(
+        "D_1000000302", {"message_text": "another"}
+    )
+    assert run(["migrate", *config]) == 0
+    halves = []
+    for shard in ("1/2", "2/2"):
+        out = tmp_path / f"out{shard[0]}"
+        assert run(["export", *config, "--output-dir", str(out), "--shard", shard]) == 0
+        halves.append({p.name for p in out.iterdir()})
+    assert halves[0] | halves[1] == {DEP, "D_1000000302"} and not halves[0] & halves[1]

@@ -38,8 +38,9 @@ def test_every_page_is_that_slice_of_the_whole_list(site, view):  # noqa: F811 -
         if status != "N":
             assert rows, (view, status)
         for start, length in ((0, 10), (0, 3), (2, 3), (len(rows) - 1, 5), (len(rows) + 4, 2), (1, -1), (0, 0)):
-            page = io.getMsgRowList(DEP, p_sSendStatus=status, p_bServerSide=True, p_iDisplayStart=start,
-                                    p_iDisplayLength=length)
+            page = io.getMsgRowList(
+                DEP, p_sSendStatus=status, p_bServerSide=True, p_iDisplayStart=start, p_iDisplayLength=length
+            )
             expected = rows if length <= 0 else rows[start : start + length]
             assert page["RECORD_LIST"] == expected, (view, status, start, length)
             assert page["TOTAL_RECORDS"] == page["TOTAL_DISPLAY_RECORDS"] == len(rows)

@@ -295,8 +295,14 @@ class MessagingIo(MessagingService):
             table.page([], p_iDisplayStart, p_iDisplayLength)  # bad paging arguments: refused before any reading
         result: dict[str, Any] = {}
         view = self._view()
-        if (p_bServerSide and not p_bThreadedRslts and view in VIEWS and not (p_sSrchFltr and len(p_sSrchFltr) > 1)
-                and not p_colSearchDict and not self._requested_order(self.getMsgColList(view == "commhstry")[1])):
+        if (
+            p_bServerSide
+            and not p_bThreadedRslts
+            and view in VIEWS
+            and not (p_sSrchFltr and len(p_sSrchFltr) > 1)
+            and not p_colSearchDict
+            and not self._requested_order(self.getMsgColList(view == "commhstry")[1])
+        ):
             # A plain page (the table's first view): asked of the store, which reads only that page.
             return self._plain_page(p_depDataSetId, view, p_sSendStatus, p_iDisplayStart, p_iDisplayLength)
         history = view == "commhstry"
@@ -351,16 +357,21 @@ class MessagingIo(MessagingService):
         result["TOTAL_DISPLAY_RECORDS"] = len(shown)
         return result
 
-    def _plain_page(self, deposition: str | None, view: str, send_status: str | None, start: Any,
-                    length: Any) -> dict[str, Any]:
+    def _plain_page(
+        self, deposition: str | None, view: str, send_status: str | None, start: Any, length: Any
+    ) -> dict[str, Any]:
         """A page with no search and no sorting: the same rows and counts as the whole-list path."""
         history = view == "commhstry"
         first = max(0, table.whole_number("p_iDisplayStart", start, 0) or 0)
         count = table.whole_number("p_iDisplayLength", length)
         found = self.store.page_messages(
-            self._messages_deposition(deposition), VIEWS[view], send_status or None,
-            archived_only=(NOTES,) if history else (), offset=first if count and count > 0 else 0,
-            limit=count if count and count > 0 else None, with_origcomm=history,
+            self._messages_deposition(deposition),
+            VIEWS[view],
+            send_status or None,
+            archived_only=(NOTES,) if history else (),
+            offset=first if count and count > 0 else 0,
+            limit=count if count and count > 0 else None,
+            with_origcomm=history,
         )
         columns = self.getMsgColList(history)[1]
         records = [message.as_dict() for _, message in found.messages]

@@ -388,6 +388,21 @@ def check_health(settings: Settings) -> list[HealthCheck]:
             checks.append(HealthCheck("migration", True, "the database holds a validated migration of this archive"))
         except MessagingError as exc:
             checks.append(HealthCheck("migration", False, str(exc)))
+    if len(stage.write_order) > 1:
+        from ..stores.breaker import live_breakers, read_breaker_states
+
+        states = read_breaker_states(settings.state_dir)
+        states.update({breaker.name: breaker.snapshot() for breaker in live_breakers()})
+        for name, state in sorted(states.items()):
+            shown = state.get("state", "unknown")
+            checks.append(
+                HealthCheck(
+                    f"breaker {name}",
+                    shown == "closed",
+                    f"circuit breaker of {name}: {shown}"
+                    + (f" after {state.get('consecutive_failures')} failure(s)" if shown != "closed" else ""),
+                )
+            )
     journals = site_journals(settings)
     pending, problems = pending_in(journals)
     if problems and DB not in stage.write_order:
