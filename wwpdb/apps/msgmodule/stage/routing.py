@@ -389,10 +389,11 @@ def check_health(settings: Settings) -> list[HealthCheck]:
         except MessagingError as exc:
             checks.append(HealthCheck("migration", False, str(exc)))
     if len(stage.write_order) > 1:
-        from ..stores.breaker import live_breakers, read_breaker_states
+        from ..stores.breaker import read_breaker_states
 
-        states = read_breaker_states(settings.state_dir)
-        states.update({breaker.name: breaker.snapshot() for breaker in live_breakers()})
+        states = read_breaker_states(settings.state_dir)  # this site's, as its processes left them
+        mine = os.path.realpath(settings.state_dir)
+        states.update({name: breaker.snapshot() for (where, name), breaker in _BREAKERS.items() if where == mine})
         for name, state in sorted(states.items()):
             shown = state.get("state", "unknown")
             checks.append(
