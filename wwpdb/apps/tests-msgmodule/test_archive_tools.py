@@ -382,3 +382,42 @@ def test_a_migration_killed_half_way_finishes_on_rerun_without_duplicates(tmp_pa
     assert migrate(root, db_url) == 0
     assert validate(root, db_url) == 0
     assert row_totals(db_url) == archive_totals(root)
+
+
+TRICKY_TEXTS = [
+    "tab\there",
+    "back\\slash",
+    "\\N",
+    "\\",
+    "line\nbreak",
+    "cr\r\nlf",
+    "x\\ty",
+    "é 日本 Å",
+    ";semi",
+    "quote ' \" `",
+    "",
+    "ends with backslash\\",
+]
+
+
+def test_every_value_survives_the_bulk_loader_exactly(tmp_path, db_url):
+    root = tmp_path / "archive"
+    root.mkdir()
+    store = CifMessageStore(root)
+    for number, text_ in enumerate(TRICKY_TEXTS):
+        deposition_id = f"D_10000008{number:02d}"
+        store.put_message(
+            deposition_id,
+            TO,
+            Message(message_id=f"m{number}", message_text=text_, message_subject=text_ or None, sender=None),
+        )
+    assert migrate(root, db_url) == 0
+    db = DbMessageStore(db_url)
+    for number, text_ in enumerate(TRICKY_TEXTS):
+        deposition_id = f"D_10000008{number:02d}"
+        assert db.load(deposition_id, TO) == store.load(deposition_id, TO), repr(text_)
+        assert (
+            db.load(deposition_id, TO).messages[0].message_text
+            == store.load(deposition_id, TO).messages[0].message_text
+        )
+    assert validate(root, db_url) == 0
