@@ -52,7 +52,7 @@ from .equivalence import differences
 from .errors import BackendUnavailableError, CifParseError, InvalidInputError, MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, Document, validate_deposition_id
 from .stores.cif import CifMessageStore
-from .stores.db import DbMessageStore, check_document_packet, load_rows, read_document, row_params
+from .stores.db import DbMessageStore, check_document_packet, insert_rows, read_document, row_params
 
 DEFAULT_BATCH = 50
 T = TypeVar("T")
@@ -223,7 +223,7 @@ def _migrate(
     options: MigrationOptions, deposition_ids: list[str], sources: dict[tuple[str, str], SourceFile]
 ) -> list[DepositionOutcome]:
     store = CifMessageStore(options.cif_root)
-    engine = get_engine(options.db_url, bulk=True)  # its rows go in with the database's bulk loader
+    engine = get_engine(options.db_url)
     outcomes = {d: DepositionOutcome(d) for d in deposition_ids}
     for deposition_id, outcome in outcomes.items():
         for source in _read_sources(store, outcome):
@@ -412,7 +412,7 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
                     row_params(document, category, row, order) for order, row in enumerate(document.rows(category))
                 )
             if params:
-                load_rows(connection, CATEGORY_TABLES[category.name], params)
+                insert_rows(connection, CATEGORY_TABLES[category.name], params)
         tracking_updates = []
         for key, action in actions.items():
             if action == "unchanged" or action == "conflict-kept":

@@ -400,7 +400,7 @@ TRICKY_TEXTS = [
 ]
 
 
-def test_every_value_survives_the_bulk_loader_exactly(tmp_path, db_url):
+def test_every_value_survives_migration_exactly(tmp_path, db_url):
     root = tmp_path / "archive"
     root.mkdir()
     store = CifMessageStore(root)

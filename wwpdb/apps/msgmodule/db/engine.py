@@ -85,19 +85,14 @@ _engines: dict[tuple[int, str], Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(url: str | URL, bulk: bool = False) -> Engine:
-    """The process's engine for this URL (created once per process and URL).
-
-    `bulk`: the migration's own engine, whose MySQL connections may send a local
-    file to the server (LOAD DATA LOCAL INFILE); the others never can.
-    """
+def get_engine(url: str | URL) -> Engine:
+    """The process's engine for this URL (created once per process and URL)."""
     parsed = normalise_url(str(url) if isinstance(url, str) else url.render_as_string(hide_password=False))
-    bulk = bulk and parsed.get_backend_name() == "mysql"
-    key = (os.getpid(), parsed.render_as_string(hide_password=False) + ("#bulk" if bulk else ""))
+    key = (os.getpid(), parsed.render_as_string(hide_password=False))
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _create_engine(parsed, bulk)
+            engine = _create_engine(parsed)
             _engines[key] = engine
         return engine
 
@@ -115,7 +110,7 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _create_engine(url: URL, bulk: bool = False) -> Engine:
+def _create_engine(url: URL) -> Engine:
     backend = url.get_backend_name()
     if backend == "sqlite":
         return _create_sqlite_engine(url)
@@ -133,10 +128,8 @@ def _create_engine(url: URL, bulk: bool = False) -> Engine:
                 "connect_timeout": connect_timeout,
                 "read_timeout": connect_timeout,
                 "write_timeout": connect_timeout,
-                **({"local_infile": True} if bulk else {}),
             },
         )
-        engine.info_bulk = bulk  # type: ignore[attr-defined]
 
         @event.listens_for(engine, "do_connect")
         def _do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:

@@ -9,8 +9,6 @@ failures (deadlock, lock wait timeout, lost connection) are retried.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -32,7 +30,7 @@ from ..db.engine import (
     run_with_retries,
 )
 from ..db.schema import CATEGORY_TABLES, PAGE_INDEX, documents
-from ..errors import InvalidInputError, StorageError
+from ..errors import InvalidInputError
 from ..model import (
     CATEGORIES,
     STATUS_CONTENT_TYPE,
@@ -443,65 +441,6 @@ def insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str, Any
         size += row_size
     if batch:
         connection.execute(insert(table), batch)
-
-
-def load_rows(connection: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk-insert rows: LOAD DATA LOCAL INFILE from a TSV file on MySQL/MariaDB engines made for it, else INSERTs.
-
-    Every value goes through the file exactly: backslash, tab, newline,
-    carriage return and NUL are escaped, None is \\N. It runs inside the
-    caller's transaction like any other statement.
-    """
-    if not rows:
-        return
-    if not getattr(connection.engine, "info_bulk", False):
-        insert_rows(connection, table, rows)
-        return
-    packet = max_allowed_packet(connection.engine)
-    columns = list(rows[0])
-    # LOCAL makes the server turn a value too long for its column into a warning and cut it (it cannot
-    # stop the file half way): such a value is refused here, before anything is sent.
-    limits = {
-        column: table.c[column].type.length for column in columns if getattr(table.c[column].type, "length", None)
-    }
-    fd, name = tempfile.mkstemp(prefix="msgmodule-load-", suffix=".tsv")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            for params in rows:
-                if packet is not None:
-                    check_packet(table.name, params, packet, connection.engine.url)
-                for column, length in limits.items():
-                    value = params[column]
-                    if isinstance(value, str) and len(value) > length:
-                        raise ValueTooLargeError(
-                            f"{params.get('source_deposition_id')} {params.get('source_content_type')}: a value "
-                            f"does not fit its column {table.name}.{column} ({len(value)} characters, at most "
-                            f"{length}) in message {params.get('message_id')!r}. Nothing was written."
-                        )
-                handle.write("\t".join(map(_tsv_value, (params[column] for column in columns))) + "\n")
-        statement = (
-            f"LOAD DATA LOCAL INFILE '{name}' INTO TABLE `{table.name}` CHARACTER SET utf8mb4 "
-            "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-            f"({', '.join(f'`{column}`' for column in columns)})"
-        )
-        result = connection.exec_driver_sql(statement)
-        warnings = connection.exec_driver_sql("SELECT @@warning_count").scalar()
-        if result.rowcount != len(rows) or warnings:
-            raise StorageError(
-                f"loading {len(rows)} rows into {table.name} stored {result.rowcount} with {warnings} warning(s) "
-                "(SHOW WARNINGS tells which): the batch is not kept"
-            )
-    finally:
-        os.unlink(name)
-
-
-_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
-
-
-def _tsv_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    return str(value).translate(_TSV_ESCAPES)
 
 
 def insert_document(connection: Connection, document: Document) -> None:
