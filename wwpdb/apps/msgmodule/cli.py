@@ -377,7 +377,7 @@ def reconcile(**options: str | None) -> None:
                 found = run_reconcile(all_backends(settings), journal, authoritative=stage.read_from)
             except MessagingError as exc:
                 if "db" in stage.write_order:
-                    result.failed.append(("-", "-", str(journal.path), str(exc)))
+                    result.failed.append(("-", "-", journal.where, str(exc)))
                 continue
             result.copied += found.copied
             result.failed += found.failed

@@ -166,6 +166,11 @@ class Journal:
     def path(self) -> Path:
         return self.lines.path
 
+    @property
+    def where(self) -> str:
+        """Where the entries are, to show a person."""
+        return str(self.path)
+
     def record(self, deposition_id: str, content_type: str, failed: str, error: str, kind: str = "failure") -> str:
         pid = os.getpid()
         entry = JournalEntry(

@@ -29,8 +29,12 @@ class DatabaseJournal(Journal):
         self.engine = get_engine(url)
 
     @property
-    def path(self) -> Path:  # for messages: where the entries are
+    def path(self) -> Path:
         return Path(f"{mask_url(self.url)}#msgmodule_journal")
+
+    @property
+    def where(self) -> str:
+        return f"table msgmodule_journal of {mask_url(self.url)}"
 
     def record(self, deposition_id: str, content_type: str, failed: str, error: str, kind: str = "failure") -> str:
         entry = JournalEntry(

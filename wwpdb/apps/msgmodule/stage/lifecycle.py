@@ -305,12 +305,12 @@ def _guard(
             open_entries = journal.pending(all_intents=True)
         except MessagingError as exc:
             if DB in old.write_order:  # the stage wrote the database: its journal there must be read
-                reasons.append(f"cannot read the journal {journal.path}: {exc}")
+                reasons.append(f"cannot read the journal {journal.where}: {exc}")
             continue
         if not open_entries:
             continue
         say(
-            f"settling the journal {journal.path}: every unfinished dual write is re-copied from the authoritative "
+            f"settling the journal {journal.where}: every unfinished dual write is re-copied from the authoritative "
             "store"
         )
         result = reconcile(stores, journal, authoritative=old.read_from, all_intents=True)

@@ -110,7 +110,7 @@ def pending_in(journals: list[Journal]) -> tuple[int, list[str]]:
         try:
             pending += len(journal.pending())
         except MessagingError as exc:
-            problems.append(f"{journal.path}: {exc}")
+            problems.append(f"{journal.where}: {exc}")
     return pending, problems
 
 
@@ -413,7 +413,7 @@ def check_health(settings: Settings) -> list[HealthCheck]:
             "journal",
             pending == 0 and not problems,
             f"{pending} document(s) awaiting reconcile in "
-            + ", ".join(str(j.path) for j in journals)
+            + ", ".join(j.where for j in journals)
             + "".join(f"; {p}" for p in problems),
         )
     )
@@ -465,6 +465,6 @@ def backend_info(settings: Settings) -> dict[str, Any]:
         "db_url": mask_url(settings.db_url),
         "config_file": str(settings.config_file),
         "sources": settings.sources,
-        "journal": {"path": ", ".join(str(j.path) for j in journals), "pending": pending},
+        "journal": {"path": ", ".join(j.where for j in journals), "pending": pending},
         "counters": combined(settings.stats_path, METRICS),
     }

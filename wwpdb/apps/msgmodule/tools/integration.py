@@ -185,7 +185,7 @@ def _check_journal(settings: Settings) -> str:
 
     journals = site_journals(settings)
     pending, problems = pending_in(journals)
-    where = ", ".join(str(journal.path) for journal in journals)
+    where = ", ".join(journal.where for journal in journals)
     if pending or problems:
         raise MessagingError(
             f"{pending} document(s) await reconcile in {where}: run msgmodule reconcile"
