@@ -93,6 +93,12 @@ def resolve_db_url(explicit: str | None = None, environ: Mapping[str, str] | Non
     return DEFAULT_DB_URL
 
 
+def database_exists(url: str) -> bool:
+    """False for an SQLite URL whose file is not there: looking into it would create it."""
+    database = url.removeprefix("sqlite:///")
+    return database == url or Path(database).exists()
+
+
 def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     return Path(env.get("MSGMODULE_CONFIG") or DEFAULT_CONFIG_FILE)

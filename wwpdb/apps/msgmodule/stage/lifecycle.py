@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings, remove_config_keys
+from ..config import Settings, database_exists, remove_config_keys
 from ..db.engine import get_engine, mask_url, run_with_retries
 from ..equivalence import differences
 from ..errors import MessagingError, StorageError
@@ -134,7 +134,7 @@ def describe_site(settings: Settings) -> dict[str, Any]:
         "journal_open_intents": open_intents,
         "validation": None,
     }
-    if _database_exists(settings.db_url):  # never create an SQLite file just to look
+    if database_exists(settings.db_url):  # never create an SQLite file just to look
         with contextlib.suppress(MessagingError):
             info["validation"] = evidence.last_validation(settings.db_url)
     return info
@@ -243,18 +243,12 @@ def move_stage(
 
 def _database_copy(settings: Settings) -> dict[str, Any] | None:
     """The stage as the database shows it, or None (none recorded, or the database cannot be read)."""
-    if not _database_exists(settings.db_url):
+    if not database_exists(settings.db_url):
         return None
     try:
         return evidence.read_site_value(get_engine(settings.db_url), "stage")
     except MessagingError:
         return None
-
-
-def _database_exists(url: str) -> bool:
-    """False for an SQLite file that is not there (looking must not create it)."""
-    database = url.removeprefix("sqlite:///")
-    return database == url or Path(database).exists()
 
 
 def _record_in_database(settings: Settings, record: SiteRecord, new: Stage, move: StageMove) -> None:

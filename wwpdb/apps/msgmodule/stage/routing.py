@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..config import Settings
+from ..config import Settings, database_exists
 from ..errors import MessagingError
 from ..journal import Journal, JsonLines
 from ..metrics import METRICS, combined
@@ -95,8 +95,7 @@ def journal_outside(settings: Settings, backend: str) -> Journal:
 def site_journals(settings: Settings) -> list[Journal]:
     """Every journal of the site: the archive's, and the database's when there is a database to look in."""
     journals = [Journal(settings.journal_path)]
-    database = settings.db_url.removeprefix("sqlite:///")
-    if database == settings.db_url or Path(database).exists():  # looking must not create an SQLite file
+    if database_exists(settings.db_url):
         from ..db.journal import DatabaseJournal
 
         journals.append(DatabaseJournal(settings.db_url))
@@ -147,8 +146,7 @@ def check_database_copy(settings: Settings, record: SiteRecord) -> None:
     from ..db.engine import get_engine, mask_url
     from .evidence import read_site_value
 
-    database = settings.db_url.removeprefix("sqlite:///")
-    if database != settings.db_url and not Path(database).exists():
+    if not database_exists(settings.db_url):
         return
     try:
         shown = read_site_value(get_engine(settings.db_url), "stage")
@@ -219,6 +217,8 @@ class SiteStore(MessageStore):
         self._stores: dict[str, MessageStore] = {}
         self._database_checked: tuple[str, int] | None = None
         self._depth = threading.local()
+        self._root = os.path.realpath(settings.cif_root)
+        self._routed: tuple[SiteRecord, MessageStore] | None = None  # the last record checked, and its store
         self._route(self.reader.confirm())  # a process that must refuse, refuses at once
 
     def describe(self) -> str:
@@ -229,10 +229,13 @@ class SiteStore(MessageStore):
         return STAGES[self.reader.current().stage]
 
     def _route(self, record: SiteRecord) -> MessageStore:
+        routed = self._routed
+        if routed is not None and routed[0] is record and record.archive_id is not None:
+            return routed[1]  # the reader hands back the same record until the file changes: checked already
         check_stage_agrees(self.settings, record)
         stage = STAGES[record.stage]
         check_database_allowed(self.settings, stage)
-        root = os.path.realpath(self.settings.cif_root)
+        root = self._root
         seen = _HIGHEST_EPOCH.get(root, 0)
         if record.epoch < seen:  # epochs only grow: a record put back, lost, or another root mounted there
             raise StageConflictError(
@@ -255,6 +258,7 @@ class SiteStore(MessageStore):
         store = self._stores.get(stage.name)
         if store is None:
             store = self._stores[stage.name] = build_store(self.settings, stage)
+        self._routed = (record, store)
         return store
 
     @contextmanager

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .. import __version__
-from ..config import Settings
+from ..config import Settings, database_exists
 from ..errors import MessagingError
 from ..stage.lifecycle import describe_site
 from ..stage.policy import STAGES
@@ -53,9 +53,8 @@ def _database_counts(settings: Settings) -> dict[str, Any]:
     from ..db.engine import get_engine, run_with_retries
     from ..db.schema import CATEGORY_TABLES, documents
 
-    database = settings.db_url.removeprefix("sqlite:///")
-    if database != settings.db_url and not Path(database).exists():
-        return {"error": f"no database file at {database}"}
+    if not database_exists(settings.db_url):
+        return {"error": f"no database file at {settings.db_url.removeprefix('sqlite:///')}"}
     engine = get_engine(settings.db_url)
     info = CATEGORY_TABLES["pdbx_deposition_message_info"]
 
