@@ -155,3 +155,31 @@ def test_a_dual_write_over_a_stale_database_copy_replaces_it_whole(tmp_path, db_
     for content_type in CONTENT_TYPES:
         assert differences(cif.load(DEP, content_type), db.load(DEP, content_type)) == []
     assert Journal(tmp_path / "archive" / ".msgmodule" / "journal.jsonl").pending(all_intents=True) == {}
+
+
+@pytest.mark.parametrize("stage", ["dual-write", "db-primary"])
+def test_writers_racing_on_one_deposition_leave_both_stores_equal(tmp_path, stage, db_url):
+    """Four processes append to one deposition at once: both stores end with every message, in one order.
+
+    A second store handed a change it no longer holds (another writer got in
+    between) must not write that stale document over the newer one.
+    """
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = stage_config(tmp_path, stage, db_url)
+    writer = Path(__file__).with_name("fleet_writer.py")
+    acks = [tmp_path / f"writer{number}.acks" for number in range(6)]
+    processes = [
+        subprocess.Popen([sys.executable, str(writer), json.dumps(config), str(ack), "30", "0", DEP]) for ack in acks
+    ]
+    assert [process.wait(timeout=300) for process in processes] == [0] * 6
+    acknowledged = {line.split()[1] for ack in acks for line in ack.read_text().splitlines()}
+    assert len(acknowledged) == 180
+    cif, db = CifMessageStore(config["MSGCIF_ROOT"]), DbMessageStore(db_url)
+    for content_type in (TO, FROM):
+        assert differences(cif.load(DEP, content_type), db.load(DEP, content_type)) == [], content_type
+    stored = {m.message_id for content_type in (TO, FROM) for m in db.load(DEP, content_type).messages}
+    assert stored == acknowledged

@@ -9,10 +9,11 @@ A store may override them with something faster.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import ContextManager, TypeVar
 
 from ..model import (
     CATEGORIES,
@@ -84,6 +85,14 @@ class MessageStore(ABC):
             return fresh
 
         return self.update(deposition_id, content_type, replace_all)
+
+    def document_lock(self, deposition_id: str, content_type: str) -> ContextManager[None]:
+        """Hold this store's lock on one document across several calls (none here; the archive has one).
+
+        A dual write holds it over both of its writes, so every writer of a
+        document reaches both stores in the same order.
+        """
+        return contextlib.nullcontext()
 
     def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
         """Bring the document from `before` (what another store held) to `after`, as one atomic step.

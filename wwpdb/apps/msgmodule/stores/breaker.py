@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ContextManager, TypeVar
 
 from ..errors import BackendUnavailableError, InvalidInputError, StorageError
 from ..model import Document
@@ -288,6 +288,9 @@ class BreakerStore(MessageStore):
 
     def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
         return self.breaker.call(lambda: self.inner.overwrite(deposition_id, content_type, produce))
+
+    def document_lock(self, deposition_id: str, content_type: str) -> ContextManager[None]:
+        return self.inner.document_lock(deposition_id, content_type)
 
     def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
         self.breaker.call(lambda: self.inner.apply_change(deposition_id, content_type, before, after))

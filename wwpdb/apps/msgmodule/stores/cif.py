@@ -22,11 +22,12 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import ContextManager, TypeVar
 
 from filelock import FileLock, Timeout
 
@@ -73,6 +74,11 @@ class SkippedEntry:
 
 def file_name(deposition_id: str, content_type: str, version: int) -> str:
     return f"{deposition_id}_{content_type}_P1.cif.V{version}"
+
+
+# The document locks each thread holds: flock locks are per open file, so a second FileLock on a held
+# path would wait for itself.
+_HELD = threading.local()
 
 
 class CifMessageStore(MessageStore):
@@ -261,9 +267,18 @@ class CifMessageStore(MessageStore):
 
     # -- locking and atomic writes --------------------------------------------
 
+    def document_lock(self, deposition_id: str, content_type: str) -> ContextManager[None]:
+        return self._locked(deposition_id, content_type)
+
     @contextmanager
     def _locked(self, deposition_id: str, content_type: str) -> Iterator[None]:
+        """The document's lock file, held; a thread that holds it already goes on (a dual write holds it over both writes)."""
         validate_content_type(content_type)
+        key = (str(self.root), deposition_id, content_type)
+        held = _HELD.__dict__.setdefault("locks", set())
+        if key in held:
+            yield
+            return
         folder = self.deposition_dir(deposition_id)
         self._check_root()
         if os.path.lexists(folder) and not stat.S_ISDIR(os.lstat(folder).st_mode):
@@ -287,9 +302,11 @@ class CifMessageStore(MessageStore):
             ) from exc
         except OSError as exc:
             raise StorageError(f"cannot lock {lock_path}: {exc.strerror or exc}") from exc
+        held.add(key)
         try:
             yield
         finally:
+            held.discard(key)
             lock.release()
 
     def _write(self, document: Document, target: Path | None = None) -> None:

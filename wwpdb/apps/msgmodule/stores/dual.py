@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ContextManager, TypeVar
 
 from ..equivalence import differences
 from ..errors import MessagingError
@@ -68,6 +68,9 @@ class MeteredStore(MessageStore):
     def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
         with self.metrics.measure(self.name, "write"):
             return self.inner.overwrite(deposition_id, content_type, produce)
+
+    def document_lock(self, deposition_id: str, content_type: str) -> ContextManager[None]:
+        return self.inner.document_lock(deposition_id, content_type)
 
     def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
         with self.metrics.measure(self.name, "write"):
@@ -184,6 +187,27 @@ class DualStore(MessageStore):
     def _write_both(
         self, deposition_id: str, content_type: str, write_primary: Callable[[], T], written: list[Document | None]
     ) -> T:
+        # Both writes run under the document's lock (the archive's, whichever store is first), so
+        # every writer of the document reaches the two stores in one order: a second store is never
+        # handed a change that a later writer's change has already overtaken.
+        with contextlib.ExitStack() as locks:
+            locks.enter_context(self.primary.document_lock(deposition_id, content_type))
+            try:
+                locks.enter_context(self.secondary.document_lock(deposition_id, content_type))
+            except MessagingError as exc:
+                failed: Exception | None = exc  # the first write goes on; the second is journaled
+            else:
+                failed = None
+            return self._write_locked(deposition_id, content_type, write_primary, written, failed)
+
+    def _write_locked(
+        self,
+        deposition_id: str,
+        content_type: str,
+        write_primary: Callable[[], T],
+        written: list[Document | None],
+        failed: Exception | None,
+    ) -> T:
         # Journaled before the first write, so a process killed between the two writes
         # still leaves the document for reconcile; marked done once the second write is in.
         intent = self.journal.begin(deposition_id, content_type, self.secondary.name)
@@ -194,6 +218,8 @@ class DualStore(MessageStore):
                 self.journal.finish(intent)  # nothing was written: nothing to reconcile
             raise
         try:
+            if failed is not None:
+                raise failed
             if written and written[1] is not None:
                 # The document the first store just wrote, handed over as it is: no reading it back.
                 self.secondary.apply_change(deposition_id, content_type, written[0], written[1])
