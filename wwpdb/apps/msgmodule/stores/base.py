@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from typing import ContextManager, TypeVar
+from typing import TypeVar
 
 from ..model import (
     CATEGORIES,
@@ -86,7 +87,7 @@ class MessageStore(ABC):
 
         return self.update(deposition_id, content_type, replace_all)
 
-    def document_lock(self, deposition_id: str, content_type: str) -> ContextManager[None]:
+    def document_lock(self, deposition_id: str, content_type: str) -> AbstractContextManager[None]:
         """Hold this store's lock on one document across several calls (none here; the archive has one).
 
         A dual write holds it over both of its writes, so every writer of a

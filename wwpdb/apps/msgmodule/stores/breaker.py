@@ -23,9 +23,10 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from enum import Enum
 from pathlib import Path
-from typing import Any, ContextManager, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import BackendUnavailableError, InvalidInputError, StorageError
 from ..model import Document
@@ -289,7 +290,7 @@ class BreakerStore(MessageStore):
     def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
         return self.breaker.call(lambda: self.inner.overwrite(deposition_id, content_type, produce))
 
-    def document_lock(self, deposition_id: str, content_type: str) -> ContextManager[None]:
+    def document_lock(self, deposition_id: str, content_type: str) -> AbstractContextManager[None]:
         return self.inner.document_lock(deposition_id, content_type)
 
     def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:

@@ -24,10 +24,10 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager, TypeVar
+from typing import TypeVar
 
 from filelock import FileLock, Timeout
 
@@ -267,12 +267,12 @@ class CifMessageStore(MessageStore):
 
     # -- locking and atomic writes --------------------------------------------
 
-    def document_lock(self, deposition_id: str, content_type: str) -> ContextManager[None]:
+    def document_lock(self, deposition_id: str, content_type: str) -> AbstractContextManager[None]:
         return self._locked(deposition_id, content_type)
 
     @contextmanager
     def _locked(self, deposition_id: str, content_type: str) -> Iterator[None]:
-        """The document's lock file, held; a thread that holds it already goes on (a dual write holds it over both writes)."""
+        """The document's lock file, held; a thread holding it already goes on (a dual write holds it over both)."""
         validate_content_type(content_type)
         key = (str(self.root), deposition_id, content_type)
         held = _HELD.__dict__.setdefault("locks", set())

@@ -16,7 +16,8 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ContextManager, TypeVar
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar
 
 from ..equivalence import differences
 from ..errors import MessagingError
@@ -69,7 +70,7 @@ class MeteredStore(MessageStore):
         with self.metrics.measure(self.name, "write"):
             return self.inner.overwrite(deposition_id, content_type, produce)
 
-    def document_lock(self, deposition_id: str, content_type: str) -> ContextManager[None]:
+    def document_lock(self, deposition_id: str, content_type: str) -> AbstractContextManager[None]:
         return self.inner.document_lock(deposition_id, content_type)
 
     def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
