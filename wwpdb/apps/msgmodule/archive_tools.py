@@ -25,8 +25,9 @@ import os
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -638,7 +639,18 @@ def run_batches(
 
     complete = False
     try:
-        if pool is None:
+        if pool is None and len(jobs) > 1:
+            # One process, two batches in flight: one is parsed while the server stores the other
+            # (a thread waiting on the server lets the other run). Outcomes come back in order.
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="msgmodule-batch") as threads:
+                pending: deque[Future[list[DepositionOutcome]]] = deque()
+                for job in jobs:
+                    pending.append(threads.submit(_call, job))
+                    if len(pending) == 2:
+                        consume(pending.popleft().result())
+                while pending:
+                    consume(pending.popleft().result())
+        elif pool is None:
             for job in jobs:
                 consume(_call(job))
         else:
