@@ -137,24 +137,29 @@ def measure(config: dict[str, str], stage: str, rounds: int, calls: int) -> dict
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mysql-url", default=DEFAULT_MYSQL_URL)
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--calls", type=int, default=5)
-    parser.add_argument("--json", type=Path, default=Path("bench-results/call-cost.json"))
-    args = parser.parse_args()
+GOALS = {
+    "db-only set, 1000 vs 30 messages": 1.3,
+    "db-only mark_read, 1000 vs 30": 1.3,
+    "db-only tag, 1000 vs 30": 1.3,
+    "db-only getMsgRowList page of 10, 1000 vs 30": 1.5,
+    "dual-write set / cif-only set, 30 messages": 1.5,
+    "dual-write set / cif-only set, 1000 messages": 1.5,
+}
+
+
+def run(mysql_url: str, rounds: int, calls: int) -> dict[str, Any]:
+    """Figures of every stage and the ratios of GOALS, on MariaDB (or SQLite when no server answers)."""
     name = f"msgbench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = None
     try:
-        admin = create_engine(args.mysql_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+        admin = create_engine(mysql_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
         with admin.connect() as connection:
             connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
         database = "mariadb"
     except Exception as exc:  # noqa: BLE001 - any failure to reach the server means: measure on SQLite
-        print(f"no MariaDB at {mask_url(args.mysql_url)} ({exc.__class__.__name__}): measuring on SQLite")
+        print(f"no MariaDB at {mask_url(mysql_url)} ({exc.__class__.__name__}): measuring on SQLite")
         admin, database = None, "sqlite"
-    results: dict[str, Any] = {"database": database}
+    results: dict[str, Any] = {"database": database, "rounds": rounds, "calls": calls}
     try:
         with tempfile.TemporaryDirectory(prefix="msgmodule-call-cost-") as folder:
             for stage in ("cif-only", "dual-write", "db-only"):
@@ -165,39 +170,55 @@ def main() -> None:
                             f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
                         )
                     dispose_engines()
-                    db_url = f"{args.mysql_url}/{name}?charset=utf8mb4"
+                    db_url = f"{mysql_url}/{name}?charset=utf8mb4"
                 else:
                     db_url = f"sqlite:///{folder}/{stage}.db"
                 config = make_site(stage, db_url, Path(folder) / stage)
-                results[stage] = measure(config, stage, args.rounds, args.calls)
+                results[stage] = measure(config, stage, rounds, calls)
     finally:
         if admin is not None:
             dispose_engines()
             with admin.connect() as connection:
                 connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-    ratios = {
-        "db-only set, 1000 vs 30 messages": results["db-only"]["set"]["long"] / results["db-only"]["set"]["short"],
-        "db-only mark_read, 1000 vs 30": results["db-only"]["mark_read"]["long"]
-        / results["db-only"]["mark_read"]["short"],
-        "db-only tag, 1000 vs 30": results["db-only"]["tag"]["long"] / results["db-only"]["tag"]["short"],
-        "db-only getMsgRowList page of 10, 1000 vs 30": results["db-only"]["page"]["long"]
-        / results["db-only"]["page"]["short"],
-        "dual-write set / cif-only set, 30 messages": results["dual-write"]["set"]["short"]
-        / results["cif-only"]["set"]["short"],
-        "dual-write set / cif-only set, 1000 messages": results["dual-write"]["set"]["long"]
-        / results["cif-only"]["set"]["long"],
-    }
-    goals = [1.3, 1.3, 1.3, 1.5, 1.5, 1.5]
-    results["ratios"] = ratios
-    print(f"call cost on {database} (median of {args.rounds} interleaved rounds of {args.calls} calls):")
+    db_only, dual, cif = results["db-only"], results["dual-write"], results["cif-only"]
+    figures = [
+        db_only["set"]["long"] / db_only["set"]["short"],
+        db_only["mark_read"]["long"] / db_only["mark_read"]["short"],
+        db_only["tag"]["long"] / db_only["tag"]["short"],
+        db_only["page"]["long"] / db_only["page"]["short"],
+        dual["set"]["short"] / cif["set"]["short"],
+        dual["set"]["long"] / cif["set"]["long"],
+    ]
+    results["ratios"] = dict(zip(GOALS, figures, strict=True))
+    return results
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        f"call cost on {results['database']} (median of {results['rounds']} interleaved rounds "
+        f"of {results['calls']} calls):"
+    ]
     for stage in ("cif-only", "dual-write", "db-only"):
         for operation, by_kind in results[stage].items():
-            print(
+            lines.append(
                 f"  {stage:<11} {operation:<10} 30 messages {by_kind['short']:7.2f} ms   "
                 f"1000 messages {by_kind['long']:7.2f} ms"
             )
-    for (figure, ratio), goal in zip(ratios.items(), goals, strict=True):
-        print(f"  {figure:<48} {ratio:5.2f}x  (goal <= {goal}x: {'meets' if ratio <= goal else 'MISSES'})")
+    for figure, ratio in results["ratios"].items():
+        goal = GOALS[figure]
+        lines.append(f"  {figure:<48} {ratio:5.2f}x  (goal <= {goal}x: {'meets' if ratio <= goal else 'MISSES'})")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mysql-url", default=DEFAULT_MYSQL_URL)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=Path("bench-results/call-cost.json"))
+    args = parser.parse_args()
+    results = run(args.mysql_url, args.rounds, args.calls)
+    print(render(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"figures written to {args.json}")
