@@ -15,7 +15,7 @@ setup(
     },
     install_requires=[
         "gemmi>=0.6.5",
-        "filelock>=3.12",
+        "filelock>=3.30",
         "click>=8.1",
         "SQLAlchemy>=2.0",
         "PyMySQL>=1.1",

@@ -14,12 +14,13 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, lock_descriptor, unlock_descriptor
 
 from .errors import StorageError
 
@@ -29,6 +30,9 @@ def _now() -> str:
 
 
 HOST = socket.gethostname()
+LOCK_TIMEOUT = 60.0  # seconds a writer waits for a journal's lock
+# An appended line is on disk once its data and the file's new size are: what fdatasync writes.
+_sync_data = getattr(os, "fdatasync", os.fsync)
 
 
 def process_start(pid: int) -> str | None:
@@ -59,27 +63,57 @@ class JsonLines:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._lock = FileLock(str(self.path) + ".lock", timeout=60)
+        self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
 
-    def append(self, record: dict[str, Any], durable: bool = True) -> None:
-        """Append a record; `durable` waits for it to reach the disk (fsync)."""
-        line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+    def append(self, record: dict[str, Any], durable: bool = True) -> int:
+        """Append a record in one write; `durable` waits for it to reach the disk (fsync).
+
+        Returns the file's size after it.
+        """
+        line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock:
-                # A writer killed mid-append leaves a torn last line: start on a line of our own.
-                if self.path.exists() and self.path.stat().st_size:
-                    with open(self.path, "rb") as tail:
-                        tail.seek(-1, os.SEEK_END)
-                        if tail.read(1) != b"\n":
-                            line = "\n" + line
-                with open(self.path, "a", encoding="utf-8") as handle:
-                    handle.write(line)
-                    handle.flush()
-                    if durable:
-                        os.fsync(handle.fileno())
+            with self._locked():
+                return self._write_line(line, durable)
         except OSError as exc:
             raise StorageError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The lock `rewrite` takes too (the same file and primitive), without FileLock's bookkeeping:
+        taken on every write of a dual write, it costs microseconds instead of a tenth of a millisecond."""
+        fd = os.open(self._lock.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT
+            while not lock_descriptor(fd, blocking=False):
+                if time.monotonic() > deadline:
+                    raise StorageError(
+                        f"another process has held {self._lock.lock_file} for more than {LOCK_TIMEOUT:.0f} s; "
+                        "look for a stuck process"
+                    )
+                time.sleep(0.001)
+            try:
+                yield
+            finally:
+                unlock_descriptor(fd)
+        finally:
+            os.close(fd)
+
+    def _write_line(self, line: bytes, durable: bool) -> int:
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            # A writer killed mid-append leaves a torn last line: start on a line of our own.
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(f"wrote {written} of {len(line)} bytes (is the disk full?)")
+            if durable:
+                _sync_data(fd)
+            return size + written
+        finally:
+            os.close(fd)
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -195,12 +229,8 @@ class Journal:
         Not fsynced: a mark lost in a crash leaves the intent open, which only
         costs reconcile a needless copy; the intent itself is durable.
         """
-        self.lines.append({"done": entry_id}, durable=False)
-        try:
-            large = self.path.stat().st_size > self._compact_above
-        except OSError:
-            large = False
-        if large:
+        size = self.lines.append({"done": entry_id}, durable=False)
+        if size > self._compact_above:
             self.lines.rewrite(_without_done)
             with contextlib.suppress(OSError):
                 # Still large: real failures pile up (an outage); compact again only at twice the size.

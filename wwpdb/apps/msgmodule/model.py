@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import ClassVar
 
 from .errors import InvalidDepositionIdError, InvalidInputError
@@ -82,6 +83,16 @@ def checked_value(category: str, item: str, value: object) -> str | None:
     return str(value)  # a str subclass becomes a plain str
 
 
+_GETTERS: dict[type, attrgetter[tuple[str | None, ...]]] = {}
+
+
+def _getter(row_type: type[Row]) -> attrgetter[tuple[str | None, ...]]:
+    getter = _GETTERS.get(row_type)
+    if getter is None:
+        getter = _GETTERS[row_type] = attrgetter(*row_type.ITEMS)
+    return getter
+
+
 class Row:
     """A row of one category; subclasses list their items in file order."""
 
@@ -91,6 +102,10 @@ class Row:
 
     def values(self) -> tuple[str | None, ...]:
         return tuple(getattr(self, item) for item in self.ITEMS)
+
+    def copy(self):  # type: ignore[no-untyped-def]
+        """A new row with the same values (items are the fields, in order)."""
+        return self.__class__(*_getter(self.__class__)(self))
 
     def as_dict(self) -> dict[str, str | None]:
         return {item: getattr(self, item) for item in self.ITEMS}
@@ -292,10 +307,10 @@ class Document:
         return Document(
             self.deposition_id,
             self.content_type,
-            messages=[replace(row) for row in self.messages],
-            file_references=[replace(row) for row in self.file_references],
-            statuses=[replace(row) for row in self.statuses],
-            origcomm_references=[replace(row) for row in self.origcomm_references],
+            messages=[row.copy() for row in self.messages],
+            file_references=[row.copy() for row in self.file_references],
+            statuses=[row.copy() for row in self.statuses],
+            origcomm_references=[row.copy() for row in self.origcomm_references],
         )
 
     # -- lookups ---------------------------------------------------------

@@ -218,6 +218,40 @@ def test_a_lock_wait_timeout_is_retried_and_then_succeeds(mysql_url):
     assert len(attempts) == 2
 
 
+@pytest.mark.mysql
+def test_connections_the_server_dropped_are_replaced_without_failing_a_call_or_writing_twice(mysql_url):
+    # Pooled connections are not pinged before use: the server killing them (a restart, wait_timeout)
+    # must cost the next calls a retry, never a failure or a duplicate row.
+    schema_versions.upgrade(mysql_url)
+    store = DbMessageStore(mysql_url)
+    database = get_engine(mysql_url).url.database
+    threads = [
+        threading.Thread(target=store.put_message, args=(f"D_{n}", TO, Message(message_id=f"warm-{n}")))
+        for n in range(3)
+    ]
+    for thread in threads:  # several connections in the pool
+        thread.start()
+    for thread in threads:
+        thread.join()
+    admin = create_engine(mysql_url.split("?")[0].rsplit("/", 1)[0], isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            ids = connection.execute(
+                text("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = :db"), {"db": database}
+            ).scalars()
+            killed = 0
+            for connection_id in ids:
+                connection.exec_driver_sql(f"KILL CONNECTION {int(connection_id)}")
+                killed += 1
+        assert killed >= 1, "no pooled connection to kill: the test would prove nothing"
+        for n in range(3):
+            store.put_message(f"D_{n}", TO, Message(message_id=f"after-{n}"))
+        assert [m.message_id for m in store.load("D_0", TO).messages] == ["warm-0", "after-0"]
+        assert [len(store.load(f"D_{n}", TO).messages) for n in range(3)] == [2, 2, 2]
+    finally:
+        admin.dispose()
+
+
 def test_save_to_an_unreachable_server_is_a_typed_error():
     from wwpdb.apps.msgmodule.model import Document
 

@@ -105,6 +105,24 @@ class MessageStore(ABC):
         """
         self.overwrite(deposition_id, content_type, lambda: after)
 
+    #: Whether `apply_change_when` does its work before it asks, overlapping the caller's other write.
+    overlaps_changes = False
+
+    def apply_change_when(
+        self, deposition_id: str, content_type: str, before: Document | None, after: Document, go: Callable[[], bool]
+    ) -> bool:
+        """`apply_change`, made only if `go()` is true; returns whether it was made.
+
+        `go` may wait (for the caller's write to another store). A store that can
+        hold a change unfinished (a database transaction) writes first, then asks
+        and commits or rolls back, so its work runs while the caller's does; this
+        default asks first.
+        """
+        if not go():
+            return False
+        self.apply_change(deposition_id, content_type, before, after)
+        return True
+
     def page_messages(
         self,
         deposition_id: str,

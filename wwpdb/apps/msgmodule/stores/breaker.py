@@ -296,6 +296,15 @@ class BreakerStore(MessageStore):
     def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
         self.breaker.call(lambda: self.inner.apply_change(deposition_id, content_type, before, after))
 
+    @property
+    def overlaps_changes(self) -> bool:  # type: ignore[override]
+        return self.inner.overlaps_changes
+
+    def apply_change_when(
+        self, deposition_id: str, content_type: str, before: Document | None, after: Document, go: Callable[[], bool]
+    ) -> bool:
+        return self.breaker.call(lambda: self.inner.apply_change_when(deposition_id, content_type, before, after, go))
+
     def list_depositions(self) -> list[str]:
         return self.breaker.call(self.inner.list_depositions)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, case, cast, delete, insert, or_, select, true, update
@@ -119,6 +120,14 @@ class DbMessageStore(MessageStore):
         "Holds" is checked at the cost of the change, not of the document: the
         row count of each table. A copy found different is replaced whole.
         """
+        self.apply_change_when(deposition_id, content_type, before, after, _always)
+
+    overlaps_changes = True
+
+    def apply_change_when(
+        self, deposition_id: str, content_type: str, before: Document | None, after: Document, go: Callable[[], bool]
+    ) -> bool:
+        """`apply_change` in a transaction that asks `go()` once its statements are in: commit, or roll back."""
         validate_deposition_id(deposition_id)
         validate_content_type(content_type)
 
@@ -130,8 +139,14 @@ class DbMessageStore(MessageStore):
                 else:
                     _delete_document(connection, deposition_id, content_type)
                     insert_document(connection, after)
+                if not go():
+                    raise _Withdrawn  # leaving the transaction by an exception rolls it back
 
-        self._run(f"write {deposition_id} {content_type}", work)
+        try:
+            self._run(f"write {deposition_id} {content_type}", work)
+        except _Withdrawn:
+            return False
+        return True
 
     def put_message(
         self,
@@ -388,27 +403,30 @@ def read_document(connection: Connection, deposition_id: str, content_type: str)
     return read_documents(connection, deposition_id, [content_type])[content_type]
 
 
+class _Withdrawn(Exception):  # noqa: N818 - not an error: the caller's other write did not happen
+    """Raised inside a transaction whose change the caller withdrew, to roll it back."""
+
+
+def _always() -> bool:
+    return True
+
+
 def _lock_document(connection: Connection, deposition_id: str, content_type: str) -> None:
     """Create or bump the document's row, holding its exclusive lock until the transaction ends.
 
     One upsert takes the exclusive lock at once; a separate insert-then-select
     would take a shared lock first and deadlock between writers upgrading it.
     """
-    dialect = connection.dialect.name
-    statement = _LOCK_STATEMENTS.get(dialect)
-    if statement is None:
-        key = {"source_deposition_id": bindparam("d"), "source_content_type": bindparam("c"), "revision": 1}
-        bump = {"revision": documents.c.revision + 1, "updated_at": func.current_timestamp()}
-        if dialect == "sqlite":
-            statement = sqlite_insert(documents).values(**key)
-            statement = statement.on_conflict_do_update(index_elements=list(documents.primary_key.columns), set_=bump)
-        else:
-            statement = mysql_insert(documents).values(**key).on_duplicate_key_update(**bump)
-        _LOCK_STATEMENTS[dialect] = statement
-    connection.execute(statement, {"d": deposition_id, "c": content_type})
+    run_compiled(connection, ("lock",), _lock_statement, {"d": deposition_id, "c": content_type})
 
 
-_LOCK_STATEMENTS: dict[str, Any] = {}
+def _lock_statement(dialect: str) -> Any:
+    key = {"source_deposition_id": bindparam("d"), "source_content_type": bindparam("c"), "revision": 1}
+    bump = {"revision": documents.c.revision + 1, "updated_at": func.current_timestamp()}
+    if dialect == "sqlite":
+        statement = sqlite_insert(documents).values(**key)
+        return statement.on_conflict_do_update(index_elements=list(documents.primary_key.columns), set_=bump)
+    return mysql_insert(documents).values(**key).on_duplicate_key_update(**bump)
 
 
 def _delete_document(connection: Connection, deposition_id: str, content_type: str) -> None:
@@ -435,12 +453,57 @@ def insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str, Any
         if packet is not None and row_size * 8 + STATEMENT_OVERHEAD > packet:
             check_packet(table.name, params, packet, connection.engine.url)
         if batch and (len(batch) >= BATCH_ROWS or size + row_size > cap):
-            connection.execute(insert(table), batch)
+            _insert_batch(connection, table, batch)
             batch, size = [], 0
         batch.append(params)
         size += row_size
     if batch:
-        connection.execute(insert(table), batch)
+        _insert_batch(connection, table, batch)
+
+
+def _insert_batch(connection: Connection, table: Any, batch: list[dict[str, Any]]) -> None:
+    names = tuple(batch[0])
+    run_compiled(
+        connection,
+        ("insert", table.name, names),
+        lambda _dialect: insert(table).values({name: bindparam(name) for name in names}),
+        batch,
+    )
+
+
+# -- statements compiled once per dialect --------------------------------------------------
+
+_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+
+def run_compiled(
+    connection: Connection,
+    key: tuple[Any, ...],
+    build: Callable[[str], Any],
+    params: dict[str, Any] | list[dict[str, Any]],
+) -> Any:
+    """Run the statement `build(dialect name)` makes, compiled once per dialect and key, as driver SQL.
+
+    A write of one message runs a handful of small statements; SQLAlchemy's work
+    per execution (finding the compiled form, binding each value) costs the
+    caller several times what the server spends on them. Errors are SQLAlchemy's
+    as with `execute`. The statements' values must need no type conversion
+    (text and integers).
+    """
+    dialect = connection.dialect
+    found = _COMPILED.get((dialect.name,) + key)
+    if found is None:
+        compiled = build(dialect.name).compile(dialect=dialect)
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        found = _COMPILED[(dialect.name,) + key] = (str(compiled), order, dict(compiled.params))
+    sql, order, fixed = found
+    rows = params if isinstance(params, list) else [params]
+    if fixed:
+        rows = [{**fixed, **row} for row in rows]
+    values: Any = rows if order is None else [tuple(row[name] for name in order) for row in rows]
+    if isinstance(params, list):
+        return connection.exec_driver_sql(sql, values)
+    return connection.exec_driver_sql(sql, values[0])
 
 
 def insert_document(connection: Connection, document: Document) -> None:
@@ -460,23 +523,48 @@ def _write_changes(connection: Connection, before: Document, after: Document) ->
     for category in CATEGORIES:
         table = CATEGORY_TABLES[category.name]
         old_rows, new_rows = before.rows(category), after.rows(category)
-        where = _document_filter(table, deposition_id, content_type)
-        for order in range(min(len(old_rows), len(new_rows))):
-            if old_rows[order] != new_rows[order]:
-                if packet is not None:
-                    check_packet(table.name, row_params(after, category, new_rows[order], order), packet, engine.url)
-                connection.execute(
-                    update(table)
-                    .where(and_(where, table.c.row_order == order))
-                    .values(**new_rows[order].as_dict(), updated_at=func.current_timestamp())
-                )
+        if old_rows == new_rows:
+            continue
+        kept = min(len(old_rows), len(new_rows))
+        changed = [order for order in range(kept) if old_rows[order] != new_rows[order]]
+        if not changed and len(old_rows) <= len(new_rows):  # rows added at the end, nothing else
+            insert_rows(
+                connection,
+                table,
+                [row_params(after, category, new_rows[order], order) for order in range(kept, len(new_rows))],
+            )
+            continue
+        for order in changed:
+            if packet is not None:
+                check_packet(table.name, row_params(after, category, new_rows[order], order), packet, engine.url)
+            values = {"v_" + item: value for item, value in new_rows[order].as_dict().items()}
+            run_compiled(
+                connection,
+                ("update row", table.name),
+                partial(_row_update, table, category),
+                {**values, "d": deposition_id, "c": content_type, "o": order},
+            )
         if len(old_rows) > len(new_rows):
+            where = _document_filter(table, deposition_id, content_type)
             connection.execute(delete(table).where(and_(where, table.c.row_order >= len(new_rows))))
         if len(new_rows) > len(old_rows):
             params = [
                 row_params(after, category, new_rows[order], order) for order in range(len(old_rows), len(new_rows))
             ]
             insert_rows(connection, table, params)
+
+
+def _row_update(table: Any, category: Category, _dialect: str) -> Any:
+    """UPDATE of one row, by document and position: every item, and the time."""
+    return (
+        update(table)
+        .where(
+            table.c.source_deposition_id == bindparam("d"),
+            table.c.source_content_type == bindparam("c"),
+            table.c.row_order == bindparam("o"),
+        )
+        .values({**{item: bindparam("v_" + item) for item in category.items}, "updated_at": func.current_timestamp()})
+    )
 
 
 # -- the pieces of a write that touches only what changes ------------------------------------
@@ -574,15 +662,19 @@ def _holds(connection: Connection, before: Document, after: Document) -> bool:
 
     Rows that change are written whole, so what must hold is the row count of
     each table that changes: positions then mean the same rows in both stores.
+    All the counts come back from one query.
     """
-    key = {"d": before.deposition_id, "c": before.content_type}
-    for category in CATEGORIES:
-        old_rows = before.rows(category)
-        if old_rows == after.rows(category):
-            continue  # not written at all
-        if connection.execute(_COUNT_ROWS[category.name], key).scalar_one() != len(old_rows):
-            return False
-    return True
+    changed = [category for category in CATEGORIES if before.rows(category) != after.rows(category)]
+    if not changed:
+        return True
+    names = tuple(category.name for category in changed)
+    counts = run_compiled(
+        connection,
+        ("holds", names),
+        lambda _dialect: select(*(_COUNT_ROWS[name].scalar_subquery() for name in names)),
+        {"d": before.deposition_id, "c": before.content_type},
+    ).one()
+    return all(count == len(before.rows(category)) for count, category in zip(counts, changed, strict=True))
 
 
 ORIGCOMM_TABLE = CATEGORY_TABLES["pdbx_deposition_message_origcomm_reference"]

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -76,6 +79,16 @@ class MeteredStore(MessageStore):
     def apply_change(self, deposition_id: str, content_type: str, before: Document | None, after: Document) -> None:
         with self.metrics.measure(self.name, "write"):
             self.inner.apply_change(deposition_id, content_type, before, after)
+
+    @property
+    def overlaps_changes(self) -> bool:  # type: ignore[override]
+        return self.inner.overlaps_changes
+
+    def apply_change_when(
+        self, deposition_id: str, content_type: str, before: Document | None, after: Document, go: Callable[[], bool]
+    ) -> bool:
+        with self.metrics.measure(self.name, "write"):
+            return self.inner.apply_change_when(deposition_id, content_type, before, after, go)
 
     def page_messages(self, deposition_id: str, content_types: Sequence[str], *args: Any, **kwargs: Any) -> MessagePage:
         with self.metrics.measure(self.name, "read"):
@@ -171,11 +184,13 @@ class DualStore(MessageStore):
 
     def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
         written: list[Document | None] = []
+        second = _SecondWrite(self.secondary, deposition_id, content_type)
 
         def change_and_keep(document: Document) -> T:
             before = document.copy()
             result = change(document)
             written[:] = [before, document]  # a retried attempt replaces what an earlier one kept
+            second.start(before, document)
             return result
 
         return self._write_both(
@@ -183,10 +198,16 @@ class DualStore(MessageStore):
             content_type,
             lambda: self.primary.update(deposition_id, content_type, change_and_keep),
             written,
+            second,
         )
 
     def _write_both(
-        self, deposition_id: str, content_type: str, write_primary: Callable[[], T], written: list[Document | None]
+        self,
+        deposition_id: str,
+        content_type: str,
+        write_primary: Callable[[], T],
+        written: list[Document | None],
+        second: _SecondWrite | None = None,
     ) -> T:
         # Both writes run under the document's lock (the archive's, whichever store is first), so
         # every writer of the document reaches the two stores in one order: a second store is never
@@ -197,9 +218,13 @@ class DualStore(MessageStore):
                 locks.enter_context(self.secondary.document_lock(deposition_id, content_type))
             except MessagingError as exc:
                 failed: Exception | None = exc  # the first write goes on; the second is journaled
+                if second is not None:
+                    second.enabled = False
             else:
                 failed = None
-            return self._write_locked(deposition_id, content_type, write_primary, written, failed)
+            if second is not None:
+                locks.callback(second.settle)  # runs before the locks are let go
+            return self._write_locked(deposition_id, content_type, write_primary, written, failed, second)
 
     def _write_locked(
         self,
@@ -208,6 +233,7 @@ class DualStore(MessageStore):
         write_primary: Callable[[], T],
         written: list[Document | None],
         failed: Exception | None,
+        second: _SecondWrite | None = None,
     ) -> T:
         # Journaled before the first write, so a process killed between the two writes
         # still leaves the document for reconcile; marked done once the second write is in.
@@ -215,13 +241,17 @@ class DualStore(MessageStore):
         try:
             result = write_primary()
         except BaseException:
+            if second is not None:
+                second.withdraw()  # the first write did not happen: neither does the second
             with contextlib.suppress(MessagingError):  # the caller hears of the write's failure, not this one
                 self.journal.finish(intent)  # nothing was written: nothing to reconcile
             raise
         try:
             if failed is not None:
                 raise failed
-            if written and written[1] is not None:
+            if second is not None and second.started:
+                second.commit()  # its statements ran beside the first write; now it commits
+            elif written and written[1] is not None:
                 # The document the first store just wrote, handed over as it is: no reading it back.
                 self.secondary.apply_change(deposition_id, content_type, written[0], written[1])
             else:
@@ -254,3 +284,103 @@ class DualStore(MessageStore):
                 exc,
             )
         return result
+
+
+# The second write's half of a dual write runs in a thread while the first store writes: a database
+# transaction does its statements, then waits to hear whether the first write went in.
+SECOND_WRITE_THREADS = 16
+_writers: dict[int, ThreadPoolExecutor] = {}
+_writers_lock = threading.Lock()
+
+
+def _second_writers() -> ThreadPoolExecutor:
+    """This process's threads for second writes."""
+    with _writers_lock:
+        executor = _writers.get(os.getpid())
+        if executor is None:
+            executor = ThreadPoolExecutor(SECOND_WRITE_THREADS, thread_name_prefix="msgmodule-second-write")
+            _writers[os.getpid()] = executor
+        return executor
+
+
+def _forget_writers() -> None:
+    # A forked child has none of its parent's threads, and may have copied the lock held.
+    global _writers_lock
+    _writers.clear()
+    _writers_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_writers)
+
+
+class _Decision:
+    """Whether the first write went in, told once; the second write waits for it."""
+
+    def __init__(self) -> None:
+        self._told = threading.Event()
+        self._go = False
+
+    def tell(self, go: bool) -> None:
+        self._go = go
+        self._told.set()
+
+    def wait(self) -> bool:
+        self._told.wait()
+        return self._go
+
+
+class _SecondWrite:
+    """The second store's half of one dual write, run beside the first store's write.
+
+    Used when the second store can hold its change unfinished (a database
+    transaction): its statements run while the first store writes, and it
+    commits only once the first write is in; if that fails it rolls back, so
+    the second store is never ahead of the first.
+    """
+
+    def __init__(self, store: MessageStore, deposition_id: str, content_type: str) -> None:
+        self.store = store
+        self.deposition_id = deposition_id
+        self.content_type = content_type
+        self.enabled = store.overlaps_changes
+        self._decision: _Decision | None = None
+        self._job: Future[bool] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._job is not None
+
+    def start(self, before: Document, after: Document) -> None:
+        if not self.enabled:
+            return
+        self.withdraw()  # a retried first write replaces the change an earlier attempt started
+        decision = _Decision()
+        try:
+            job = _second_writers().submit(
+                self.store.apply_change_when, self.deposition_id, self.content_type, before, after, decision.wait
+            )
+        except RuntimeError:  # the interpreter is shutting down: the second write runs after the first
+            return
+        self._decision, self._job = decision, job
+
+    def commit(self) -> None:
+        """Let the change commit and wait for it; raises what the second store raised."""
+        assert self._decision is not None and self._job is not None
+        self._decision.tell(True)
+        job, self._job = self._job, None
+        job.result()
+
+    def settle(self) -> None:
+        """A change still waiting once the call is over (an interrupted caller) commits: the first write is in."""
+        if self._job is not None:
+            with contextlib.suppress(Exception):
+                self.commit()
+
+    def withdraw(self) -> None:
+        """Roll the change back (if it got that far) and wait until it is gone."""
+        if self._decision is None or self._job is None:
+            return
+        self._decision.tell(False)
+        job, self._job = self._job, None
+        with contextlib.suppress(Exception):  # nothing of it stays either way
+            job.result()
