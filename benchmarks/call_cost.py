@@ -106,7 +106,8 @@ def median_ms(work: Callable[[], Any], calls: int) -> float:
     return statistics.median(times) * 1000
 
 
-def measure(config: dict[str, str], stage: str, rounds: int, calls: int) -> dict[str, dict[str, float]]:
+def operations_of(config: dict[str, str], stage: str) -> dict[str, Callable[[str], Any]]:
+    """The calls measured in one stage's site, each taking the kind of document ("long" or "short")."""
     svc = MessagingFactory.create_messaging_service(config=config)
     targets = {
         kind: svc.get(DEPOSITION[kind], "messages-to-depositor")[SIZES[kind] // 2]["message_id"] for kind in SIZES
@@ -126,14 +127,30 @@ def measure(config: dict[str, str], stage: str, rounds: int, calls: int) -> dict
         operations["page"] = lambda kind: pages[kind].getMsgRowList(
             DEPOSITION[kind], p_bServerSide=True, p_iDisplayStart=10, p_iDisplayLength=10
         )
-    figures: dict[str, dict[str, list[float]]] = {name: {kind: [] for kind in SIZES} for name in operations}
+    return operations
+
+
+def measure(configs: dict[str, dict[str, str]], rounds: int, calls: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Median ms of each call in each stage, the stages, calls and documents interleaved in every round
+    (so a slower minute of the machine falls on all of them alike)."""
+    operations = {stage: operations_of(config, stage) for stage, config in configs.items()}
+    figures = {stage: {name: {kind: [] for kind in SIZES} for name in ops} for stage, ops in operations.items()}  # type: dict[str, dict[str, dict[str, list[float]]]]
     for round_number in range(rounds):
         kinds = list(SIZES) if round_number % 2 == 0 else list(reversed(SIZES))
-        for name, operation in operations.items():
-            for kind in kinds:
-                figures[name][kind].append(median_ms(lambda: operation(kind), calls))  # noqa: B023
+        stages = list(operations) if round_number % 2 == 0 else list(reversed(operations))
+        for name in ("set", "mark_read", "tag", "page"):
+            for stage in stages:
+                if name not in operations[stage]:
+                    continue
+                for kind in kinds:
+                    work = operations[stage][name]
+                    figures[stage][name][kind].append(median_ms(lambda: work(kind), calls))  # noqa: B023
     return {
-        name: {kind: statistics.median(values) for kind, values in by_kind.items()} for name, by_kind in figures.items()
+        stage: {
+            name: {kind: statistics.median(values) for kind, values in by_kind.items()}
+            for name, by_kind in by_name.items()
+        }
+        for stage, by_name in figures.items()
     }
 
 
@@ -154,32 +171,33 @@ def run(mysql_url: str, rounds: int, calls: int) -> dict[str, Any]:
     try:
         admin = create_engine(mysql_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
         with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            connection.exec_driver_sql("SELECT 1")
         database = "mariadb"
     except Exception as exc:  # noqa: BLE001 - any failure to reach the server means: measure on SQLite
         print(f"no MariaDB at {mask_url(mysql_url)} ({exc.__class__.__name__}): measuring on SQLite")
         admin, database = None, "sqlite"
     results: dict[str, Any] = {"database": database, "rounds": rounds, "calls": calls}
+    stages = ("cif-only", "dual-write", "db-only")
     try:
         with tempfile.TemporaryDirectory(prefix="msgmodule-call-cost-") as folder:
-            for stage in ("cif-only", "dual-write", "db-only"):
+            configs = {}
+            for number, stage in enumerate(stages):
                 if database == "mariadb":
                     with admin.connect() as connection:  # type: ignore[union-attr]
-                        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
                         connection.exec_driver_sql(
-                            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                            f"CREATE DATABASE `{name}_{number}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
                         )
-                    dispose_engines()
-                    db_url = f"{mysql_url}/{name}?charset=utf8mb4"
+                    db_url = f"{mysql_url}/{name}_{number}?charset=utf8mb4"
                 else:
                     db_url = f"sqlite:///{folder}/{stage}.db"
-                config = make_site(stage, db_url, Path(folder) / stage)
-                results[stage] = measure(config, stage, rounds, calls)
+                configs[stage] = make_site(stage, db_url, Path(folder) / stage)
+            results.update(measure(configs, rounds, calls))
     finally:
         if admin is not None:
             dispose_engines()
             with admin.connect() as connection:
-                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+                for number in range(len(stages)):
+                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}_{number}`")
     db_only, dual, cif = results["db-only"], results["dual-write"], results["cif-only"]
     figures = [
         db_only["set"]["long"] / db_only["set"]["short"],
