@@ -264,6 +264,10 @@ def test_bench_reports_sqlite_and_says_mariadb_was_skipped_without_a_server(tmp_
             "20",
             "--memory-sizes",
             "20,40",
+            "--scale",
+            "30",
+            "--call-rounds",
+            "1",
             "--mysql-url",
             closed,
             "--out",
@@ -282,6 +286,9 @@ def test_bench_reports_sqlite_and_says_mariadb_was_skipped_without_a_server(tmp_
     assert "mariadb" not in figures and "no server at" in figures["mariadb_not_measured"]
     assert figures["sqlite"]["raw_limit_s"] > 0
     assert all(m["processes"] >= 1 and m["pss_mib"] > 0 for m in figures["peak_memory_mib"].values())
+    assert figures["at_scale"]["depositions"] == 30 and figures["at_scale"]["migration_s"] > 0
+    assert figures["call_cost"]["database"] == "sqlite" and len(figures["call_cost"]["ratios"]) == 6
+    assert "at filing" in result.stdout and "dual-write set / cif-only set, 30 messages" in result.stdout
 
     latency = subprocess.run(
         [
