@@ -220,8 +220,8 @@ def test_a_lock_wait_timeout_is_retried_and_then_succeeds(mysql_url):
 
 @pytest.mark.mysql
 def test_connections_the_server_dropped_are_replaced_without_failing_a_call_or_writing_twice(mysql_url):
-    # Pooled connections are not pinged before use: the server killing them (a restart, wait_timeout)
-    # must cost the next calls a retry, never a failure or a duplicate row.
+    # The server killing pooled connections (a restart, wait_timeout) must cost the next reads
+    # and writes a new connection, never a failure or a duplicate row.
     schema_versions.upgrade(mysql_url)
     store = DbMessageStore(mysql_url)
     database = get_engine(mysql_url).url.database
@@ -234,7 +234,8 @@ def test_connections_the_server_dropped_are_replaced_without_failing_a_call_or_w
     for thread in threads:
         thread.join()
     admin = create_engine(mysql_url.split("?")[0].rsplit("/", 1)[0], isolation_level="AUTOCOMMIT")
-    try:
+
+    def kill_pooled_connections() -> None:
         with admin.connect() as connection:
             ids = connection.execute(
                 text("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = :db"), {"db": database}
@@ -244,6 +245,13 @@ def test_connections_the_server_dropped_are_replaced_without_failing_a_call_or_w
                 connection.exec_driver_sql(f"KILL CONNECTION {int(connection_id)}")
                 killed += 1
         assert killed >= 1, "no pooled connection to kill: the test would prove nothing"
+
+    try:
+        kill_pooled_connections()
+        # Reads first: a read sets its isolation level on the connection before its query.
+        assert [m.message_id for m in store.load("D_1", TO).messages] == ["warm-1"]
+        assert [len(store.load(f"D_{n}", TO).messages) for n in range(3)] == [1, 1, 1]
+        kill_pooled_connections()
         for n in range(3):
             store.put_message(f"D_{n}", TO, Message(message_id=f"after-{n}"))
         assert [m.message_id for m in store.load("D_0", TO).messages] == ["warm-0", "after-0"]

@@ -119,6 +119,36 @@ def test_read_only_archive_in_dual_write_fails_the_call_and_leaves_the_database_
     assert Journal(load_settings(config).journal_path).pending() == {}
 
 
+def test_a_sqlite_second_store_holds_no_write_lock_while_the_archive_is_written(tmp_path, sqlite_url, monkeypatch):
+    # A database transaction runs beside the archive write only where it locks rows; SQLite's
+    # locks the whole database, which would hold every other writer back for the file write.
+    import sqlite3
+
+    schema_versions.upgrade(sqlite_url)
+    config = stage_config(tmp_path, "dual-write", sqlite_url)
+    svc = service(config)
+    svc.set(DEP, {"message_text": "first"})
+    attempts = []
+    write = CifMessageStore._write
+
+    def observed_write(store, document, target=None):
+        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails at once if a write transaction is open
+            other.execute("ROLLBACK")
+            attempts.append("free")
+        except sqlite3.OperationalError as exc:
+            attempts.append(str(exc))
+        finally:
+            other.close()
+        return write(store, document, target)
+
+    monkeypatch.setattr(CifMessageStore, "_write", observed_write)
+    svc.set(DEP, {"message_text": "second"})
+    assert attempts == ["free"]
+    assert_stores_equal(config, sqlite_url)
+
+
 @pytest.mark.mysql
 def test_database_down_in_db_primary_fails_the_call_and_leaves_the_archive_alone(tmp_path, mysql_url):
     schema_versions.upgrade(mysql_url)
@@ -273,6 +303,37 @@ def test_a_torn_journal_line_neither_swallows_the_next_entry_nor_blocks_reconcil
     assert [e.deposition_id for e in journal.entries()] == ["D_1", "D_3"]
     journal.clear([e.id for e in journal.entries()])
     assert journal.entries() == [] and journal.path.read_text() == ""
+
+
+HOLD_LOCK = """
+import sys, time
+from filelock import FileLock
+with FileLock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_journal_lock_held_by_another_process_fails_the_append_by_name_and_adds_nothing(tmp_path, monkeypatch):
+    from wwpdb.apps.msgmodule import journal as journal_module
+
+    journal = Journal(tmp_path / "journal.jsonl")
+    journal.record("D_1", "messages-to-depositor", "db", "before")
+    before = journal.path.read_bytes()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(journal.path) + ".lock", "30"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(journal_module, "LOCK_TIMEOUT", 0.3)
+        with pytest.raises(StorageError, match=r"journal\.jsonl\.lock for more than"):
+            journal.record("D_2", "messages-to-depositor", "db", "while held")
+        assert journal.path.read_bytes() == before
+    finally:
+        holder.kill()
+        holder.wait()
+    journal.record("D_3", "messages-to-depositor", "db", "after")  # the holder's death let the lock go
+    assert [e.deposition_id for e in journal.entries()] == ["D_1", "D_3"]
 
 
 def test_reconcile_leaves_the_intent_of_a_write_that_may_still_be_running(tmp_path, monkeypatch):

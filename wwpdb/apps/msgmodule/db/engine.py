@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pymysql.constants.SERVER_STATUS import SERVER_STATUS_IN_TRANS
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -121,12 +120,11 @@ def _create_engine(url: URL) -> Engine:
         engine = create_engine(
             url,
             isolation_level="READ COMMITTED",
-            # No ping before each use (a round trip of every call): a pooled connection the server
-            # has dropped fails its first statement, before anything is written, and that failure
-            # is retried on a new connection (see is_transient).
-            pool_pre_ping=False,
+            # A pooled connection is pinged when it is checked out: one the server has dropped
+            # (a restart, wait_timeout, KILL) is replaced before a read sets its isolation level
+            # on it, which would fail outside the retried part of the call.
+            pool_pre_ping=True,
             pool_recycle=POOL_RECYCLE,
-            pool_reset_on_return=None,  # see _reset below
             # PyMySQL's connect_timeout covers only the TCP connect; the handshake is a
             # read, so reads are bounded too until the connection is up (see below).
             connect_args={
@@ -163,16 +161,6 @@ def _create_engine(url: URL) -> Engine:
             # public setter; it applies these attributes at the next read or write.
             dbapi_connection._read_timeout = read_timeout
             dbapi_connection._write_timeout = read_timeout
-
-        @event.listens_for(engine, "reset")
-        def _reset(dbapi_connection: Any, _record: Any, state: Any) -> None:
-            # A connection goes back to the pool with no transaction open. The server says in each
-            # reply whether one is, so a connection whose transaction committed is not sent a
-            # ROLLBACK it does not need (one round trip of every write).
-            if state.terminate_only or state.transaction_was_reset:
-                return
-            if dbapi_connection.server_status & SERVER_STATUS_IN_TRANS:
-                dbapi_connection.rollback()
 
         return engine
     # Other SQLAlchemy databases may work but are not tested.

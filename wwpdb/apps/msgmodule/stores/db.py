@@ -122,7 +122,11 @@ class DbMessageStore(MessageStore):
         """
         self.apply_change_when(deposition_id, content_type, before, after, _always)
 
-    overlaps_changes = True
+    @property
+    def overlaps_changes(self) -> bool:  # type: ignore[override]
+        # SQLite's write transaction locks the whole database: held open while another store
+        # writes, it would hold every other writer back for that long. It writes after.
+        return not is_sqlite(self.engine)
 
     def apply_change_when(
         self, deposition_id: str, content_type: str, before: Document | None, after: Document, go: Callable[[], bool]

@@ -359,7 +359,10 @@ class _SecondWrite:
             job = _second_writers().submit(
                 self.store.apply_change_when, self.deposition_id, self.content_type, before, after, decision.wait
             )
-        except RuntimeError:  # the interpreter is shutting down: the second write runs after the first
+        except RuntimeError:
+            # The interpreter is shutting down, or no thread could be started: if the job was
+            # queued, it finds the change withdrawn; the second write runs after the first.
+            decision.tell(False)
             return
         self._decision, self._job = decision, job
 
