@@ -47,6 +47,7 @@ from .db.engine import (
     get_engine,
     max_allowed_packet,
     run_with_retries,
+    write_transaction,
 )
 from .db.schema import CATEGORY_TABLES, documents
 from .equivalence import differences
@@ -384,7 +385,7 @@ def _decide_dry(
 
 def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bool) -> dict[tuple[str, str], str]:
     keys = list(work)
-    with engine.connect().execution_options(msgmodule_write=True) as connection, connection.begin():
+    with write_transaction(engine) as connection:
         new_rows = [{"source_deposition_id": d, "source_content_type": c, "revision": 0} for d, c in keys]
         if connection.dialect.name == "sqlite":
             connection.execute(sqlite_insert(documents).on_conflict_do_nothing(), new_rows)

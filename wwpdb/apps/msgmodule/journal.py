@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -70,13 +71,47 @@ class JsonLines:
 
         Returns the file's size after it.
         """
+        size, make_durable = self._append(record)
+        make_durable(durable)
+        return size
+
+    def append_pending(self, record: dict[str, Any]) -> Callable[[], None]:
+        """Append a record in one write, leaving the wait for the disk to the returned call.
+
+        The call (made once, from any thread) returns when the record is durable, or raises
+        StorageError. Until then the record is in the file but may not survive a crash.
+        """
+        _, make_durable = self._append(record)
+        return lambda: make_durable(True)
+
+    def _append(self, record: dict[str, Any]) -> tuple[int, Callable[[bool], None]]:
         line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._locked():
-                return self._write_line(line, durable)
+                fd, size = self._write_line(line)
         except OSError as exc:
             raise StorageError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
+
+        unsynced = [fd]  # emptied by the first call: a second one does nothing
+        taken = threading.Lock()
+
+        def make_durable(durable: bool = True) -> None:
+            # Outside the journal's lock: syncing the descriptor of the write covers the line even
+            # if a compaction has replaced the file since (it copied the line and synced its copy).
+            with taken:
+                if not unsynced:
+                    return
+                descriptor = unsynced.pop()
+                try:
+                    if durable:
+                        _sync_data(descriptor)
+                except OSError as exc:
+                    raise StorageError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
+                finally:
+                    os.close(descriptor)
+
+        return size, make_durable
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -99,7 +134,8 @@ class JsonLines:
         finally:
             os.close(fd)
 
-    def _write_line(self, line: bytes, durable: bool) -> int:
+    def _write_line(self, line: bytes) -> tuple[int, int]:
+        """Append `line`; returns the open descriptor (the caller closes it) and the file's new size."""
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             size = os.fstat(fd).st_size
@@ -109,11 +145,10 @@ class JsonLines:
             written = os.write(fd, line)
             if written != len(line):
                 raise OSError(f"wrote {written} of {len(line)} bytes (is the disk full?)")
-            if durable:
-                _sync_data(fd)
-            return size + written
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        return fd, size + written
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -206,22 +241,24 @@ class Journal:
         return str(self.path)
 
     def record(self, deposition_id: str, content_type: str, failed: str, error: str, kind: str = "failure") -> str:
-        pid = os.getpid()
-        entry = JournalEntry(
-            deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex, kind, HOST, pid, _own_start()
-        )
+        entry = new_entry(deposition_id, content_type, failed, error, kind)
         self.lines.append(asdict(entry))
         return entry.id
 
     def begin(self, deposition_id: str, content_type: str, target: str) -> str:
         """Record that `target` is about to be brought up to date; returns the entry's id."""
-        return self.record(
-            deposition_id,
-            content_type,
-            target,
-            "not confirmed: the process stopped before the second write finished",
-            kind="intent",
-        )
+        entry_id, make_durable = self.begin_pending(deposition_id, content_type, target)
+        make_durable()
+        return entry_id
+
+    def begin_pending(self, deposition_id: str, content_type: str, target: str) -> tuple[str, Callable[[], None]]:
+        """`begin`, with the wait for the disk left to the returned call (see JsonLines.append_pending).
+
+        The caller makes that call before its first write lands, so the intent can reach
+        the disk while the first store reads the document.
+        """
+        entry = new_entry(deposition_id, content_type, target, INTENT_ERROR, "intent")
+        return entry.id, self.lines.append_pending(asdict(entry))
 
     def finish(self, entry_id: str) -> None:
         """Mark a `begin` entry done (the second write happened, or nothing was written).
@@ -272,6 +309,16 @@ class Journal:
 
 
 _OWN_START: dict[int, str | None] = {}
+
+
+INTENT_ERROR = "not confirmed: the process stopped before the second write finished"
+
+
+def new_entry(deposition_id: str, content_type: str, failed: str, error: str, kind: str) -> JournalEntry:
+    """An entry written now by this process."""
+    return JournalEntry(
+        deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex, kind, HOST, os.getpid(), _own_start()
+    )
 
 
 def _own_start() -> str | None:

@@ -260,6 +260,40 @@ def test_connections_the_server_dropped_are_replaced_without_failing_a_call_or_w
         admin.dispose()
 
 
+@pytest.mark.mysql
+def test_pooled_connections_go_back_with_no_transaction_open_and_see_other_writers(mysql_url):
+    # A committed write returns its connection to the pool without a ROLLBACK. A transaction
+    # left open on it would hold a stale snapshot (and its locks) for the next call.
+    schema_versions.upgrade(mysql_url)
+    store = DbMessageStore(mysql_url)
+    other = DbMessageStore(mysql_url, engine=create_engine(mysql_url))
+    database = get_engine(mysql_url).url.database
+
+    def open_transactions() -> int:
+        with other.engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p "
+                    "ON p.ID = t.trx_mysql_thread_id WHERE p.DB = :db AND p.ID <> CONNECTION_ID()"
+                ),
+                {"db": database},
+            ).scalar_one()
+
+    try:
+        store.put_message("D_1", TO, Message(message_id="mine-1"))
+        assert open_transactions() == 0
+        assert [m.message_id for m in store.load("D_1", TO).messages] == ["mine-1"]
+        assert open_transactions() == 0
+        other.put_message("D_1", TO, Message(message_id="theirs-1"))
+        assert [m.message_id for m in store.load("D_1", TO).messages] == ["mine-1", "theirs-1"]
+        store.put_message("D_1", TO, Message(message_id="mine-2"))
+        other.put_message("D_1", TO, Message(message_id="theirs-2"))
+        assert [m.message_id for m in store.load("D_1", TO).messages] == ["mine-1", "theirs-1", "mine-2", "theirs-2"]
+        assert open_transactions() == 0
+    finally:
+        other.engine.dispose()
+
+
 def test_save_to_an_unreachable_server_is_a_typed_error():
     from wwpdb.apps.msgmodule.model import Document
 

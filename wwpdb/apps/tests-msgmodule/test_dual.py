@@ -119,6 +119,28 @@ def test_read_only_archive_in_dual_write_fails_the_call_and_leaves_the_database_
     assert Journal(load_settings(config).journal_path).pending() == {}
 
 
+def test_dual_writes_leave_no_journal_descriptor_open_whether_they_succeed_or_fail(tmp_path, sqlite_url):
+    # The intent reaches the disk through the descriptor it was written with, in another
+    # thread: every write, and every failed one, must close it.
+    schema_versions.upgrade(sqlite_url)
+    config = stage_config(tmp_path, "dual-write", sqlite_url)
+    svc = service(config)
+    svc.set(DEP, {"message_text": "first"})
+
+    def journal_descriptors() -> int:
+        journal = str(Journal(load_settings(config).journal_path).path)
+        return sum(os.path.realpath(f"/proc/self/fd/{fd}") == journal for fd in os.listdir("/proc/self/fd"))
+
+    for number in range(20):
+        svc.set(DEP, {"message_text": f"message {number}"})
+    with read_only(Path(config["MSGCIF_ROOT"]) / DEP):
+        for _ in range(5):
+            with pytest.raises(StorageError):
+                svc.set(DEP, {"message_text": "refused"})
+    assert journal_descriptors() == 0
+    assert len(DbMessageStore(sqlite_url).load(DEP, "messages-to-depositor").messages) == 21
+
+
 def test_a_sqlite_second_store_holds_no_write_lock_while_the_archive_is_written(tmp_path, sqlite_url, monkeypatch):
     # A database transaction runs beside the archive write only where it locks rows; SQLite's
     # locks the whole database, which would hold every other writer back for the file write.

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
@@ -125,6 +126,7 @@ def _create_engine(url: URL) -> Engine:
             # on it, which would fail outside the retried part of the call.
             pool_pre_ping=True,
             pool_recycle=POOL_RECYCLE,
+            pool_reset_on_return=None,  # see _reset below
             # PyMySQL's connect_timeout covers only the TCP connect; the handshake is a
             # read, so reads are bounded too until the connection is up (see below).
             connect_args={
@@ -162,6 +164,15 @@ def _create_engine(url: URL) -> Engine:
             dbapi_connection._read_timeout = read_timeout
             dbapi_connection._write_timeout = read_timeout
 
+        @event.listens_for(engine, "reset")
+        def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+            # A connection goes back to the pool with no transaction open: rolled back, unless
+            # write_transaction has just committed it (a ROLLBACK would cost every write a round trip).
+            committed = record is not None and record.info.pop(_COMMITTED, False)
+            if committed or state.terminate_only or state.transaction_was_reset:
+                return
+            dbapi_connection.rollback()
+
         return engine
     # Other SQLAlchemy databases may work but are not tested.
     return create_engine(url, pool_pre_ping=True, pool_recycle=POOL_RECYCLE)
@@ -192,6 +203,20 @@ def _create_sqlite_engine(url: URL) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
+
+
+_COMMITTED = "msgmodule_committed"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in one write transaction, committed when the block ends (rolled back if it raises)."""
+    with engine.connect().execution_options(msgmodule_write=True) as connection:
+        with connection.begin():
+            yield connection
+        if engine.dialect.name == "mysql":
+            # Committed, and nothing has run on it since: no transaction is open (see _reset).
+            connection.connection.info[_COMMITTED] = True
 
 
 def max_allowed_packet(engine: Engine) -> int | None:

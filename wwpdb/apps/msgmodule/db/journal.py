@@ -8,15 +8,13 @@ is in; a failure is a row until reconcile copies the document.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from ..journal import HOST, Journal, JournalEntry, _now, _own_start
+from ..journal import INTENT_ERROR, Journal, JournalEntry, new_entry
 from .engine import get_engine, mask_url, run_with_retries
 from .schema import journal_entries
 
@@ -37,9 +35,7 @@ class DatabaseJournal(Journal):
         return f"table msgmodule_journal of {mask_url(self.url)}"
 
     def record(self, deposition_id: str, content_type: str, failed: str, error: str, kind: str = "failure") -> str:
-        entry = JournalEntry(
-            deposition_id, content_type, failed, error, _now(), uuid.uuid4().hex, kind, HOST, os.getpid(), _own_start()
-        )
+        entry = new_entry(deposition_id, content_type, failed, error, kind)
 
         def work() -> None:
             with self.engine.begin() as connection:
@@ -47,6 +43,10 @@ class DatabaseJournal(Journal):
 
         run_with_retries(self.engine, f"journal {deposition_id} {content_type}", work)
         return entry.id
+
+    def begin_pending(self, deposition_id: str, content_type: str, target: str) -> tuple[str, Callable[[], None]]:
+        # A row is durable once its transaction commits: nothing is left to wait for.
+        return self.record(deposition_id, content_type, target, INTENT_ERROR, kind="intent"), _durable_already
 
     def finish(self, entry_id: str) -> None:
         self.clear([entry_id])
@@ -76,3 +76,7 @@ class DatabaseJournal(Journal):
                 return done
 
         return run_with_retries(self.engine, "clear journal entries", work)
+
+
+def _durable_already() -> None:
+    pass

@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
 
 from ..cifformat import decode_bytes, parse_text
-from ..db.engine import get_engine, run_with_retries
+from ..db.engine import get_engine, run_with_retries, write_transaction
 from ..db.schema import documents, site, validated
 from ..errors import ArchiveEntryError, MessagingError, StorageError
 from ..model import CONTENT_TYPES, Document
@@ -145,7 +145,7 @@ def record_evidence(engine: Engine, equal: dict[str, dict[str, Fingerprint]], un
         return
 
     def work() -> None:
-        with engine.connect().execution_options(msgmodule_write=True) as connection, connection.begin():
+        with write_transaction(engine) as connection:
             revisions = document_revisions(connection, sorted(equal))
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -237,7 +237,7 @@ def write_site_value(engine: Engine, name: str, value: dict[str, Any]) -> None:
     text = json.dumps(value, sort_keys=True)
 
     def work() -> None:
-        with engine.connect().execution_options(msgmodule_write=True) as connection, connection.begin():
+        with write_transaction(engine) as connection:
             connection.execute(delete(site).where(site.c.name == name))
             connection.execute(site.insert().values(name=name, value=text))
 

@@ -29,6 +29,7 @@ from ..db.engine import (
     mask_url,
     max_allowed_packet,
     run_with_retries,
+    write_transaction,
 )
 from ..db.schema import CATEGORY_TABLES, PAGE_INDEX, documents
 from ..errors import InvalidInputError
@@ -329,7 +330,7 @@ class DbMessageStore(MessageStore):
 
     @contextmanager
     def _write_transaction(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(msgmodule_write=True) as connection, connection.begin():
+        with write_transaction(self.engine) as connection:
             yield connection
 
 

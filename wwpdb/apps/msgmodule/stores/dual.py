@@ -180,32 +180,35 @@ class DualStore(MessageStore):
 
     def save(self, document: Document) -> None:
         written: list[Document | None] = [None, document]
-        self._write_both(document.deposition_id, document.content_type, lambda: self.primary.save(document), written)
+
+        def write_primary(intent: _Intent) -> None:
+            intent.wait_durable()
+            self.primary.save(document)
+
+        self._write_both(document.deposition_id, document.content_type, write_primary, written)
 
     def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
         written: list[Document | None] = []
         second = _SecondWrite(self.secondary, deposition_id, content_type)
 
-        def change_and_keep(document: Document) -> T:
-            before = document.copy()
-            result = change(document)
-            written[:] = [before, document]  # a retried attempt replaces what an earlier one kept
-            second.start(before, document)
-            return result
+        def write_primary(intent: _Intent) -> T:
+            def change_and_keep(document: Document) -> T:
+                before = document.copy()
+                result = change(document)
+                written[:] = [before, document]  # a retried attempt replaces what an earlier one kept
+                second.start(before, document)
+                intent.wait_durable()  # the first store writes once this returns
+                return result
 
-        return self._write_both(
-            deposition_id,
-            content_type,
-            lambda: self.primary.update(deposition_id, content_type, change_and_keep),
-            written,
-            second,
-        )
+            return self.primary.update(deposition_id, content_type, change_and_keep)
+
+        return self._write_both(deposition_id, content_type, write_primary, written, second)
 
     def _write_both(
         self,
         deposition_id: str,
         content_type: str,
-        write_primary: Callable[[], T],
+        write_primary: Callable[[_Intent], T],
         written: list[Document | None],
         second: _SecondWrite | None = None,
     ) -> T:
@@ -230,21 +233,24 @@ class DualStore(MessageStore):
         self,
         deposition_id: str,
         content_type: str,
-        write_primary: Callable[[], T],
+        write_primary: Callable[[_Intent], T],
         written: list[Document | None],
         failed: Exception | None,
         second: _SecondWrite | None = None,
     ) -> T:
-        # Journaled before the first write, so a process killed between the two writes
+        # Journaled before the first write lands, so a process killed between the two writes
         # still leaves the document for reconcile; marked done once the second write is in.
-        intent = self.journal.begin(deposition_id, content_type, self.secondary.name)
+        intent = _Intent(self.journal, deposition_id, content_type, self.secondary.name)
         try:
-            result = write_primary()
+            result = write_primary(intent)
+            intent.wait_durable()  # waited for already, before the first write
         except BaseException:
             if second is not None:
                 second.withdraw()  # the first write did not happen: neither does the second
-            with contextlib.suppress(MessagingError):  # the caller hears of the write's failure, not this one
-                self.journal.finish(intent)  # nothing was written: nothing to reconcile
+            with contextlib.suppress(MessagingError):  # the caller hears of the write's failure, not these
+                intent.wait_durable()
+            with contextlib.suppress(MessagingError):
+                self.journal.finish(intent.id)  # nothing was written: nothing to reconcile
             raise
         try:
             if failed is not None:
@@ -273,7 +279,7 @@ class DualStore(MessageStore):
                 )
                 return result
         try:
-            self.journal.finish(intent)
+            self.journal.finish(intent.id)
         except MessagingError as exc:
             # Both writes are in (or the failure is journaled): the call succeeded, and a retry by
             # the caller would add the message twice. The open intent only costs a needless copy.
@@ -311,6 +317,26 @@ def _forget_writers() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_writers)
+
+
+class _Intent:
+    """The journal entry of one dual write, recorded before the first write.
+
+    It reaches the disk in a thread while the first store reads the document;
+    `wait_durable` (called before the first write lands) returns once it is there.
+    """
+
+    def __init__(self, journal: Journal, deposition_id: str, content_type: str, target: str) -> None:
+        self.id, make_durable = journal.begin_pending(deposition_id, content_type, target)
+        self._durable: Future[None] | None = None
+        try:
+            self._durable = _second_writers().submit(make_durable)
+        except RuntimeError:  # no thread to be had (the interpreter is shutting down): wait here
+            make_durable()
+
+    def wait_durable(self) -> None:
+        if self._durable is not None:
+            self._durable.result()
 
 
 class _Decision:
