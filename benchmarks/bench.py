@@ -26,11 +26,13 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,32 +213,40 @@ def pdbx_reader_document(path: Path, deposition_id: str, content_type: str) -> D
     return document
 
 
-def time_reads(root: Path, ids: list[str], repeat: int = 3) -> dict[str, float]:
-    """Best of `repeat` runs of each way of reading every deposition's current files."""
+def time_reads(root: Path, ids: list[str], rounds: int = 7) -> dict[str, float]:
+    """Each way of reading every deposition's current files, in interleaved rounds: the median seconds."""
     from mmcif.io.PdbxReader import PdbxReader
 
     store = CifMessageStore(root)
     files = [(path, d, ct) for d in ids for ct, (path, _) in store.current_files(d).items()]
-
-    def best(work: Any) -> float:
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            work()
-            times.append(time.perf_counter() - start)
-        return min(times)
 
     def bare_pdbx() -> None:
         for path, _, _ in files:
             with open(path, encoding="utf-8") as handle:
                 PdbxReader(handle).read([])
 
-    return {
-        "cif_store": best(lambda: [store.load_all(d) for d in ids]),
-        "gemmi_parse": best(lambda: [cif.read(str(path)) for path, _, _ in files]),
-        "pdbx_reader": best(bare_pdbx),
-        "pdbx_reader_to_objects": best(lambda: [pdbx_reader_document(*f) for f in files]),
+    def each(read: Callable[[Any], Any], items: list[Any]) -> Callable[[], None]:
+        # One at a time, each result dropped before the next read, as a caller reads depositions.
+        def run() -> None:
+            for item in items:
+                read(item)
+
+        return run
+
+    ways: dict[str, Callable[[], Any]] = {
+        "cif_store": each(store.load_all, ids),
+        "gemmi_parse": each(lambda f: cif.read(str(f[0])), files),
+        "pdbx_reader": bare_pdbx,
+        "pdbx_reader_to_objects": each(lambda f: pdbx_reader_document(*f), files),
     }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for round_number in range(rounds):
+        order = list(ways) if round_number % 2 == 0 else list(reversed(ways))
+        for name in order:
+            start = time.perf_counter()
+            ways[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def peak_memory_of_migration(root: Path, url: str, workers: int) -> dict[str, float]:
