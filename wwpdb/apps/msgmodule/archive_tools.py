@@ -54,7 +54,7 @@ from .equivalence import differences
 from .errors import BackendUnavailableError, CifParseError, InvalidInputError, MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, Document, validate_deposition_id
 from .stores.cif import CifMessageStore
-from .stores.db import DbMessageStore, check_document_packet, insert_rows, read_document, row_params
+from .stores.db import DbMessageStore, bulk_insert_rows, check_document_packet, read_document, row_params
 
 DEFAULT_BATCH = 50
 T = TypeVar("T")
@@ -225,7 +225,7 @@ def _migrate(
     options: MigrationOptions, deposition_ids: list[str], sources: dict[tuple[str, str], SourceFile]
 ) -> list[DepositionOutcome]:
     store = CifMessageStore(options.cif_root)
-    engine = get_engine(options.db_url)
+    engine = get_engine(options.db_url, bulk_load=True)
     outcomes = {d: DepositionOutcome(d) for d in deposition_ids}
     for deposition_id, outcome in outcomes.items():
         for source in _read_sources(store, outcome):
@@ -414,7 +414,7 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
                     row_params(document, category, row, order) for order, row in enumerate(document.rows(category))
                 )
             if params:
-                insert_rows(connection, CATEGORY_TABLES[category.name], params)
+                bulk_insert_rows(connection, CATEGORY_TABLES[category.name], params)
         tracking_updates = []
         for key, action in actions.items():
             if action == "unchanged" or action == "conflict-kept":

@@ -421,3 +421,92 @@ def test_every_value_survives_migration_exactly(tmp_path, db_url):
             == store.load(deposition_id, TO).messages[0].message_text
         )
     assert validate(root, db_url) == 0
+
+
+# -- the bulk path (LOAD DATA LOCAL INFILE on MariaDB) ----------------------------------
+
+
+def session_count(connection, statement: str) -> int:
+    """How many statements of a kind this connection has run (MariaDB's session status)."""
+    return int(connection.exec_driver_sql(f"SHOW SESSION STATUS LIKE 'Com_{statement}'").one()[1])
+
+
+AWKWARD_VALUES = [
+    "back\\slash \\N \\t \\n \\0 \\\\",
+    "tab\there\tand there",
+    "line one\nline two\r\nline three\r",
+    "nul \x00 in the middle",
+    "\\N",
+    "N",
+    "",
+    " leading and trailing ",
+    "Å 中文 🧬 &#197; \\u00c5",
+]
+
+
+@pytest.mark.mysql
+def test_the_bulk_path_stores_every_awkward_value_exactly_and_is_the_path_taken(mysql_url):
+    from wwpdb.apps.msgmodule.db.engine import write_transaction
+    from wwpdb.apps.msgmodule.model import CATEGORIES, Document, MessageStatus
+    from wwpdb.apps.msgmodule.stores.db import bulk_insert_rows, read_document, row_params
+
+    schema_versions.upgrade(mysql_url)
+    document = Document("D_1000000077", TO)
+    for number, value in enumerate(AWKWARD_VALUES):
+        document.messages.append(
+            Message(str(number + 1), f"m{number}", "D_1000000077", value, value, None, None, f"m{number}", value, value)
+        )
+        document.statuses.append(MessageStatus(f"m{number}", "D_1000000077", value or None, None, "N"))
+    engine = get_engine(mysql_url, bulk_load=True)
+    with write_transaction(engine) as connection:
+        loads, inserts = session_count(connection, "load"), session_count(connection, "insert")
+        for category in CATEGORIES:
+            rows = [row_params(document, category, row, order) for order, row in enumerate(document.rows(category))]
+            if rows:
+                bulk_insert_rows(connection, CATEGORY_TABLES[category.name], rows)
+        assert session_count(connection, "load") == loads + 2
+        assert session_count(connection, "insert") == inserts
+    with get_engine(mysql_url).connect() as connection:
+        assert read_document(connection, "D_1000000077", TO) == document
+
+
+@pytest.mark.mysql
+def test_a_value_the_bulk_path_would_cut_is_refused_by_name_and_nothing_is_stored(mysql_url):
+    from sqlalchemy.exc import DBAPIError
+
+    from wwpdb.apps.msgmodule.db.engine import mysql_code, write_transaction
+    from wwpdb.apps.msgmodule.model import CATEGORIES, Document
+    from wwpdb.apps.msgmodule.stores.db import bulk_insert_rows, row_params
+
+    schema_versions.upgrade(mysql_url)
+    document = Document("D_1000000078", TO)
+    document.messages += [Message("1", "fits"), Message("9" * 40, "ordinal too long for its column")]
+    table = CATEGORY_TABLES["pdbx_deposition_message_info"]
+    rows = [row_params(document, CATEGORIES[0], row, order) for order, row in enumerate(document.messages)]
+    engine = get_engine(mysql_url, bulk_load=True)
+    # LOAD DATA LOCAL would store the value cut to 32 characters, with a warning: the rows
+    # go in by INSERT instead, which the server refuses naming the column.
+    with pytest.raises(DBAPIError) as refused, write_transaction(engine) as connection:
+        bulk_insert_rows(connection, table, rows)
+    assert mysql_code(refused.value) == 1406 and "ordinal_id" in str(refused.value)
+    with get_engine(mysql_url).connect() as connection:
+        assert connection.execute(select(func.count()).select_from(table)).scalar_one() == 0
+
+
+@pytest.mark.mysql
+def test_migration_falls_back_to_inserts_when_the_server_refuses_local_files(example_archive, mysql_url):
+    from wwpdb.apps.msgmodule.db.engine import dispose_engines
+
+    schema_versions.upgrade(mysql_url)
+    admin = get_engine(mysql_url)
+    with admin.connect() as connection:
+        was = connection.exec_driver_sql("SELECT @@GLOBAL.local_infile").scalar_one()
+        connection.exec_driver_sql("SET GLOBAL local_infile = 0")
+    try:
+        dispose_engines()
+        assert migrate(example_archive, mysql_url) == 0
+        assert row_totals(mysql_url) == archive_totals(example_archive)
+        assert validate(example_archive, mysql_url) == 0
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"SET GLOBAL local_infile = {int(was)}")

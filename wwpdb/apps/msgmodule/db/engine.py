@@ -82,18 +82,24 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
-_engines: dict[tuple[int, str], Engine] = {}
+_engines: dict[tuple[int, str, bool], Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(url: str | URL) -> Engine:
-    """The process's engine for this URL (created once per process and URL)."""
+def get_engine(url: str | URL, bulk_load: bool = False) -> Engine:
+    """The process's engine for this URL (created once per process, URL and `bulk_load`).
+
+    `bulk_load` (migration only) lets MySQL connections send files with LOAD DATA
+    LOCAL INFILE (see stores.db.bulk_insert_rows). With it the driver hands the
+    server any client file the server names, so it is for trusted servers and
+    only on the engine that migration uses.
+    """
     parsed = normalise_url(str(url) if isinstance(url, str) else url.render_as_string(hide_password=False))
-    key = (os.getpid(), parsed.render_as_string(hide_password=False))
+    key = (os.getpid(), parsed.render_as_string(hide_password=False), bulk_load)
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _create_engine(parsed)
+            engine = _create_engine(parsed, bulk_load)
             _engines[key] = engine
         return engine
 
@@ -101,7 +107,7 @@ def get_engine(url: str | URL) -> Engine:
 def dispose_engines() -> None:
     """Close every pooled connection of this process (tests, and before forking)."""
     with _engines_lock:
-        for (pid, _), engine in list(_engines.items()):
+        for (pid, _, _), engine in list(_engines.items()):
             if pid == os.getpid():
                 engine.dispose()
         _engines.clear()
@@ -111,7 +117,7 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _create_engine(url: URL) -> Engine:
+def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
     backend = url.get_backend_name()
     if backend == "sqlite":
         return _create_sqlite_engine(url)
@@ -133,8 +139,11 @@ def _create_engine(url: URL) -> Engine:
                 "connect_timeout": connect_timeout,
                 "read_timeout": connect_timeout,
                 "write_timeout": connect_timeout,
+                **({"local_infile": True} if bulk_load else {}),
             },
         )
+
+        engine.msgmodule_bulk_load = bulk_load  # type: ignore[attr-defined]
 
         @event.listens_for(engine, "do_connect")
         def _do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
@@ -234,6 +243,11 @@ _UNKNOWN_DATABASE = 1049
 _NO_TABLE = {1146, 1054}
 _PACKET_TOO_LARGE = {1153, 1301}
 _DOES_NOT_FIT = {1406, 1264}  # data too long for a column, a number out of its column's range
+
+
+def mysql_code(exc: BaseException) -> int | None:
+    """The MySQL error number of a driver error SQLAlchemy wrapped, if it has one."""
+    return _mysql_code(exc)
 
 
 def _mysql_code(exc: BaseException) -> int | None:
