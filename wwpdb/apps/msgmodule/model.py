@@ -108,7 +108,7 @@ class Row:
         return self.__class__(*_getter(self.__class__)(self))
 
     def as_dict(self) -> dict[str, str | None]:
-        return {item: getattr(self, item) for item in self.ITEMS}
+        return dict(zip(self.ITEMS, _getter(self.__class__)(self), strict=True))
 
     def check_values(self) -> None:
         """Refuse (InvalidInputError naming the item) any value that is not text or None; see `checked_value`."""
