@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from conftest import REPO_ROOT, scratch_mysql_database
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from wwpdb.apps.msgmodule.cli import run
 from wwpdb.apps.msgmodule.config import DEFAULT_DB_URL, resolve_db_url
@@ -220,8 +220,9 @@ def test_a_lock_wait_timeout_is_retried_and_then_succeeds(mysql_url):
 
 @pytest.mark.mysql
 def test_connections_the_server_dropped_are_replaced_without_failing_a_call_or_writing_twice(mysql_url):
-    # The server killing pooled connections (a restart, wait_timeout) must cost the next reads
-    # and writes a new connection, never a failure or a duplicate row.
+    # Pooled connections are not pinged before use: the server killing them (a restart,
+    # wait_timeout) must cost the next reads and writes a retry on a new connection, never a
+    # failure or a duplicate row.
     schema_versions.upgrade(mysql_url)
     store = DbMessageStore(mysql_url)
     database = get_engine(mysql_url).url.database
@@ -292,6 +293,27 @@ def test_pooled_connections_go_back_with_no_transaction_open_and_see_other_write
         assert open_transactions() == 0
     finally:
         other.engine.dispose()
+
+
+@pytest.mark.mysql
+def test_a_read_sees_one_snapshot_and_leaves_the_connection_read_committed(mysql_url):
+    from wwpdb.apps.msgmodule.db.engine import snapshot_transaction
+
+    schema_versions.upgrade(mysql_url)
+    engine = get_engine(mysql_url)
+    other = create_engine(mysql_url, isolation_level="AUTOCOMMIT")
+    count = select(func.count()).select_from(documents)
+    try:
+        with snapshot_transaction(engine) as connection:
+            assert connection.execute(count).scalar_one() == 0
+            with other.connect() as writer:
+                writer.execute(documents.insert().values(source_deposition_id="D_1", source_content_type=TO))
+            assert connection.execute(count).scalar_one() == 0  # the write came after the snapshot
+        with engine.connect() as connection:  # the pooled connection is back at the engine's level
+            assert connection.exec_driver_sql("SELECT @@SESSION.tx_isolation").scalar_one() == "READ-COMMITTED"
+            assert connection.execute(count).scalar_one() == 1
+    finally:
+        other.dispose()
 
 
 def test_save_to_an_unreachable_server_is_a_typed_error():

@@ -127,10 +127,12 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
         engine = create_engine(
             url,
             isolation_level="READ COMMITTED",
-            # A pooled connection is pinged when it is checked out: one the server has dropped
-            # (a restart, wait_timeout, KILL) is replaced before a read sets its isolation level
-            # on it, which would fail outside the retried part of the call.
-            pool_pre_ping=True,
+            # No ping before each use (a round trip of every call): on a pooled connection the
+            # server has dropped (a restart, wait_timeout, KILL), the first statement of the call
+            # fails before anything is written, and the call is retried on a new connection (see
+            # is_transient). Every first statement runs inside the retries: reads set their
+            # isolation by a statement (snapshot_transaction), not on the connection.
+            pool_pre_ping=False,
             pool_recycle=POOL_RECYCLE,
             pool_reset_on_return=None,  # see _reset below
             # PyMySQL's connect_timeout covers only the TCP connect; the handshake is a
@@ -226,6 +228,21 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         if engine.dialect.name == "mysql":
             # Committed, and nothing has run on it since: no transaction is open (see _reset).
             connection.connection.info[_COMMITTED] = True
+
+
+@contextmanager
+def snapshot_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in one read transaction whose selects all see one snapshot.
+
+    On MySQL the transaction is REPEATABLE READ (the engine's default is READ
+    COMMITTED), set by a statement of the transaction itself rather than on the
+    connection: a connection the server has dropped fails at that statement,
+    inside the caller's retries, and nothing has to be set back afterwards.
+    """
+    with engine.connect() as connection, connection.begin():
+        if engine.dialect.name == "mysql":
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield connection
 
 
 def max_allowed_packet(engine: Engine) -> int | None:

@@ -32,6 +32,7 @@ from ..db.engine import (
     max_allowed_packet,
     mysql_code,
     run_with_retries,
+    snapshot_transaction,
     write_transaction,
 )
 from ..db.schema import CATEGORY_TABLES, PAGE_INDEX, documents
@@ -82,11 +83,8 @@ class DbMessageStore(MessageStore):
         return self._run(f"read {deposition_id} {', '.join(wanted)}", lambda: self._load_once(deposition_id, wanted))
 
     def _load_once(self, deposition_id: str, content_types: list[str]) -> dict[str, Document]:
-        connection_options: dict[str, Any] = {}
-        if not is_sqlite(self.engine):
-            # One snapshot for the four selects: never a message without its status.
-            connection_options["isolation_level"] = "REPEATABLE READ"
-        with self.engine.connect().execution_options(**connection_options) as connection, connection.begin():
+        # One snapshot for the four selects: never a message without its status.
+        with snapshot_transaction(self.engine) as connection:
             return read_documents(connection, deposition_id, content_types)
 
     def save(self, document: Document) -> None:
@@ -280,16 +278,12 @@ class DbMessageStore(MessageStore):
         wanted = [validate_content_type(content_type) for content_type in content_types]
 
         def work() -> MessagePage:
-            with self.engine.connect().execution_options(**self._snapshot()) as connection, connection.begin():
+            with snapshot_transaction(self.engine) as connection:  # a count and its page agree
                 return _page(
                     connection, deposition_id, wanted, send_status, archived_only, offset, limit, with_origcomm
                 )
 
         return self._run(f"read a page of {deposition_id}", work)
-
-    def _snapshot(self) -> dict[str, Any]:
-        # One snapshot for several selects: a count and its page agree.
-        return {} if is_sqlite(self.engine) else {"isolation_level": "REPEATABLE READ"}
 
     def list_depositions(self) -> list[str]:
         def work() -> list[str]:
