@@ -141,6 +141,31 @@ def test_dual_writes_leave_no_journal_descriptor_open_whether_they_succeed_or_fa
     assert len(DbMessageStore(sqlite_url).load(DEP, "messages-to-depositor").messages) == 21
 
 
+@pytest.mark.mysql
+def test_a_write_interrupted_after_its_file_is_in_place_still_reaches_the_database(tmp_path, mysql_url, monkeypatch):
+    # The database commits once the archive file is in place, while the folder is synced. A
+    # caller interrupted there (the one fault injected) has its message in both stores.
+    import wwpdb.apps.msgmodule.stores.cif as cif_module
+
+    schema_versions.upgrade(mysql_url)
+    config = stage_config(tmp_path, "dual-write", mysql_url)
+    svc = service(config)
+    svc.set(DEP, {"message_text": "first"})
+    sync_folder = cif_module._fsync_dir
+
+    def interrupted(folder):
+        monkeypatch.setattr(cif_module, "_fsync_dir", sync_folder)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cif_module, "_fsync_dir", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        svc.set(DEP, {"message_text": "interrupted after the rename"})
+    texts = [m.message_text for m in DbMessageStore(mysql_url).load(DEP, "messages-to-depositor").messages]
+    assert texts == ["first", "interrupted after the rename"]
+    assert_stores_equal(config, mysql_url)
+    assert Journal(load_settings(config).journal_path).pending() == {}
+
+
 def test_a_sqlite_second_store_holds_no_write_lock_while_the_archive_is_written(tmp_path, sqlite_url, monkeypatch):
     # A database transaction runs beside the archive write only where it locks rows; SQLite's
     # locks the whole database, which would hold every other writer back for the file write.

@@ -25,6 +25,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -79,6 +80,10 @@ def file_name(deposition_id: str, content_type: str, version: int) -> str:
 # The document locks each thread holds: flock locks are per open file, so a second FileLock on a held
 # path would wait for itself.
 _HELD = threading.local()
+
+# Called by a write once its new file is in place, before the folder is synced: a dual write's
+# database transaction commits meanwhile (see stores.dual). Set only around one store call.
+AFTER_REPLACE: ContextVar[Callable[[], None] | None] = ContextVar("msgmodule_after_replace", default=None)
 
 
 class CifMessageStore(MessageStore):
@@ -335,6 +340,9 @@ class CifMessageStore(MessageStore):
         except BaseException:
             _remove_quietly(tmp_name)
             raise
+        in_place = AFTER_REPLACE.get()
+        if in_place is not None:
+            in_place()
         _fsync_dir(folder)
 
 

@@ -28,6 +28,7 @@ from ..journal import Journal, JsonLines
 from ..metrics import METRICS, Metrics
 from ..model import Document, Message, MessageStatus
 from .base import MessagePage, MessageStore
+from .cif import AFTER_REPLACE
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -200,7 +201,13 @@ class DualStore(MessageStore):
                 intent.wait_durable()  # the first store writes once this returns
                 return result
 
-            return self.primary.update(deposition_id, content_type, change_and_keep)
+            # Once the archive file is in place the database commits while the folder is synced: a
+            # crash before both are done leaves the intent, and reconcile copies the archive's copy.
+            in_place = AFTER_REPLACE.set(second.release)
+            try:
+                return self.primary.update(deposition_id, content_type, change_and_keep)
+            finally:
+                AFTER_REPLACE.reset(in_place)
 
         return self._write_both(deposition_id, content_type, write_primary, written, second)
 
@@ -244,13 +251,18 @@ class DualStore(MessageStore):
         try:
             result = write_primary(intent)
             intent.wait_durable()  # waited for already, before the first write
-        except BaseException:
-            if second is not None:
-                second.withdraw()  # the first write did not happen: neither does the second
+        except BaseException as exc:
+            # The first write did not happen: neither does the second. Unless the file was already
+            # in place (interrupted after it): then the second commits, or is journaled as failed.
+            first_in = second is not None and second.released
+            second_in = second.withdraw() if second is not None else False
             with contextlib.suppress(MessagingError):  # the caller hears of the write's failure, not these
                 intent.wait_durable()
             with contextlib.suppress(MessagingError):
-                self.journal.finish(intent.id)  # nothing was written: nothing to reconcile
+                if first_in and not second_in:
+                    self.journal.record(deposition_id, content_type, self.secondary.name, f"interrupted: {exc!r}")
+            with contextlib.suppress(MessagingError):
+                self.journal.finish(intent.id)
             raise
         try:
             if failed is not None:
@@ -347,11 +359,20 @@ class _Decision:
         self._go = False
 
     def tell(self, go: bool) -> None:
-        self._go = go
-        self._told.set()
+        if not self._told.is_set():  # the first word stands: once the file is in, it commits
+            self._go = go
+            self._told.set()
 
     def wait(self) -> bool:
         self._told.wait()
+        return self._go
+
+    @property
+    def told(self) -> bool:
+        return self._told.is_set()
+
+    @property
+    def go(self) -> bool:
         return self._go
 
 
@@ -392,6 +413,11 @@ class _SecondWrite:
             return
         self._decision, self._job = decision, job
 
+    def release(self) -> None:
+        """Let the change commit (the first write is in), without waiting for it."""
+        if self._decision is not None and self._job is not None:
+            self._decision.tell(True)
+
     def commit(self) -> None:
         """Let the change commit and wait for it; raises what the second store raised."""
         assert self._decision is not None and self._job is not None
@@ -405,11 +431,21 @@ class _SecondWrite:
             with contextlib.suppress(Exception):
                 self.commit()
 
-    def withdraw(self) -> None:
-        """Roll the change back (if it got that far) and wait until it is gone."""
+    @property
+    def released(self) -> bool:
+        """Whether the change was let commit (the first write is in)."""
+        return self._decision is not None and self._decision.told and self._decision.go
+
+    def withdraw(self) -> bool:
+        """Roll the change back, unless it was released, and wait until it is over.
+
+        Returns whether the change committed.
+        """
         if self._decision is None or self._job is None:
-            return
+            return False
         self._decision.tell(False)
         job, self._job = self._job, None
-        with contextlib.suppress(Exception):  # nothing of it stays either way
-            job.result()
+        try:
+            return bool(job.result())
+        except Exception:  # noqa: BLE001 - a failed change left nothing
+            return False
