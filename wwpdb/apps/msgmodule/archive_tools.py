@@ -263,7 +263,7 @@ def _migrate(
             continue
         try:
             source.document = _parse(source, key[0])
-            check_document_packet(source.document, packet, engine.url)
+            check_document_packet(source.document, packet, engine.url, source_size=len(source.data))
         except (CifParseError, ValueTooLargeError) as exc:
             outcome.errors.append(str(exc))
             entry["action"] = "failed"

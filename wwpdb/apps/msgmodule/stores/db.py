@@ -344,6 +344,9 @@ def wire_size(value: str) -> int:
     return len(value.encode("utf-8", "surrogatepass")) + sum(value.count(c) for c in _ESCAPED_BY_DRIVER)
 
 
+_KEY_CHARACTERS = 2 * 32 + 20  # source_deposition_id and source_content_type, and the row's position
+
+
 def check_packet(table: str, params: dict[str, Any], packet: int | None, url: Any) -> None:
     """Refuse a row whose statement would exceed the server's max_allowed_packet.
 
@@ -367,9 +370,16 @@ def check_packet(table: str, params: dict[str, Any], packet: int | None, url: An
     )
 
 
-def check_document_packet(document: Document, packet: int | None, url: Any) -> None:
-    """`check_packet` for every row of a document (before writing it at all)."""
+def check_document_packet(document: Document, packet: int | None, url: Any, source_size: int | None = None) -> None:
+    """`check_packet` for every row of a document (before writing it at all).
+
+    `source_size`: the bytes of the file the document was read from. No row holds
+    more characters than that file (decoding only shortens text) besides the
+    document's key, so a file far below the limit needs no row checked.
+    """
     if packet is None:
+        return
+    if source_size is not None and (source_size + _KEY_CHARACTERS) * 8 + STATEMENT_OVERHEAD <= packet:
         return
     for category in CATEGORIES:
         for order, row in enumerate(document.rows(category)):
