@@ -510,3 +510,62 @@ def test_migration_falls_back_to_inserts_when_the_server_refuses_local_files(exa
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f"SET GLOBAL local_infile = {int(was)}")
+
+
+@pytest.mark.mysql
+def test_a_deadlock_during_a_bulk_load_reaches_the_retries_as_a_deadlock(mysql_url):
+    # InnoDB rolls back a deadlock victim's whole transaction, savepoint and all: the load must
+    # raise the deadlock itself (which is retried), not the failure to roll back to the savepoint.
+    import threading
+
+    from sqlalchemy import create_engine
+
+    from wwpdb.apps.msgmodule.db.engine import is_transient, mysql_code, write_transaction
+    from wwpdb.apps.msgmodule.stores.db import bulk_insert_rows
+
+    schema_versions.upgrade(mysql_url)
+    info = CATEGORY_TABLES["pdbx_deposition_message_info"]
+    other = create_engine(mysql_url)
+    holder = other.connect()
+    holder.begin()
+    # The other transaction holds row id 5 and has changed many rows, so InnoDB picks ours as the victim.
+    holder.exec_driver_sql(
+        "INSERT INTO pdbx_deposition_message_status (source_deposition_id, source_content_type, row_order) "
+        "SELECT 'D_OTHER', 'x', seq FROM seq_1_to_2000"
+    )
+    holder.exec_driver_sql(
+        "INSERT INTO pdbx_deposition_message_info (id, source_deposition_id, source_content_type, row_order) "
+        "VALUES (5, 'D_OTHER', 'x', 0)"
+    )
+    raised: list[BaseException] = []
+    row = {"id": 5, "source_deposition_id": "D_MINE", "source_content_type": "x", "row_order": 0, "message_id": "m"}
+
+    def load() -> None:
+        try:
+            with write_transaction(get_engine(mysql_url, bulk_load=True)) as connection:
+                connection.execute(documents.insert().values(source_deposition_id="D_MINE", source_content_type="x"))
+                bulk_insert_rows(connection, info, [row])  # waits for row id 5
+        except BaseException as exc:  # noqa: BLE001 - examined below
+            raised.append(exc)
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        with other.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+            deadline = time.monotonic() + 20
+            waiting = (
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                "WHERE LEFT(INFO, 9) = 'LOAD DATA' AND TIME_MS > 300"
+            )
+            while not watcher.exec_driver_sql(waiting).scalar():  # a load of one row waits for nothing else
+                assert time.monotonic() < deadline and not raised, f"the load never waited: {raised}"
+                time.sleep(0.02)
+        # Now the other transaction waits for our document row: a deadlock.
+        holder.exec_driver_sql("SELECT * FROM msgmodule_document WHERE source_deposition_id = 'D_MINE' FOR UPDATE")
+        loader.join(30)
+        assert len(raised) == 1, raised
+        assert mysql_code(raised[0]) == 1213 and is_transient(raised[0])
+    finally:
+        holder.rollback()
+        holder.close()
+        other.dispose()

@@ -316,6 +316,19 @@ def test_a_read_sees_one_snapshot_and_leaves_the_connection_read_committed(mysql
         other.dispose()
 
 
+def test_a_connection_found_gone_is_retried_whatever_code_the_server_gave():
+    # MySQL 8 answers a query on a connection it dropped for inactivity with 4031, which MariaDB
+    # never sends (so this one is built, not caused); SQLAlchemy knows it for a disconnect.
+    import pymysql
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from wwpdb.apps.msgmodule.db.engine import is_transient
+
+    inactive = pymysql.err.OperationalError(4031, "The client was disconnected by the server because of inactivity.")
+    assert is_transient(OperationalError("SELECT 1", None, inactive, connection_invalidated=True))
+    assert not is_transient(ProgrammingError("SELEC 1", None, pymysql.err.ProgrammingError(1064, "syntax")))
+
+
 def test_save_to_an_unreachable_server_is_a_typed_error():
     from wwpdb.apps.msgmodule.model import Document
 

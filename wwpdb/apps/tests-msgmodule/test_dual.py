@@ -166,6 +166,42 @@ def test_a_write_interrupted_after_its_file_is_in_place_still_reaches_the_databa
     assert Journal(load_settings(config).journal_path).pending() == {}
 
 
+@pytest.mark.parametrize("how", ["update", "save"])
+def test_a_write_interrupted_right_after_its_rename_is_journaled_for_reconcile(tmp_path, db_url, monkeypatch, how):
+    # Interrupted after the archive file is renamed into place but before the database hears of
+    # it (the one fault injected): the archive has the change, so the journal must say so.
+    import wwpdb.apps.msgmodule.stores.cif as cif_module
+    from wwpdb.apps.msgmodule.model import Message as ModelMessage
+
+    schema_versions.upgrade(db_url)
+    config = stage_config(tmp_path, "dual-write", db_url)
+    svc = service(config)
+    svc.set(DEP, {"message_text": "first"})
+    real_replace = os.replace
+
+    def replace_then_interrupt(source, target):
+        real_replace(source, target)
+        if str(target).endswith(".V1"):
+            monkeypatch.setattr(cif_module.os, "replace", real_replace)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cif_module.os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        if how == "update":
+            svc.set(DEP, {"message_text": "interrupted right after the rename"})
+        else:
+            document = cif_of(config).load(DEP, "messages-to-depositor")
+            document.messages.append(ModelMessage(str(len(document.messages) + 1), "saved-whole"))
+            from wwpdb.apps.msgmodule.stage.routing import open_site_store
+
+            open_site_store(load_settings(config)).save(document)
+    journal = Journal(load_settings(config).journal_path)
+    assert list(journal.pending()) != []
+    assert run(["reconcile", "--config", write_config(config)]) == 0
+    assert_stores_equal(config, db_url)
+    assert len(DbMessageStore(db_url).load(DEP, "messages-to-depositor").messages) == 2
+
+
 def test_a_sqlite_second_store_holds_no_write_lock_while_the_archive_is_written(tmp_path, sqlite_url, monkeypatch):
     # A database transaction runs beside the archive write only where it locks rows; SQLite's
     # locks the whole database, which would hold every other writer back for the file write.

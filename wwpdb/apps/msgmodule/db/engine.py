@@ -287,6 +287,10 @@ def is_transient(exc: BaseException) -> bool:
     """
     if not isinstance(exc, DBAPIError) or _while_connecting(exc):
         return False
+    if exc.connection_invalidated:
+        # A connection SQLAlchemy knows to be gone (whatever the server's code for it: 2006, 2013,
+        # MySQL 8's 4031 after wait_timeout...): the transaction died with it; a new one may pass.
+        return True
     code = _mysql_code(exc)
     if code is not None:
         return code in _TRANSIENT_MYSQL

@@ -480,10 +480,6 @@ def insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str, Any
 _LOAD_REFUSED = frozenset({1148, 2068, 3948, 4166})
 
 
-class _NotExact(Exception):  # noqa: N818 - not an error: the load is undone and the rows inserted instead
-    """LOAD DATA changed a value (a warning) or stored another number of rows than it was given."""
-
-
 def _tsv_field(value: Any) -> str:
     """A value as a field of LOAD DATA's default format: backslash escapes, \\N for NULL."""
     if value is None:
@@ -536,19 +532,22 @@ def bulk_insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str
     with tempfile.NamedTemporaryFile("wb", prefix="msgmodule-load-", suffix=".tsv") as handle:
         handle.write("".join(lines).encode("utf-8"))
         handle.flush()
+        savepoint = connection.begin_nested()
         try:
-            with connection.begin_nested():
-                loaded = connection.exec_driver_sql(statement, (handle.name,)).rowcount
-                warnings = connection.exec_driver_sql("SELECT @@warning_count").scalar()
-                if warnings or loaded != len(rows):
-                    raise _NotExact
-            return
-        except _NotExact:
-            pass
+            loaded = connection.exec_driver_sql(statement, (handle.name,)).rowcount
+            warnings = connection.exec_driver_sql("SELECT @@warning_count").scalar()
         except DBAPIError as exc:
             if mysql_code(exc) not in _LOAD_REFUSED:
+                # Raised as it is, the savepoint left alone: a deadlock has rolled back the whole
+                # transaction, savepoint and all, and the caller's retries must see the deadlock.
                 raise
+            savepoint.rollback()
             engine.msgmodule_bulk_load = False  # type: ignore[attr-defined]
+        else:
+            if not warnings and loaded == len(rows):
+                savepoint.commit()
+                return
+            savepoint.rollback()
     insert_rows(connection, table, rows)
 
 

@@ -252,14 +252,17 @@ class DualStore(MessageStore):
             result = write_primary(intent)
             intent.wait_durable()  # waited for already, before the first write
         except BaseException as exc:
-            # The first write did not happen: neither does the second. Unless the file was already
-            # in place (interrupted after it): then the second commits, or is journaled as failed.
+            # A store's own error comes before anything of its write is in place: the second write
+            # does not happen either. Unless the first was released (its file is in place): then the
+            # second commits. Anything else (an interrupt, a bug) may have come after the first write
+            # landed: unless the second is in too, the document is journaled and reconcile copies it.
             first_in = second is not None and second.released
             second_in = second.withdraw() if second is not None else False
+            unsure = first_in or not isinstance(exc, MessagingError)
             with contextlib.suppress(MessagingError):  # the caller hears of the write's failure, not these
                 intent.wait_durable()
             with contextlib.suppress(MessagingError):
-                if first_in and not second_in:
+                if unsure and not second_in:
                     self.journal.record(deposition_id, content_type, self.secondary.name, f"interrupted: {exc!r}")
             with contextlib.suppress(MessagingError):
                 self.journal.finish(intent.id)
