@@ -264,10 +264,6 @@ _DOES_NOT_FIT = {1406, 1264}  # data too long for a column, a number out of its 
 
 def mysql_code(exc: BaseException) -> int | None:
     """The MySQL error number of a driver error SQLAlchemy wrapped, if it has one."""
-    return _mysql_code(exc)
-
-
-def _mysql_code(exc: BaseException) -> int | None:
     orig = getattr(exc, "orig", None)
     args = getattr(orig, "args", ())
     if args and isinstance(args[0], int):
@@ -291,7 +287,7 @@ def is_transient(exc: BaseException) -> bool:
         # A connection SQLAlchemy knows to be gone (whatever the server's code for it: 2006, 2013,
         # MySQL 8's 4031 after wait_timeout...): the transaction died with it; a new one may pass.
         return True
-    code = _mysql_code(exc)
+    code = mysql_code(exc)
     if code is not None:
         return code in _TRANSIENT_MYSQL
     message = str(getattr(exc, "orig", exc)).lower()
@@ -301,7 +297,7 @@ def is_transient(exc: BaseException) -> bool:
 def translate(exc: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
     """A typed, actionable error for a database failure."""
     where = mask_url(url)
-    code = _mysql_code(exc)
+    code = mysql_code(exc)
     detail = str(getattr(exc, "orig", exc)).strip()
     if code in _CANNOT_CONNECT or (_while_connecting(exc) and code in _TRANSIENT_MYSQL):
         return BackendUnavailableError(

@@ -371,11 +371,8 @@ class _Decision:
         return self._go
 
     @property
-    def told(self) -> bool:
-        return self._told.is_set()
-
-    @property
     def go(self) -> bool:
+        """Told to go (never true before it is told)."""
         return self._go
 
 
@@ -437,7 +434,7 @@ class _SecondWrite:
     @property
     def released(self) -> bool:
         """Whether the change was let commit (the first write is in)."""
-        return self._decision is not None and self._decision.told and self._decision.go
+        return self._decision is not None and self._decision.go
 
     def withdraw(self) -> bool:
         """Roll the change back, unless it was released, and wait until it is over.
