@@ -117,6 +117,14 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def takes_batches(engine: Engine) -> bool:
+    """Whether the engine's connections run several statements in one query (see db.statements)."""
+    return bool(getattr(engine, "msgmodule_multi_statements", False))
+
+
+_MULTI_STATEMENTS = 1 << 16  # the MySQL protocol's CLIENT_MULTI_STATEMENTS capability
+
+
 def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -146,9 +154,16 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
         )
 
         engine.msgmodule_bulk_load = bulk_load  # type: ignore[attr-defined]
+        # PyMySQL connections take several statements in one query (db.statements.StatementBatch):
+        # a dual write's database half is then one round trip and a commit. Values are escaped
+        # by the driver as for one statement; no statement text is ever built from input.
+        multi_statements = engine.dialect.driver == "pymysql"
+        engine.msgmodule_multi_statements = multi_statements  # type: ignore[attr-defined]
 
         @event.listens_for(engine, "do_connect")
         def _do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            if multi_statements:
+                cparams["client_flag"] = cparams.get("client_flag", 0) | _MULTI_STATEMENTS
             try:
                 return dialect.loaded_dbapi.connect(*cargs, **cparams)
             except Exception as exc:

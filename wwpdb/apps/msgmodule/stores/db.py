@@ -33,9 +33,11 @@ from ..db.engine import (
     mysql_code,
     run_with_retries,
     snapshot_transaction,
+    takes_batches,
     write_transaction,
 )
 from ..db.schema import CATEGORY_TABLES, PAGE_INDEX, documents
+from ..db.statements import Runner, StatementBatch, run_compiled
 from ..errors import InvalidInputError
 from ..model import (
     CATEGORIES,
@@ -139,10 +141,15 @@ class DbMessageStore(MessageStore):
 
         def work() -> None:
             with self._write_transaction() as connection:
-                _lock_document(connection, deposition_id, content_type)
-                if before is not None and _holds(connection, before, after):
-                    _write_changes(connection, before, after)
+                if before is not None and takes_batches(self.engine):
+                    held = _write_batched(connection, before, after)
                 else:
+                    _lock_document(connection, deposition_id, content_type)
+                    held = before is not None and _holds(connection, before, after)
+                    if held:
+                        assert before is not None
+                        _write_changes(connection, before, after)
+                if not held:  # the stored copy differs: replaced whole, in the same transaction
                     _delete_document(connection, deposition_id, content_type)
                     insert_document(connection, after)
                 if not go():
@@ -423,13 +430,13 @@ def _always() -> bool:
     return True
 
 
-def _lock_document(connection: Connection, deposition_id: str, content_type: str) -> None:
+def _lock_document(connection: Connection, deposition_id: str, content_type: str, run: Runner = run_compiled) -> None:
     """Create or bump the document's row, holding its exclusive lock until the transaction ends.
 
     One upsert takes the exclusive lock at once; a separate insert-then-select
     would take a shared lock first and deadlock between writers upgrading it.
     """
-    run_compiled(connection, ("lock",), _lock_statement, {"d": deposition_id, "c": content_type})
+    run(connection, ("lock",), _lock_statement, {"d": deposition_id, "c": content_type})
 
 
 def _lock_statement(dialect: str) -> Any:
@@ -454,7 +461,7 @@ def row_params(document: Document, category: Category, row: Row, order: int) -> 
     return params
 
 
-def insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str, Any]], run: Runner = run_compiled) -> None:
     """Multi-row INSERTs in batches capped by row count and by bytes (below max_allowed_packet)."""
     packet = max_allowed_packet(connection.engine)
     cap = BATCH_BYTES if packet is None else max(1024, min(BATCH_BYTES, packet // 2))
@@ -465,12 +472,12 @@ def insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str, Any
         if packet is not None and row_size * 8 + STATEMENT_OVERHEAD > packet:
             check_packet(table.name, params, packet, connection.engine.url)
         if batch and (len(batch) >= BATCH_ROWS or size + row_size > cap):
-            _insert_batch(connection, table, batch)
+            _insert_batch(connection, table, batch, run)
             batch, size = [], 0
         batch.append(params)
         size += row_size
     if batch:
-        _insert_batch(connection, table, batch)
+        _insert_batch(connection, table, batch, run)
 
 
 # -- bulk loading (migration) ---------------------------------------------------------------
@@ -551,49 +558,14 @@ def bulk_insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str
     insert_rows(connection, table, rows)
 
 
-def _insert_batch(connection: Connection, table: Any, batch: list[dict[str, Any]]) -> None:
+def _insert_batch(connection: Connection, table: Any, batch: list[dict[str, Any]], run: Runner = run_compiled) -> None:
     names = tuple(batch[0])
-    run_compiled(
+    run(
         connection,
         ("insert", table.name, names),
         lambda _dialect: insert(table).values({name: bindparam(name) for name in names}),
         batch,
     )
-
-
-# -- statements compiled once per dialect --------------------------------------------------
-
-_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
-
-
-def run_compiled(
-    connection: Connection,
-    key: tuple[Any, ...],
-    build: Callable[[str], Any],
-    params: dict[str, Any] | list[dict[str, Any]],
-) -> Any:
-    """Run the statement `build(dialect name)` makes, compiled once per dialect and key, as driver SQL.
-
-    A write of one message runs a handful of small statements; SQLAlchemy's work
-    per execution (finding the compiled form, binding each value) costs the
-    caller several times what the server spends on them. Errors are SQLAlchemy's
-    as with `execute`. The statements' values must need no type conversion
-    (text and integers).
-    """
-    dialect = connection.dialect
-    found = _COMPILED.get((dialect.name,) + key)
-    if found is None:
-        compiled = build(dialect.name).compile(dialect=dialect)
-        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-        found = _COMPILED[(dialect.name,) + key] = (str(compiled), order, dict(compiled.params))
-    sql, order, fixed = found
-    rows = params if isinstance(params, list) else [params]
-    if fixed:
-        rows = [{**fixed, **row} for row in rows]
-    values: Any = rows if order is None else [tuple(row[name] for name in order) for row in rows]
-    if isinstance(params, list):
-        return connection.exec_driver_sql(sql, values)
-    return connection.exec_driver_sql(sql, values[0])
 
 
 def insert_document(connection: Connection, document: Document) -> None:
@@ -605,7 +577,7 @@ def insert_document(connection: Connection, document: Document) -> None:
             insert_rows(connection, CATEGORY_TABLES[category.name], params)
 
 
-def _write_changes(connection: Connection, before: Document, after: Document) -> None:
+def _write_changes(connection: Connection, before: Document, after: Document, run: Runner = run_compiled) -> None:
     """Write only what changed between two versions of a document, position by position."""
     deposition_id, content_type = after.deposition_id, after.content_type
     engine = connection.engine
@@ -622,26 +594,40 @@ def _write_changes(connection: Connection, before: Document, after: Document) ->
                 connection,
                 table,
                 [row_params(after, category, new_rows[order], order) for order in range(kept, len(new_rows))],
+                run,
             )
             continue
         for order in changed:
             if packet is not None:
                 check_packet(table.name, row_params(after, category, new_rows[order], order), packet, engine.url)
             values = {"v_" + item: value for item, value in new_rows[order].as_dict().items()}
-            run_compiled(
+            run(
                 connection,
                 ("update row", table.name),
                 partial(_row_update, table, category),
                 {**values, "d": deposition_id, "c": content_type, "o": order},
             )
         if len(old_rows) > len(new_rows):
-            where = _document_filter(table, deposition_id, content_type)
-            connection.execute(delete(table).where(and_(where, table.c.row_order >= len(new_rows))))
+            run(
+                connection,
+                ("truncate", table.name),
+                partial(_truncate, table),
+                {"d": deposition_id, "c": content_type, "o": len(new_rows)},
+            )
         if len(new_rows) > len(old_rows):
             params = [
                 row_params(after, category, new_rows[order], order) for order in range(len(old_rows), len(new_rows))
             ]
-            insert_rows(connection, table, params)
+            insert_rows(connection, table, params, run)
+
+
+def _truncate(table: Any, _dialect: str) -> Any:
+    """DELETE of a document's rows from a position on."""
+    return delete(table).where(
+        table.c.source_deposition_id == bindparam("d"),
+        table.c.source_content_type == bindparam("c"),
+        table.c.row_order >= bindparam("o"),
+    )
 
 
 def _row_update(table: Any, category: Category, _dialect: str) -> Any:
@@ -754,17 +740,51 @@ def _holds(connection: Connection, before: Document, after: Document) -> bool:
     each table that changes: positions then mean the same rows in both stores.
     All the counts come back from one query.
     """
+    changed, counted = _count_rows(connection, before, after, run_compiled)
+    return not changed or _counts_match(before, changed, counted.one())
+
+
+def _count_rows(connection: Connection, before: Document, after: Document, run: Runner) -> tuple[list[Category], Any]:
+    """The categories that change between the two, and what `run` made of the query counting their stored rows."""
     changed = [category for category in CATEGORIES if before.rows(category) != after.rows(category)]
     if not changed:
-        return True
+        return [], None
     names = tuple(category.name for category in changed)
-    counts = run_compiled(
+    counted = run(
         connection,
         ("holds", names),
         lambda _dialect: select(*(_COUNT_ROWS[name].scalar_subquery() for name in names)),
         {"d": before.deposition_id, "c": before.content_type},
-    ).one()
+    )
+    return changed, counted
+
+
+def _counts_match(before: Document, changed: list[Category], counts: Sequence[Any]) -> bool:
     return all(count == len(before.rows(category)) for count, category in zip(counts, changed, strict=True))
+
+
+def _write_batched(connection: Connection, before: Document, after: Document) -> bool:
+    """Lock the document, count its rows and write the change, in one round trip (more for a large change).
+
+    Returns whether the stored document held `before` when counted (under the
+    lock, before the change); if not, the caller replaces what was written.
+    """
+    batch = StatementBatch(connection, _batch_cap(connection))
+    _lock_document(connection, after.deposition_id, after.content_type, batch.run)
+    changed, counted = _count_rows(connection, before, after, batch.run)
+    _write_changes(connection, before, after, batch.run)
+    answers = batch.send()
+    if not changed:
+        return True
+    rows = answers[counted].rows
+    assert rows is not None
+    return _counts_match(before, changed, rows[0])
+
+
+def _batch_cap(connection: Connection) -> int:
+    """Characters of statements per query: at most 4 bytes each, well below max_allowed_packet."""
+    packet = max_allowed_packet(connection.engine)
+    return BATCH_BYTES if packet is None else max(1024, min(BATCH_BYTES, packet // 8))
 
 
 ORIGCOMM_TABLE = CATEGORY_TABLES["pdbx_deposition_message_origcomm_reference"]

@@ -337,21 +337,26 @@ os.register_at_fork(after_in_child=_forget_writers)
 class _Intent:
     """The journal entry of one dual write, recorded before the first write.
 
-    It reaches the disk in a thread while the first store reads the document;
-    `wait_durable` (called before the first write lands) returns once it is there.
+    Written at once; `wait_durable` (called before the first write lands, once
+    the second write's statements are on their way) waits for it to reach the
+    disk, so the database's work overlaps the sync.
     """
 
     def __init__(self, journal: Journal, deposition_id: str, content_type: str, target: str) -> None:
-        self.id, make_durable = journal.begin_pending(deposition_id, content_type, target)
-        self._durable: Future[None] | None = None
-        try:
-            self._durable = _second_writers().submit(make_durable)
-        except RuntimeError:  # no thread to be had (the interpreter is shutting down): wait here
-            make_durable()
+        self.id, self._make_durable = journal.begin_pending(deposition_id, content_type, target)
+        self._synced = False
+        self._failed: BaseException | None = None
 
     def wait_durable(self) -> None:
-        if self._durable is not None:
-            self._durable.result()
+        if self._failed is not None:
+            raise self._failed
+        if not self._synced:
+            try:
+                self._make_durable()
+            except BaseException as exc:
+                self._failed = exc
+                raise
+            self._synced = True
 
 
 class _Decision:

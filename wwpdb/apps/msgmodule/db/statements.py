@@ -1,0 +1,146 @@
+"""Statements compiled once, run as driver SQL one at a time or, on MySQL, several in one round trip.
+
+A write of one message runs a handful of small statements; SQLAlchemy's work per
+execution (finding the compiled form, binding each value) costs the caller several
+times what the server spends on them, and each statement's round trip hands the
+interpreter between threads twice. `run_compiled` skips the first cost;
+`StatementBatch` sends the statements of a transaction that need no answer in
+between as one multi-statement query (MySQL connections here allow them, see
+engine.get_engine), with the driver escaping every value as it does for one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+# A statement's driver SQL, the order of its positional parameters (None: by name), fixed values.
+_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+Params = dict[str, Any] | list[dict[str, Any]]
+
+
+def compiled(
+    connection: Connection, key: tuple[Any, ...], build: Callable[[str], Any], params: Params
+) -> tuple[str, Any]:
+    """The driver SQL of `build(dialect name)` (compiled once per dialect and key) and its parameters."""
+    dialect = connection.dialect
+    found = _COMPILED.get((dialect.name,) + key)
+    if found is None:
+        statement = build(dialect.name).compile(dialect=dialect)
+        order = tuple(statement.positiontup) if statement.positional and statement.positiontup else None
+        found = _COMPILED[(dialect.name,) + key] = (str(statement), order, dict(statement.params))
+    sql, order, fixed = found
+    rows = params if isinstance(params, list) else [params]
+    if fixed:
+        rows = [{**fixed, **row} for row in rows]
+    values: Any = rows if order is None else [tuple(row[name] for name in order) for row in rows]
+    return sql, values if isinstance(params, list) else values[0]
+
+
+def run_compiled(connection: Connection, key: tuple[Any, ...], build: Callable[[str], Any], params: Params) -> Any:
+    """Run the statement `build(dialect name)` makes, compiled once per dialect and key, as driver SQL.
+
+    A list of parameter sets runs it for each (one multi-row INSERT on MySQL).
+    Errors are SQLAlchemy's as with `execute`. The statements' values must need
+    no type conversion (text and integers).
+    """
+    sql, values = compiled(connection, key, build, params)
+    return connection.exec_driver_sql(sql, values)
+
+
+# The signature of run_compiled: writers take one, to run their statements now or in a batch.
+Runner = Callable[[Connection, tuple[Any, ...], Callable[[str], Any], Params], Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one statement of a batch returned: rows (a query) or the rows it touched."""
+
+    rowcount: int
+    rows: tuple[tuple[Any, ...], ...] | None
+
+
+class StatementBatch:
+    """Statements of one MySQL transaction, sent together once the caller needs their answers.
+
+    `run` has run_compiled's signature and returns the statement's place in the
+    batch; `send` sends what is queued and returns every answer so far, in order.
+    Queued statements above `cap` bytes go in more than one query. A failing
+    statement stops the rest (the server runs none after it) and raises as
+    SQLAlchemy would; the transaction is the caller's to roll back.
+    """
+
+    def __init__(self, connection: Connection, cap: int) -> None:
+        self.connection = connection
+        self.cap = cap
+        self._queued: list[str] = []
+        self._size = 0
+        self._answers: list[Answer] = []
+        self._count = 0
+        self._escaping: Any = None
+
+    def run(self, connection: Connection, key: tuple[Any, ...], build: Callable[[str], Any], params: Params) -> int:
+        assert connection is self.connection
+        sql, values = compiled(connection, key, build, params)
+        if self._escaping is None:  # the driver's escaping, as this connection's settings ask
+            self._escaping = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        escape = self._escaping.mogrify
+        if isinstance(values, list):
+            # One multi-row INSERT, as the driver's executemany makes it.
+            head, marker, template = sql.rpartition(" VALUES ")
+            if not marker or not head.startswith("INSERT"):
+                raise ValueError(f"a batch takes several parameter sets only for an INSERT ... VALUES, not {sql!r}")
+            text = head + marker + ",".join(escape(template, row) for row in values)
+        else:
+            text = escape(sql, values)
+        if self._queued and self._size + len(text) > self.cap:
+            self.send()
+        self._queued.append(text)
+        self._size += len(text)
+        self._count += 1
+        return self._count - 1
+
+    def send(self) -> list[Answer]:
+        if not self._queued:
+            return self._answers
+        queued, self._queued, self._size = self._queued, [], 0
+        self._answers.extend(self._execute(";\n".join(queued), len(queued)))
+        return self._answers
+
+    def _execute(self, sql: str, expected: int) -> list[Answer]:
+        connection = self.connection
+        dialect = connection.dialect
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        answers: list[Answer] = []
+        try:
+            cursor.execute(sql)  # no parameters: the values are in the text, escaped
+            while True:
+                rows = tuple(cursor.fetchall()) if cursor.description else None
+                answers.append(Answer(cursor.rowcount, rows))
+                if not cursor.nextset():
+                    break
+        except dialect.loaded_dbapi.Error as exc:
+            gone = dialect.is_disconnect(exc, raw, cursor)
+            if gone:
+                connection.invalidate(exc)
+            raise DBAPIError.instance(
+                sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=dialect
+            ) from exc
+        except BaseException as exc:
+            # Interrupted while answers were still coming: the connection cannot be used again.
+            connection.invalidate(exc if isinstance(exc, Exception) else None)
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
+        if len(answers) != expected:
+            raise RuntimeError(f"a batch of {expected} statements returned {len(answers)} answers")
+        return answers
