@@ -219,6 +219,37 @@ def test_a_lock_wait_timeout_is_retried_and_then_succeeds(mysql_url):
 
 
 @pytest.mark.mysql
+def test_a_lock_never_released_fails_after_five_attempts_and_another_error_after_one(mysql_url):
+    schema_versions.upgrade(mysql_url)
+    engine = get_engine(mysql_url)
+    DbMessageStore(mysql_url).put_message("D_1", TO, Message(message_id="m"))
+    attempts: list[str] = []
+
+    def locked_out() -> None:
+        attempts.append("lock")
+        with engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1")
+            connection.execute(select(documents).with_for_update()).all()
+
+    def bad_statement() -> None:
+        attempts.append("syntax")
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELEC 1")
+
+    blocker = engine.connect()
+    blocker.begin()
+    blocker.execute(select(documents).with_for_update())
+    try:
+        with pytest.raises(MessagingError, match="Lock wait timeout"):
+            run_with_retries(engine, "test lock", locked_out)
+    finally:
+        blocker.close()
+    with pytest.raises(MessagingError, match="syntax"):
+        run_with_retries(engine, "test syntax", bad_statement)
+    assert attempts == ["lock"] * 5 + ["syntax"]
+
+
+@pytest.mark.mysql
 def test_connections_the_server_dropped_are_replaced_without_failing_a_call_or_writing_twice(mysql_url):
     # Pooled connections are not pinged before use: the server killing them (a restart,
     # wait_timeout) must cost the next reads and writes a retry on a new connection, never a
