@@ -103,9 +103,34 @@ def test_a_batch_larger_than_its_cap_goes_in_several_queries_with_every_answer_i
             batch.run(connection, ("scratch ids",), build_count, {}),
         ]
         answers = batch.send()
-    assert places == [0, 1, 2, 3]
-    assert [answer.rowcount for answer in answers] == [1, 1, 2, 3]
-    assert [answer.rows for answer in answers] == [None, ((1,),), None, ((1,), (2,), (3,))]
+    assert places == [0, 1, 3, 4]  # the two rows went in two INSERTs: together they pass the cap
+    assert [answer.rowcount for answer in answers] == [1, 1, 1, 1, 3]
+    assert [answer.rows for answer in answers] == [None, ((1,),), None, None, ((1,), (2,), (3,))]
+
+
+def test_new_rows_larger_together_than_max_allowed_packet_go_in_several_queries(mysql_url):
+    from wwpdb.apps.msgmodule.db.engine import dispose_engines
+
+    schema_versions.upgrade(mysql_url)
+    admin = create_engine(mysql_url.split("?")[0].rsplit("/", 1)[0], isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        default = connection.exec_driver_sql("SELECT @@GLOBAL.max_allowed_packet").scalar_one()
+        connection.exec_driver_sql("SET GLOBAL max_allowed_packet = 1048576")  # new connections get 1 MiB
+    try:
+        dispose_engines()
+        store = DbMessageStore(mysql_url)
+        store.save(a_document(1))
+        before = store.load(DEP, TO)
+        after = before
+        for number in range(4):  # 400 kB a row (four bytes a character): one alone fits, four do not
+            after = with_new_message(after, f"big{number}", "😀" * 100_000)
+        store.apply_change(DEP, TO, before, after)
+        assert store.load(DEP, TO) == after
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"SET GLOBAL max_allowed_packet = {int(default)}")
+        admin.dispose()
+        dispose_engines()
 
 
 def test_a_change_handed_over_on_a_connection_the_server_dropped_is_retried_and_written_once(mysql_url):
@@ -113,6 +138,13 @@ def test_a_change_handed_over_on_a_connection_the_server_dropped_is_retried_and_
     store = DbMessageStore(mysql_url)
     store.save(a_document(2))
     database = get_engine(mysql_url).url.database
+    engine = get_engine(mysql_url)
+    # As many connections in the pool as it keeps (more than a call's attempts), all dropped below.
+    warm = [engine.connect() for _ in range(engine.pool.size())]
+    for connection in warm:
+        connection.exec_driver_sql("SELECT 1")
+    for connection in warm:
+        connection.close()
     admin = create_engine(mysql_url.split("?")[0].rsplit("/", 1)[0], isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:

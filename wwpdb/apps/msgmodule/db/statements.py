@@ -12,6 +12,7 @@ engine.get_engine), with the driver escaping every value as it does for one.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,10 @@ def run_compiled(connection: Connection, key: tuple[Any, ...], build: Callable[[
     return connection.exec_driver_sql(sql, values)
 
 
+# A multi-row INSERT repeats the row after VALUES: one parenthesis of placeholders, nothing after it.
+_PLACEHOLDER = re.compile(r"%\(\w+\)s|%s")
+_ONE_ROW = re.compile(r"\([ ,]*\)")
+
 # The signature of run_compiled: writers take one, to run their statements now or in a batch.
 Runner = Callable[[Connection, tuple[Any, ...], Callable[[str], Any], Params], Any]
 
@@ -71,15 +76,19 @@ class StatementBatch:
 
     `run` has run_compiled's signature and returns the statement's place in the
     batch; `send` sends what is queued and returns every answer so far, in order.
-    Queued statements above `cap` bytes go in more than one query. A failing
-    statement stops the rest (the server runs none after it) and raises as
-    SQLAlchemy would; the transaction is the caller's to roll back.
+    Queries hold at most `cap` characters (a lone statement longer than that goes
+    alone); at up to 4 bytes a character, a cap of an eighth of the server's
+    max_allowed_packet keeps a query within half of it. Several parameter sets make a
+    multi-row INSERT, split to fit the cap. A failing statement stops the rest
+    (the server runs none after it) and raises as SQLAlchemy would; the
+    transaction is the caller's to roll back.
     """
 
     def __init__(self, connection: Connection, cap: int) -> None:
         self.connection = connection
         self.cap = cap
         self._queued: list[str] = []
+        self._templates: list[str] = []  # what an error names: the statements without their values
         self._size = 0
         self._answers: list[Answer] = []
         self._count = 0
@@ -91,29 +100,43 @@ class StatementBatch:
         if self._escaping is None:  # the driver's escaping, as this connection's settings ask
             self._escaping = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         escape = self._escaping.mogrify
-        if isinstance(values, list):
-            # One multi-row INSERT, as the driver's executemany makes it.
-            head, marker, template = sql.rpartition(" VALUES ")
-            if not marker or not head.startswith("INSERT"):
-                raise ValueError(f"a batch takes several parameter sets only for an INSERT ... VALUES, not {sql!r}")
-            text = head + marker + ",".join(escape(template, row) for row in values)
-        else:
-            text = escape(sql, values)
-        if self._queued and self._size + len(text) > self.cap:
-            self.send()
-        self._queued.append(text)
-        self._size += len(text)
-        self._count += 1
+        if not isinstance(values, list):
+            self._queue(escape(sql, values), sql)
+            return self._count - 1
+        # Multi-row INSERTs, as the driver's executemany makes them, each within the cap.
+        head, marker, template = sql.rpartition(" VALUES ")
+        if not (marker and head.startswith("INSERT") and _ONE_ROW.fullmatch(_PLACEHOLDER.sub("", template))):
+            raise ValueError(f"a batch takes several parameter sets only for a plain INSERT ... VALUES, not {sql!r}")
+        prefix = head + marker
+        rows: list[str] = []
+        size = len(prefix)
+        for row in values:
+            text = escape(template, row)
+            if rows and size + len(text) + 1 > self.cap:
+                self._queue(prefix + ",".join(rows), sql)
+                rows, size = [], len(prefix)
+            rows.append(text)
+            size += len(text) + 1
+        self._queue(prefix + ",".join(rows), sql)
         return self._count - 1
 
     def send(self) -> list[Answer]:
         if not self._queued:
             return self._answers
-        queued, self._queued, self._size = self._queued, [], 0
-        self._answers.extend(self._execute(";\n".join(queued), len(queued)))
+        queued, templates = self._queued, self._templates
+        self._queued, self._templates, self._size = [], [], 0
+        self._answers.extend(self._execute(";\n".join(queued), len(queued), "; ".join(templates)))
         return self._answers
 
-    def _execute(self, sql: str, expected: int) -> list[Answer]:
+    def _queue(self, text: str, template: str) -> None:
+        if self._queued and self._size + len(text) > self.cap:
+            self.send()
+        self._queued.append(text)
+        self._templates.append(template)
+        self._size += len(text)
+        self._count += 1
+
+    def _execute(self, sql: str, expected: int, templates: str) -> list[Answer]:
         connection = self.connection
         dialect = connection.dialect
         raw = connection.connection.dbapi_connection
@@ -130,9 +153,12 @@ class StatementBatch:
         except dialect.loaded_dbapi.Error as exc:
             gone = dialect.is_disconnect(exc, raw, cursor)
             if gone:
+                # As SQLAlchemy does for a statement of its own: the pool's other connections,
+                # opened before the loss, are dropped too (a restarted server lost them all).
+                connection.engine.pool._invalidate(connection.connection, exc)
                 connection.invalidate(exc)
             raise DBAPIError.instance(
-                sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=dialect
+                templates, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=dialect
             ) from exc
         except BaseException as exc:
             # Interrupted while answers were still coming: the connection cannot be used again.

@@ -257,10 +257,14 @@ class DualStore(MessageStore):
             # second commits. Anything else (an interrupt, a bug) may have come after the first write
             # landed: unless the second is in too, the document is journaled and reconcile copies it.
             first_in = second is not None and second.released
-            second_in = second.withdraw() if second is not None else False
+            try:
+                second_in = second.withdraw() if second is not None else False
+            finally:
+                # Synced (and its descriptor closed) whatever happens; the caller hears of the
+                # write's failure, not of this.
+                with contextlib.suppress(BaseException):
+                    intent.wait_durable()
             unsure = first_in or not isinstance(exc, MessagingError)
-            with contextlib.suppress(MessagingError):  # the caller hears of the write's failure, not these
-                intent.wait_durable()
             with contextlib.suppress(MessagingError):
                 if unsure and not second_in:
                     self.journal.record(deposition_id, content_type, self.secondary.name, f"interrupted: {exc!r}")
