@@ -87,9 +87,13 @@ class JsonLines:
     def _append(self, record: dict[str, Any]) -> tuple[int, Callable[[bool], None]]:
         line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._locked():
-                fd, size = self._write_line(line)
+            try:
+                with self._locked():
+                    fd, size = self._write_line(line)
+            except FileNotFoundError:  # the first record: the folder is made then (not checked on every write)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self._locked():
+                    fd, size = self._write_line(line)
         except OSError as exc:
             raise StorageError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
 

@@ -388,6 +388,19 @@ def test_a_torn_journal_line_neither_swallows_the_next_entry_nor_blocks_reconcil
     assert journal.entries() == [] and journal.path.read_text() == ""
 
 
+def test_a_journal_makes_its_folder_on_the_first_record_and_again_if_it_was_removed(tmp_path):
+    import shutil
+
+    folder = tmp_path / "archive" / ".msgmodule"
+    journal = Journal(folder / "journal.jsonl")
+    first = journal.begin("D_1", "messages-to-depositor", "db")
+    shutil.rmtree(folder)  # an operator cleaning up between writes
+    journal.record("D_2", "messages-to-depositor", "db", "after the folder went")
+    assert [e.deposition_id for e in journal.entries()] == ["D_2"]
+    journal.finish(first)
+    assert [e.deposition_id for e in journal.entries(all_intents=True)] == ["D_2"]
+
+
 HOLD_LOCK = """
 import sys, time
 from filelock import FileLock
