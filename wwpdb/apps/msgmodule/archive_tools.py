@@ -29,7 +29,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -591,6 +591,18 @@ def _call(job: tuple[Callable[[Any, list[str]], list[DepositionOutcome]], Any, l
     return function(options, ids)
 
 
+@cache
+def _progress_bar() -> Any:
+    """tqdm without its monitor thread, which would outlive the run: a second run in this
+    process would then have to spawn its workers (each importing everything) instead of forking."""
+    from tqdm import tqdm
+
+    class Progress(tqdm):  # type: ignore[type-arg]
+        monitor_interval = 0
+
+    return Progress
+
+
 def run_batches(
     function: Callable[[Any, list[str]], list[DepositionOutcome]],
     options: Any,
@@ -607,8 +619,6 @@ def run_batches(
     deposition: see `reports.RunReport`), never all kept in memory, so memory
     does not grow with the archive.
     """
-    from tqdm import tqdm
-
     from .reports import RunReport
 
     summary = RunSummary(total=len(ids))
@@ -624,7 +634,7 @@ def run_batches(
             "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
         )
         pool = multiprocessing.get_context(method).Pool(processes=workers)
-    bar = tqdm(total=len(ids), unit="dep", disable=not show, file=sys.stderr, smoothing=0.1)
+    bar = _progress_bar()(total=len(ids), unit="dep", disable=not show, file=sys.stderr, smoothing=0.1)
 
     def consume(outcomes: list[DepositionOutcome]) -> None:
         for outcome in outcomes:

@@ -569,3 +569,19 @@ def test_a_deadlock_during_a_bulk_load_reaches_the_retries_as_a_deadlock(mysql_u
         holder.rollback()
         holder.close()
         other.dispose()
+
+
+def test_a_run_with_its_progress_bar_leaves_no_thread_so_the_next_run_forks_its_workers(tmp_path, sqlite_url):
+    # A thread left running (tqdm's monitor) would make every later run in this process spawn its
+    # workers, each importing everything again, instead of forking them.
+    import threading
+
+    from wwpdb.apps.msgmodule.archive_tools import MigrationOptions, migrate_batch, run_batches
+
+    root = tmp_path / "archive"
+    ids = generate_archive(root, 120)
+    schema_versions.upgrade(sqlite_url)
+    before = threading.enumerate()
+    summary = run_batches(migrate_batch, MigrationOptions(str(root), sqlite_url), ids, 2, progress=True)
+    assert not summary.failed and summary.total == 120
+    assert threading.enumerate() == before
