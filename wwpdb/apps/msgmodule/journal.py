@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import json
+import logging
 import os
 import socket
 import threading
@@ -21,9 +22,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, lock_descriptor, unlock_descriptor
+from filelock import FileLock, Timeout, lock_descriptor, unlock_descriptor
 
 from .errors import StorageError
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:
@@ -169,19 +172,37 @@ class JsonLines:
         return records
 
     def rewrite(self, transform: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> int:
-        """Replace the records with `transform(records)`, all under the lock; returns how many went."""
-        with self._lock:
-            records = self.read()
-            keep = transform(records)
-            tmp = self.path.with_name(f".{self.path.name}.tmp")
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.writelines(
-                    json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in keep if "unreadable_line" not in r
-                )
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-            return len(records) - len(keep)
+        """Replace the records with `transform(records)`, all under the lock; returns how many went.
+
+        Raises StorageError (the file as it was) if it cannot.
+        """
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            with self._lock:
+                records = self.read()
+                keep = transform(records)
+                try:
+                    with open(tmp, "w", encoding="utf-8") as handle:
+                        handle.writelines(
+                            json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
+                            for r in keep
+                            if "unreadable_line" not in r
+                        )
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                    os.replace(tmp, self.path)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
+                return len(records) - len(keep)
+        except Timeout as exc:
+            raise StorageError(
+                f"another process has held {self._lock.lock_file} for more than {LOCK_TIMEOUT:.0f} s; "
+                "look for a stuck process"
+            ) from exc
+        except OSError as exc:
+            raise StorageError(f"cannot rewrite {self.path}: {exc.strerror or exc}") from exc
 
     def remove(self, done: Callable[[dict[str, Any]], bool]) -> int:
         """Drop the records for which `done` is true (others, and any appended meanwhile, stay)."""
@@ -272,7 +293,14 @@ class Journal:
         """
         size = self.lines.append({"done": entry_id}, durable=False)
         if size > self._compact_above:
-            self.lines.rewrite(_without_done)
+            try:
+                self.lines.rewrite(_without_done)
+            except StorageError as exc:
+                # The mark is in: the write stands (a caller told otherwise would add it again).
+                # Only the compaction waits, until the journal has doubled.
+                log.warning("cannot compact the journal %s now: %s", self.path, exc)
+                self._compact_above = 2 * size
+                return
             with contextlib.suppress(OSError):
                 # Still large: real failures pile up (an outage); compact again only at twice the size.
                 self._compact_above = max(self.COMPACT_ABOVE, 2 * self.path.stat().st_size)

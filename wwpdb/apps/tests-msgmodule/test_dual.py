@@ -535,6 +535,22 @@ def test_journal_marks_of_finished_writes_are_compacted_away(tmp_path, monkeypat
     assert [entry.id for entry in journal.entries()] == [kept]
 
 
+def test_a_journal_that_cannot_be_compacted_never_fails_a_write_that_is_in_both_stores(tmp_path, db_url, monkeypatch):
+    monkeypatch.setattr(Journal, "COMPACT_ABOVE", 1)  # every done mark asks for a compaction
+    config = stage_config(tmp_path, "dual-write", db_url)
+    svc = service(config)
+    journal_path = load_settings(config).journal_path
+    first = svc.set(DEP, {"message_text": "first"})
+    (journal_path.parent / f".{journal_path.name}.tmp").mkdir()  # the compaction's file cannot be made
+    second = svc.set(DEP, {"message_text": "second"})  # acknowledged: a retry would add it twice
+    stored = [m.message_id for m in DbMessageStore(db_url).load(DEP, "messages-to-depositor").messages]
+    assert stored == [first, second]
+    assert [m.message_id for m in cif_of(config).load(DEP, "messages-to-depositor").messages] == stored
+    assert Journal(journal_path).entries(all_intents=True) == []  # its done mark is in
+    with pytest.raises(StorageError, match="cannot rewrite"):
+        Journal(journal_path).lines.rewrite(lambda records: records)
+
+
 @pytest.mark.mysql
 def test_one_message_over_the_packet_limit_does_not_stop_other_depositions_reaching_the_database(tmp_path, mysql_url):
     schema_versions.upgrade(mysql_url)

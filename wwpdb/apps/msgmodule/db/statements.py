@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -125,7 +126,8 @@ class StatementBatch:
             return self._answers
         queued, templates = self._queued, self._templates
         self._queued, self._templates, self._size = [], [], 0
-        self._answers.extend(self._execute(";\n".join(queued), len(queued), "; ".join(templates)))
+        named = "; ".join(t if n == 1 else f"{t} (x{n})" for t, n in Counter(templates).items())
+        self._answers.extend(self._execute(";\n".join(queued), len(queued), named))
         return self._answers
 
     def _queue(self, text: str, template: str) -> None:
@@ -139,7 +141,8 @@ class StatementBatch:
     def _execute(self, sql: str, expected: int, templates: str) -> list[Answer]:
         connection = self.connection
         dialect = connection.dialect
-        raw = connection.connection.dbapi_connection
+        pooled = connection.connection  # taken once: the handle SQLAlchemy invalidates on a loss
+        raw = pooled.dbapi_connection
         assert raw is not None
         cursor = raw.cursor()
         answers: list[Answer] = []
@@ -155,7 +158,7 @@ class StatementBatch:
             if gone:
                 # As SQLAlchemy does for a statement of its own: the pool's other connections,
                 # opened before the loss, are dropped too (a restarted server lost them all).
-                connection.engine.pool._invalidate(connection.connection, exc)
+                connection.engine.pool._invalidate(pooled, exc)
                 connection.invalidate(exc)
             raise DBAPIError.instance(
                 templates, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=dialect
