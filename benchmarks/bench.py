@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -109,6 +110,25 @@ def parsed_documents(root: Path, ids: list[str]) -> list[Document]:
 
 def total_rows(documents: list[Document]) -> int:
     return sum(sum(document.row_counts().values()) for document in documents)
+
+
+def server_cpu_seconds() -> float | None:
+    """CPU seconds a MariaDB/MySQL server process on this machine has used (None: none found or readable)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text[text.find("(") + 1 : text.rfind(")")] in ("mariadbd", "mysqld"):
+            fields = text[text.rfind(")") + 2 :].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return None
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended (pool workers are joined)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
 def time_migration(root: Path, url: str, ids: list[str], workers: int) -> float:
@@ -339,7 +359,10 @@ def main() -> None:
             if databases.mysql_error:
                 figures["mariadb_not_measured"] = databases.mysql_error
             for kind in databases.kinds():
+                own, server = own_cpu_seconds(), server_cpu_seconds()
                 migration = time_migration(root, databases.fresh(kind), ids, args.workers)
+                own = own_cpu_seconds() - own
+                server = server_cpu_seconds() - server if server is not None and kind == "mariadb" else None
                 baseline_seconds, baseline_rows = time_per_row_baseline(
                     root, databases.fresh(kind), ids[:BASELINE_DEPOSITIONS]
                 )
@@ -348,6 +371,8 @@ def main() -> None:
                     raise RuntimeError(f"the raw limit inserted {raw_count} rows, the archive holds {rows}")
                 one_worker = time_migration(root, databases.fresh(kind), ids, 1)
                 figures[kind] = {
+                    "migration_cpu_s": own,
+                    "server_cpu_s": server,
                     "migration_1_worker_s": one_worker,
                     "over_raw_limit_1_worker": one_worker / raw,
                     "migration_s": migration,
@@ -446,8 +471,23 @@ def render(figures: dict[str, Any]) -> str:
         )
     if "call_cost" in figures:
         lines.append(call_cost.render(figures["call_cost"]))
-    lines += ["", *cost_table(figures)]
+    lines += ["", *cost_table(figures), *cpu_ceiling(figures)]
     return "\n".join(lines)
+
+
+def cpu_ceiling(figures: dict[str, Any]) -> list[str]:
+    """What the machine allows the migration against OneDep's: the CPU the run used, spread on every core."""
+    maria = figures.get("mariadb", {})
+    if maria.get("server_cpu_s") is None or "onedep_style_s" not in maria:
+        return []
+    cores = figures["machine"]["cores"] or 1
+    used = maria["migration_cpu_s"] + maria["server_cpu_s"]
+    return [
+        f"  (that run used {maria['migration_cpu_s']:.2f} s of CPU in the migration's processes and "
+        f"{maria['server_cpu_s']:.2f} s in the MariaDB server, on {cores} cores: that work cannot take under "
+        f"{used / cores:.2f} s here, so at most {maria['onedep_style_s'] * cores / used:.1f}x against "
+        f"OneDep's migrator's {maria['onedep_style_s']:.2f} s)"
+    ]
 
 
 # The figures of the issue on per-call cost and migration speed, as measured when it was filed.
