@@ -359,10 +359,10 @@ def main() -> None:
             if databases.mysql_error:
                 figures["mariadb_not_measured"] = databases.mysql_error
             for kind in databases.kinds():
-                own, server = own_cpu_seconds(), server_cpu_seconds()
+                own, server = own_cpu_seconds(), server_cpu_seconds() if kind == "mariadb" else None
                 migration = time_migration(root, databases.fresh(kind), ids, args.workers)
                 own = own_cpu_seconds() - own
-                server = server_cpu_seconds() - server if server is not None and kind == "mariadb" else None
+                server = server_cpu_seconds() - server if server is not None else None
                 baseline_seconds, baseline_rows = time_per_row_baseline(
                     root, databases.fresh(kind), ids[:BASELINE_DEPOSITIONS]
                 )

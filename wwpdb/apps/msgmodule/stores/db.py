@@ -141,14 +141,11 @@ class DbMessageStore(MessageStore):
 
         def work() -> None:
             with self._write_transaction() as connection:
-                if before is not None and takes_batches(self.engine):
-                    held = _write_batched(connection, before, after)
+                if before is not None:
+                    held = _write_if_held(connection, before, after)
                 else:
                     _lock_document(connection, deposition_id, content_type)
-                    held = before is not None and _holds(connection, before, after)
-                    if held:
-                        assert before is not None
-                        _write_changes(connection, before, after)
+                    held = False
                 if not held:  # the stored copy differs: replaced whole, in the same transaction
                     _delete_document(connection, deposition_id, content_type)
                     insert_document(connection, after)
@@ -733,17 +730,6 @@ _COUNT_ROWS = {
 }
 
 
-def _holds(connection: Connection, before: Document, after: Document) -> bool:
-    """Whether the stored document has `before`'s rows where going to `after` writes by position.
-
-    Rows that change are written whole, so what must hold is the row count of
-    each table that changes: positions then mean the same rows in both stores.
-    All the counts come back from one query.
-    """
-    changed, counted = _count_rows(connection, before, after, run_compiled)
-    return not changed or _counts_match(before, changed, counted.one())
-
-
 def _count_rows(connection: Connection, before: Document, after: Document, run: Runner) -> tuple[list[Category], Any]:
     """The categories that change between the two, and what `run` made of the query counting their stored rows."""
     changed = [category for category in CATEGORIES if before.rows(category) != after.rows(category)]
@@ -763,22 +749,25 @@ def _counts_match(before: Document, changed: list[Category], counts: Sequence[An
     return all(count == len(before.rows(category)) for count, category in zip(counts, changed, strict=True))
 
 
-def _write_batched(connection: Connection, before: Document, after: Document) -> bool:
-    """Lock the document, count its rows and write the change, in one round trip (more for a large change).
+def _write_if_held(connection: Connection, before: Document, after: Document) -> bool:
+    """Lock the document, count its stored rows and write the change from `before` to `after` by position.
 
-    Returns whether the stored document held `before` when counted (under the
-    lock, before the change); if not, the caller replaces what was written.
+    Rows that change are written whole, so what must hold is the row count of each
+    table that changes: positions then mean the same rows in both stores. Returns
+    whether the stored document held `before` when counted (under the lock, before
+    the change); if not, the caller replaces what was written. On MySQL the three go
+    in one query (more for a large change); elsewhere one statement at a time.
     """
-    batch = StatementBatch(connection, _batch_cap(connection))
-    _lock_document(connection, after.deposition_id, after.content_type, batch.run)
-    changed, counted = _count_rows(connection, before, after, batch.run)
-    _write_changes(connection, before, after, batch.run)
-    answers = batch.send()
-    if not changed:
-        return True
-    rows = answers[counted].rows
-    assert rows is not None
-    return _counts_match(before, changed, rows[0])
+    batch = StatementBatch(connection, _batch_cap(connection)) if takes_batches(connection.engine) else None
+    run: Runner = run_compiled if batch is None else batch.run
+    _lock_document(connection, after.deposition_id, after.content_type, run)
+    changed, counted = _count_rows(connection, before, after, run)
+    counts: Any = counted.one() if changed and batch is None else None
+    _write_changes(connection, before, after, run)
+    if batch is not None:
+        answers = batch.send()
+        counts = answers[counted].rows[0] if changed else None
+    return not changed or _counts_match(before, changed, counts)
 
 
 def _batch_cap(connection: Connection) -> int:
