@@ -38,6 +38,21 @@ class BackendUnavailableError(StorageError):
     """A backend could not be reached at all (server down, path missing)."""
 
 
+class BackendTimeoutError(BackendUnavailableError):
+    """A backend did not answer within its bound (a hung server, a network cut); the call gave up.
+
+    `outcome_unknown` is true when the wait was for a commit's answer: the server
+    may have committed. Otherwise nothing of the call was written.
+    """
+
+    def __init__(self, message: str, outcome_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.outcome_unknown = outcome_unknown
+
+    def __reduce__(self) -> tuple[type, tuple[str, bool]]:  # crosses process boundaries whole
+        return (type(self), (str(self), self.outcome_unknown))
+
+
 class ArchiveEntryError(StorageError):
     """An archive entry is not what the layout allows: a symbolic link, a FIFO, a device, a file
     where a folder belongs (or the reverse). It is never followed or opened; the message names the path."""

@@ -15,13 +15,13 @@ from typing import Any, TypeVar
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from ..errors import BackendUnavailableError, InvalidInputError, StorageError
+from .. import timeouts
+from ..errors import BackendTimeoutError, BackendUnavailableError, InvalidInputError, StorageError
+from ..timeouts import TimeLimit, bounded, current_limit, time_limit
 
 T = TypeVar("T")
 
-DEFAULT_CONNECT_TIMEOUT = 5  # seconds: an unreachable server must fail quickly
 POOL_RECYCLE = 1800  # below MySQL's default wait_timeout of 8 hours, and typical proxies' idle limits
 
 
@@ -132,8 +132,7 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
     if backend == "sqlite":
         return _create_sqlite_engine(url)
     if backend == "mysql":
-        connect_timeout = _connect_timeout()
-        read_timeout = float(os.environ["MSGDB_READ_TIMEOUT"]) if os.environ.get("MSGDB_READ_TIMEOUT") else None
+        connect_timeout = timeouts.connect_timeout()
         engine = create_engine(
             url,
             isolation_level="READ COMMITTED",
@@ -166,6 +165,12 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
         def _do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
             if multi_statements:
                 cparams["client_flag"] = cparams.get("client_flag", 0) | _MULTI_STATEMENTS
+            limit = current_limit()
+            if limit is not None and limit.remaining() <= 0:
+                raise _spent(url, "open a connection", limit)
+            # Within what the call has left: a second connection attempt does not wait as long again.
+            wait = bounded(timeouts.connect_timeout())
+            cparams["connect_timeout"] = cparams["read_timeout"] = cparams["write_timeout"] = wait
             try:
                 return dialect.loaded_dbapi.connect(*cargs, **cparams)
             except Exception as exc:
@@ -186,11 +191,22 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
                     "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_TRANS_TABLES')"
                 )
             cursor.close()
-            # Connected: queries may now wait as long as the server lets them (lock waits
-            # end server-side), unless MSGDB_READ_TIMEOUT says otherwise. PyMySQL has no
-            # public setter; it applies these attributes at the next read or write.
-            dbapi_connection._read_timeout = read_timeout
-            dbapi_connection._write_timeout = read_timeout
+            # Connected: every round trip waits at most MSGDB_READ_TIMEOUT/MSGDB_WRITE_TIMEOUT, or
+            # what the call has left (see timeouts), set before each statement, commit and rollback.
+            dbapi_connection.msgmodule_connected = True
+            bound_requests(dbapi_connection)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _before_statement(_conn: Any, cursor: Any, *_args: Any) -> None:
+            bound_requests(cursor.connection)
+
+        @event.listens_for(engine, "commit")
+        def _before_commit(conn: Connection) -> None:
+            bound_requests(conn.connection.dbapi_connection)
+
+        @event.listens_for(engine, "rollback")
+        def _before_rollback(conn: Connection) -> None:
+            bound_requests(conn.connection.dbapi_connection)
 
         @event.listens_for(engine, "reset")
         def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
@@ -199,6 +215,7 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
             committed = record is not None and record.info.pop(_COMMITTED, False)
             if committed or state.terminate_only or state.transaction_was_reset:
                 return
+            bound_requests(dbapi_connection)
             dbapi_connection.rollback()
 
         return engine
@@ -206,8 +223,16 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_recycle=POOL_RECYCLE)
 
 
-def _connect_timeout() -> float:
-    return float(os.environ.get("MSGDB_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT))
+def bound_requests(dbapi_connection: Any) -> None:
+    """Let the connection's next round trips wait at most the engine's bounds, within the time limit in force.
+
+    PyMySQL has no public setter; it applies these attributes at its next read
+    or write (and calls settimeout only when they change).
+    """
+    if not getattr(dbapi_connection, "msgmodule_connected", False):
+        return  # still connecting: the connect timeout holds (see _do_connect)
+    dbapi_connection._read_timeout = bounded(timeouts.setting("MSGDB_READ_TIMEOUT"))
+    dbapi_connection._write_timeout = bounded(timeouts.setting("MSGDB_WRITE_TIMEOUT"))
 
 
 def _create_sqlite_engine(url: URL) -> Engine:
@@ -240,8 +265,16 @@ _COMMITTED = "msgmodule_committed"
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in one write transaction, committed when the block ends (rolled back if it raises)."""
     with engine.connect().execution_options(msgmodule_write=True) as connection:
-        with connection.begin():
-            yield connection
+        committing = False
+        try:
+            with connection.begin():
+                yield connection
+                committing = True
+        except DBAPIError as exc:
+            if committing and exc.orig is not None:
+                # No answer to the commit: it may be in (see translate).
+                exc.orig.msgmodule_while_committing = True  # type: ignore[attr-defined]
+            raise
         if engine.dialect.name == "mysql":
             # Committed, and nothing has run on it since: no transaction is open (see _reset).
             connection.connection.info[_COMMITTED] = True
@@ -292,13 +325,26 @@ def _while_connecting(exc: BaseException) -> bool:
     return bool(getattr(getattr(exc, "orig", None), "msgmodule_while_connecting", False))
 
 
+def timed_out(exc: BaseException) -> bool:
+    """Whether a driver error is the server not answering within a bound (raised from the socket's timeout)."""
+    error: BaseException | None = getattr(exc, "orig", None) or exc
+    for _ in range(4):  # the driver's error, the socket's beneath it
+        if error is None:
+            return False
+        if isinstance(error, TimeoutError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def is_transient(exc: BaseException) -> bool:
     """A failure worth retrying: the transaction was rolled back and may succeed if run again.
 
     Deadlocks, lock wait timeouts and connections lost by an established pool are;
     failing to open a connection at all is not (see `_do_connect`).
     """
-    if not isinstance(exc, DBAPIError) or _while_connecting(exc):
+    if not isinstance(exc, DBAPIError) or _while_connecting(exc) or timed_out(exc):
+        # Nor is a server that did not answer within its bound: asked again, it would cost the bound again.
         return False
     if exc.connection_invalidated:
         # A connection SQLAlchemy knows to be gone (whatever the server's code for it: 2006, 2013,
@@ -316,16 +362,16 @@ def translate(exc: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
     where = mask_url(url)
     code = mysql_code(exc)
     detail = str(getattr(exc, "orig", exc)).strip()
+    if timed_out(exc) and not _while_connecting(exc):
+        return _no_answer(where, what, exc)
     if code in _CANNOT_CONNECT or (_while_connecting(exc) and code in _TRANSIENT_MYSQL):
-        return BackendUnavailableError(
+        message = (
             f"cannot reach the database server at {where} while trying to {what}: {detail}. "
             "Check that the server is running and MSGDB_URL (or MSGDB_HOST/MSGDB_PORT) is right"
-            + (
-                f"; it did not answer within MSGDB_CONNECT_TIMEOUT ({_connect_timeout():g} s)."
-                if "timed out" in detail
-                else "."
-            )
         )
+        if timed_out(exc):
+            return BackendTimeoutError(message + f"; it did not answer within {_bound_named('MSGDB_CONNECT_TIMEOUT')}.")
+        return BackendUnavailableError(message + ".")
     if code in _LOGIN_REFUSED:
         return DatabaseLoginError(
             f"the database server at {where} refused the login while trying to {what}: {detail}. "
@@ -356,31 +402,70 @@ def translate(exc: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
     return StorageError(f"database error at {where} while trying to {what}: {detail}")
 
 
+def _bound_named(setting: str) -> str:
+    """The bound that ended a wait: the time limit in force if it was spent, else the setting's own."""
+    limit = current_limit()
+    if limit is not None and limit.remaining() <= 2 * timeouts.MOMENT:
+        return limit.describe()
+    return f"{setting} ({timeouts.setting(setting) or 0:g} s)"
+
+
+def _no_answer(where: str, what: str, exc: BaseException) -> BackendTimeoutError:
+    committing = bool(getattr(getattr(exc, "orig", None), "msgmodule_while_committing", False))
+    sending = mysql_code(exc) == 2006  # "gone away": the request could not be sent
+    bound = _bound_named("MSGDB_WRITE_TIMEOUT" if sending else "MSGDB_READ_TIMEOUT")
+    if committing:
+        return BackendTimeoutError(
+            f"the database server at {where} did not answer the commit within {bound} while trying to {what}: "
+            "whether the change is in is not known until the server answers again. Read it back before repeating "
+            "it; check the server (hung, overloaded, or cut off by the network).",
+            outcome_unknown=True,
+        )
+    return BackendTimeoutError(
+        f"the database server at {where} did not answer within {bound} while trying to {what}: gave up, and "
+        "nothing was written (the server rolls the transaction back). Check the server (hung, overloaded, or cut "
+        "off by the network)."
+    )
+
+
+def _spent(url: str | URL, what: str, limit: TimeLimit) -> BackendTimeoutError:
+    return BackendTimeoutError(
+        f"the database server at {mask_url(url)} was not asked to {what}: the time allowed, {limit.describe()}, "
+        "was spent by earlier waits for it, and nothing was written. Check the server (hung, overloaded, or cut "
+        "off by the network)."
+    )
+
+
 def run_with_retries(engine: Engine, what: str, work: Callable[[], T], attempts: int = 5) -> T:
     """Run `work` (one whole transaction), retrying transient failures with backoff.
 
     Safe because `work` is one transaction: a failed attempt was rolled back.
-    Other failures become typed errors at once.
+    Other failures become typed errors at once. The whole call, every attempt
+    and pause included, is over within MSGDB_CALL_TIMEOUT (or an enclosing
+    time limit, if earlier); a server that does not answer within its bound is
+    not asked again.
     """
-    try:
+    with time_limit(timeouts.setting("MSGDB_CALL_TIMEOUT"), "MSGDB_CALL_TIMEOUT") as limit:
         try:
-            return work()  # nearly every call: no retry machinery (tenacity's costs a write 50 us)
-        except Exception as exc:
-            if attempts <= 1 or not is_transient(exc):
-                raise
-        # The same backoff as if tenacity had run from the first attempt: 0.05 s, then doubling.
-        time.sleep(0.05 + random.uniform(0, 0.05))
-        retrying = retry(
-            retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(attempts - 1),
-            wait=wait_exponential(multiplier=0.1, max=2.0) + wait_random(0, 0.05),
-            reraise=True,
-        )
-        return retrying(work)()
-    except SQLAlchemyError as exc:
-        raise translate(exc, engine.url, what) from exc
-    except UnicodeEncodeError as exc:  # a lone surrogate reached the driver; the model refuses them first
-        raise InvalidInputError(
-            f"cannot {what}: a value holds {exc.object[exc.start : exc.end]!r} at position {exc.start}, "
-            "which is not Unicode text; nothing was written"
-        ) from None
+            pause = 0.05  # then doubling, to at most 2 s
+            for attempt in range(1, attempts + 1):
+                if limit is not None and limit.remaining() <= 0:
+                    raise _spent(engine.url, what, limit)
+                try:
+                    return work()
+                except Exception as exc:
+                    if attempt >= attempts or not is_transient(exc):
+                        raise
+                    wait = pause + random.uniform(0, 0.05)
+                    if limit is not None and limit.remaining() <= wait:
+                        raise  # no time left for another attempt
+                time.sleep(wait)
+                pause = min(2 * pause, 2.0)
+            raise AssertionError("unreachable: the last attempt returns or raises")
+        except SQLAlchemyError as exc:
+            raise translate(exc, engine.url, what) from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate reached the driver; the model refuses them first
+            raise InvalidInputError(
+                f"cannot {what}: a value holds {exc.object[exc.start : exc.end]!r} at position {exc.start}, "
+                "which is not Unicode text; nothing was written"
+            ) from None

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from .engine import bound_requests
+
 # A statement's driver SQL, the order of its positional parameters (None: by name), fixed values.
 _COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
@@ -146,6 +148,7 @@ class StatementBatch:
         assert raw is not None
         cursor = raw.cursor()
         answers: list[Answer] = []
+        bound_requests(raw)  # the driver's own cursor: SQLAlchemy's statement events do not see it
         try:
             cursor.execute(sql)  # no parameters: the values are in the text, escaped
             while True:

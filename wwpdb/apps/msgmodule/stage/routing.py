@@ -29,6 +29,7 @@ from ..stores import open_store
 from ..stores.base import MessagePage, MessageStore
 from ..stores.breaker import BreakerStore, CircuitBreaker, breaker_state_path
 from ..stores.dual import DualStore, MeteredStore
+from ..timeouts import connect_timeout, time_limit
 from .policy import CIF, DB, STAGES, ConfigurationError, Stage
 from .record import (
     MOVE_WAIT_SECONDS,
@@ -363,7 +364,16 @@ class HealthCheck:
 
 
 def check_health(settings: Settings) -> list[HealthCheck]:
-    """Really talk to every backend the site's stage uses, and check this process may serve."""
+    """Really talk to every backend the site's stage uses, and check this process may serve.
+
+    All of it waits for the database at most MSGDB_CONNECT_TIMEOUT: a server that
+    does not answer costs one connect timeout, not one per check.
+    """
+    with time_limit(connect_timeout(), "MSGDB_CONNECT_TIMEOUT, for all of health"):
+        return _check_health(settings)
+
+
+def _check_health(settings: Settings) -> list[HealthCheck]:
     checks = []
     try:
         record = SiteRecordReader(settings.cif_root).confirm()

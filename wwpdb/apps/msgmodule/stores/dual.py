@@ -6,12 +6,16 @@ store is brought to the authoritative document's state; if that fails, the
 call still succeeds and the document is recorded in the journal for
 `reconcile`. In shadow mode reads also read the other store, compare with the
 SPEC equivalence, and log mismatches; the caller always gets the
-authoritative answer.
+authoritative answer. The second store's half of a write is given
+MSGDB_SECOND_WRITE_TIMEOUT (see `timeouts`): a database that stops answering
+costs the call that long, then the document is journaled.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import os
 import random
@@ -22,8 +26,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
+from .. import timeouts
 from ..equivalence import differences
-from ..errors import MessagingError
+from ..errors import BackendTimeoutError, MessagingError
 from ..journal import Journal, JsonLines
 from ..metrics import METRICS, Metrics
 from ..model import Document, Message, MessageStatus
@@ -120,12 +125,20 @@ class DualStore(MessageStore):
         journal: Journal,
         shadow_log: JsonLines | None = None,
         shadow_sample: float = 1.0,
+        second_write_timeout: float | None = None,
     ) -> None:
+        """`second_write_timeout`: seconds the second store's half of a write may take.
+
+        None reads MSGDB_SECOND_WRITE_TIMEOUT; 0 is no bound.
+        """
         self.primary = primary
         self.secondary = secondary
         self.journal = journal
         self.shadow_log = shadow_log
         self.shadow_sample = shadow_sample
+        self.second_write_timeout = (
+            timeouts.setting("MSGDB_SECOND_WRITE_TIMEOUT") if second_write_timeout is None else second_write_timeout
+        ) or None  # 0: no bound
 
     def describe(self) -> str:
         return f"{self.primary.describe()} (authoritative), then {self.secondary.describe()}"
@@ -190,7 +203,7 @@ class DualStore(MessageStore):
 
     def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
         written: list[Document | None] = []
-        second = _SecondWrite(self.secondary, deposition_id, content_type)
+        second = _SecondWrite(self.secondary, deposition_id, content_type, self.second_write_timeout)
 
         def write_primary(intent: _Intent) -> T:
             def change_and_keep(document: Document) -> T:
@@ -264,7 +277,8 @@ class DualStore(MessageStore):
                 # write's failure, not of this.
                 with contextlib.suppress(BaseException):
                     intent.wait_durable()
-            unsure = first_in or not isinstance(exc, MessagingError)
+            # A commit of the first store that went unanswered may be in: journaled like an interrupt.
+            unsure = first_in or not isinstance(exc, MessagingError) or getattr(exc, "outcome_unknown", False)
             with contextlib.suppress(MessagingError):
                 if unsure and not second_in:
                     self.journal.record(deposition_id, content_type, self.secondary.name, f"interrupted: {exc!r}")
@@ -276,11 +290,13 @@ class DualStore(MessageStore):
                 raise failed
             if second is not None and second.started:
                 second.commit()  # its statements ran beside the first write; now it commits
-            elif written and written[1] is not None:
-                # The document the first store just wrote, handed over as it is: no reading it back.
-                self.secondary.apply_change(deposition_id, content_type, written[0], written[1])
             else:
-                copy_document(self.primary, self.secondary, deposition_id, content_type)
+                with timeouts.time_limit(self.second_write_timeout, SECOND_WRITE_SETTING):
+                    if written and written[1] is not None:
+                        # The document the first store just wrote, handed over as it is: no reading it back.
+                        self.secondary.apply_change(deposition_id, content_type, written[0], written[1])
+                    else:
+                        copy_document(self.primary, self.secondary, deposition_id, content_type)
         except Exception as exc:  # noqa: BLE001 - the authoritative write stands; any failure here is journaled
             log.warning(
                 "second write to %s failed for %s %s; journaled for reconcile: %s",
@@ -314,6 +330,10 @@ class DualStore(MessageStore):
 # The second write's half of a dual write runs in a thread while the first store writes: a database
 # transaction does its statements, then waits to hear whether the first write went in.
 SECOND_WRITE_THREADS = 16
+SECOND_WRITE_SETTING = "MSGDB_SECOND_WRITE_TIMEOUT"
+# How long past its bound the caller waits for a second write to report (its own round trips end at
+# the bound; this covers the thread's scheduling), before journaling it without the report.
+SECOND_WRITE_GRACE = 0.5
 _writers: dict[int, ThreadPoolExecutor] = {}
 _writers_lock = threading.Lock()
 
@@ -394,13 +414,15 @@ class _SecondWrite:
     the second store is never ahead of the first.
     """
 
-    def __init__(self, store: MessageStore, deposition_id: str, content_type: str) -> None:
+    def __init__(self, store: MessageStore, deposition_id: str, content_type: str, timeout: float | None) -> None:
         self.store = store
         self.deposition_id = deposition_id
         self.content_type = content_type
+        self.timeout = timeout
         self.enabled = store.overlaps_changes
         self._decision: _Decision | None = None
         self._job: Future[bool] | None = None
+        self._limit: timeouts.TimeLimit | None = None
 
     @property
     def started(self) -> bool:
@@ -411,9 +433,19 @@ class _SecondWrite:
             return
         self.withdraw()  # a retried first write replaces the change an earlier attempt started
         decision = _Decision()
+        # The change runs in another thread, under the same time limit as the caller's wait for it.
+        with timeouts.time_limit(self.timeout, SECOND_WRITE_SETTING) as limit:
+            context = contextvars.copy_context()
+        self._limit = limit
         try:
             job = _second_writers().submit(
-                self.store.apply_change_when, self.deposition_id, self.content_type, before, after, decision.wait
+                context.run,
+                self.store.apply_change_when,
+                self.deposition_id,
+                self.content_type,
+                before,
+                after,
+                decision.wait,
             )
         except RuntimeError:
             # The interpreter is shutting down, or no thread could be started: if the job was
@@ -432,7 +464,19 @@ class _SecondWrite:
         assert self._decision is not None and self._job is not None
         self._decision.tell(True)
         job, self._job = self._job, None
-        job.result()
+        try:
+            job.result(timeout=self._wait())
+        except concurrent.futures.TimeoutError:
+            assert self._limit is not None
+            raise BackendTimeoutError(
+                f"the second write of {self.deposition_id} {self.content_type} to {self.store.describe()} did not "
+                f"finish within {self._limit.describe()}; it was given up",
+                outcome_unknown=True,
+            ) from None
+
+    def _wait(self) -> float | None:
+        """How long the caller waits for the change to report: to its time limit, and a moment for the thread."""
+        return None if self._limit is None else max(0.0, self._limit.remaining()) + SECOND_WRITE_GRACE
 
     def settle(self) -> None:
         """A change still waiting once the call is over (an interrupted caller) commits: the first write is in."""
@@ -455,6 +499,8 @@ class _SecondWrite:
         self._decision.tell(False)
         job, self._job = self._job, None
         try:
-            return bool(job.result())
+            return bool(job.result(timeout=self._wait()))
+        except concurrent.futures.TimeoutError:
+            return False  # not known to be in: the caller journals the document when the first write may be
         except Exception:  # noqa: BLE001 - a failed change left nothing
             return False
