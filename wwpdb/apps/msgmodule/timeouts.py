@@ -53,14 +53,12 @@ def setting(name: str) -> float | None:
     Read at each use (a process may change its environment), parsed once per value.
     The connect timeout cannot be turned off: 0 there is refused.
     """
-    return _parse(name, os.environ.get(name, ""))
+    text = os.environ.get(name, "").strip()
+    return _parse(name, text) if text else _DEFAULTS[name]
 
 
 @functools.lru_cache(maxsize=64)
 def _parse(name: str, text: str) -> float | None:
-    text = text.strip()
-    if not text:
-        return _DEFAULTS[name]
     try:
         seconds = float(text)
     except ValueError:

@@ -201,12 +201,10 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
             bound_requests(cursor.connection)
 
         @event.listens_for(engine, "commit")
-        def _before_commit(conn: Connection) -> None:
-            bound_requests(conn.connection.dbapi_connection)
-
         @event.listens_for(engine, "rollback")
-        def _before_rollback(conn: Connection) -> None:
-            bound_requests(conn.connection.dbapi_connection)
+        def _before_end(conn: Connection) -> None:
+            if not (conn.invalidated or conn.closed):  # a lost connection sends nothing more
+                bound_requests(conn.connection.dbapi_connection)
 
         @event.listens_for(engine, "reset")
         def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
