@@ -56,6 +56,7 @@ bench: install  ## speed and memory vs baselines (MariaDB at BENCH_MYSQL_URL, sk
 	$(PY) benchmarks/bench.py --mysql-url "$(BENCH_MYSQL_URL)" $(BENCH_ARGS)
 	$(PY) benchmarks/dual_write_latency.py --mysql-url "$(BENCH_MYSQL_URL)" --json bench-results/dual-write-latency.json
 	$(PY) benchmarks/breaker_latency.py --json bench-results/breaker-latency.json
+	$(PY) benchmarks/frozen_database.py --json bench-results/frozen-database.json
 	$(PY) benchmarks/stage_check.py --json bench-results/stage-check.json
 
 lint: install  ## ruff and mypy
