@@ -18,6 +18,7 @@ from conftest import put_site_in_stage, stage_config
 from wwpdb.apps.msgmodule.config import load_settings
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.errors import ArchiveEntryError
+from wwpdb.apps.msgmodule.io.attachments import ArchiveAttachments, AttachmentError
 from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
 from wwpdb.apps.msgmodule.service import MessagingService
 from wwpdb.apps.msgmodule.stage.reconcile import reconcile
@@ -311,3 +312,31 @@ def test_the_site_folders_files_take_the_roots_mode_and_group_and_keep_their_own
     journal.lines.rewrite(lambda records: records)
     assert mode_and_owner(site / "stage.json") == ("0o660", 65534, other_group)
     assert mode_and_owner(site / "journal.jsonl") == ("0o660", 65534, other_group)
+
+
+def test_an_attachments_milestone_copy_is_never_written_through_a_link(two_depositions):
+    root = two_depositions["root"]
+    theirs = current(root, OTHER)
+    before = theirs.read_bytes()
+    (root / MINE / f"{MINE}_model_P1.cif.V1").write_text("model")
+    planted = root / MINE / f".{MINE}_model-annotate_P1.cif.V1.tmp"
+    planted.symlink_to(theirs)
+    with pytest.raises(AttachmentError, match=rf"{planted}: is a symbolic link"):
+        ArchiveAttachments(root).attach(MINE, "model", "pdbx")
+    assert theirs.read_bytes() == before
+    assert not (root / MINE / f"{MINE}_model-annotate_P1.cif.V1").exists()
+
+
+def test_an_attachments_new_milestone_version_takes_its_predecessors_mode_and_group(two_depositions):
+    group = a_group()
+    root = two_depositions["root"]
+    model = root / MINE / f"{MINE}_model_P1.cif.V1"
+    model.write_text("model")
+    attachments = ArchiveAttachments(root)
+    attachments.attach(MINE, "model", "pdbx")
+    first = root / MINE / f"{MINE}_model-annotate_P1.cif.V1"
+    os.chown(first, -1, group)
+    first.chmod(0o640)
+    model.write_text("model, changed")
+    attachments.attach(MINE, "model", "pdbx")
+    assert mode_and_owner(first.with_name(f"{MINE}_model-annotate_P1.cif.V2")) == ("0o640", 0, group)
