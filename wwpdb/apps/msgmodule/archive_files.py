@@ -59,6 +59,10 @@ def real_folder(path: str | os.PathLike[str], create: bool = True, what: str = "
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW)
         try:
             take_attributes(fd, path, os.stat(Path(path).parent), folder=True, keep_exec=True)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)  # made empty just now: not left behind with a mode no other account can use
+            raise
         finally:
             os.close(fd)
         return True
@@ -110,6 +114,8 @@ def open_file(path: str | os.PathLike[str], flags: int, like: os.stat_result | N
                     take_attributes(fd, path, like)
             except BaseException:
                 os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(path)  # made empty just now (O_EXCL): ours
                 raise
             return fd
         except OSError as exc:

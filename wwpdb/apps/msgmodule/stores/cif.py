@@ -5,6 +5,8 @@ is the highest `n`. Writes keep OneDep's legacy behaviour: the current version
 is rewritten in place after rotating snapshots `.PREV0`..`.PREV4` (`V1` is
 created when there is no file). Each write is atomic (temporary file, fsync,
 rename) and runs under an exclusive lock that spans the read-modify-write.
+A rewritten file keeps its mode and group, a new version takes its
+predecessor's, a first file its folder's (see archive_files).
 
 No symbolic link below the root is followed (the root itself may be one): a link
 can point out of the archive, loop, or name a device, and OneDep writes none. A
