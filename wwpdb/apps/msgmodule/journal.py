@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout, lock_descriptor, unlock_descriptor
+from filelock import lock_descriptor, unlock_descriptor
 
-from .errors import StorageError
+from .archive_files import create_fresh, existing_status, open_file, read_regular, real_folder
+from .errors import ArchiveEntryError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,35 @@ def writer_alive(host: str | None, pid: int | None, started: str | None) -> bool
 
 
 class JsonLines:
-    """An append-only JSON-lines file, safe for several processes."""
+    """An append-only JSON-lines file, safe for several processes.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    The file, its lock and its temporary file are never opened through a link (see archive_files);
+    with `within` (the archive root, for the site's journal) no folder below it may be a link either.
+    A new file takes its folder's mode and group; a rewrite keeps the file's.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], within: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path)
-        self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
+        self.lock_path = Path(f"{self.path}.lock")
+        self.within = Path(within) if within is not None else None
+        # Worked out once: path arithmetic would cost more than the lstat calls on every append.
+        self._folders: list[str] = []
+        if self.within is not None:
+            folder = self.within  # the root itself may be a link
+            for part in self.path.parent.relative_to(self.within).parts:
+                folder = folder / part
+                self._folders.append(str(folder))
+        self._file = str(self.path)
+        self._lock_file = str(self.lock_path)
+
+    def _check_folders(self, create: bool) -> bool:
+        """With `within`, each folder below it down to the file's is a real one (made when `create`);
+        returns whether they all exist."""
+        if self.within is None:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            return self.path.parent.is_dir()
+        return all(real_folder(folder, create) for folder in self._folders)
 
     def append(self, record: dict[str, Any], durable: bool = True) -> int:
         """Append a record in one write; `durable` waits for it to reach the disk (fsync).
@@ -91,10 +116,12 @@ class JsonLines:
         line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         try:
             try:
+                if self.within is not None:
+                    self._check_folders(create=False)  # an lstat: the folder may have become a link since
                 with self._locked():
                     fd, size = self._write_line(line)
-            except FileNotFoundError:  # the first record: the folder is made then (not checked on every write)
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except FileNotFoundError:  # the first record: the folder is made then
+                self._check_folders(create=True)
                 with self._locked():
                     fd, size = self._write_line(line)
         except OSError as exc:
@@ -124,13 +151,13 @@ class JsonLines:
     def _locked(self) -> Iterator[None]:
         """The lock `rewrite` takes too (the same file and primitive), without FileLock's bookkeeping:
         taken on every write of a dual write, it costs microseconds instead of a tenth of a millisecond."""
-        fd = os.open(self._lock.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_file(self._lock_file, os.O_RDWR)
         try:
             deadline = time.monotonic() + LOCK_TIMEOUT
             while not lock_descriptor(fd, blocking=False):
                 if time.monotonic() > deadline:
                     raise StorageError(
-                        f"another process has held {self._lock.lock_file} for more than {LOCK_TIMEOUT:.0f} s; "
+                        f"another process has held {self.lock_path} for more than {LOCK_TIMEOUT:.0f} s; "
                         "look for a stuck process"
                     )
                 time.sleep(0.001)
@@ -143,7 +170,7 @@ class JsonLines:
 
     def _write_line(self, line: bytes) -> tuple[int, int]:
         """Append `line`; returns the open descriptor (the caller closes it) and the file's new size."""
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_file(self._file, os.O_RDWR | os.O_APPEND)
         try:
             size = os.fstat(fd).st_size
             # A writer killed mid-append leaves a torn last line: start on a line of our own.
@@ -158,31 +185,36 @@ class JsonLines:
         return fd, size + written
 
     def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
+        if self.within is not None and not self._check_folders(create=False):
+            return []
+        data = read_regular(self.path)
+        if data is None:
             return []
         records = []
-        with open(self.path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    try:
-                        records.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        # A line torn by a crash mid-append: report it, keep the rest.
-                        records.append({"unreadable_line": number})
+        for number, raw in enumerate(data.split(b"\n"), 1):
+            if raw.strip():
+                try:
+                    records.append(json.loads(raw.decode("utf-8")))
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    # A line torn by a crash mid-append: report it, keep the rest.
+                    records.append({"unreadable_line": number})
         return records
 
     def rewrite(self, transform: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> int:
         """Replace the records with `transform(records)`, all under the lock; returns how many went.
 
-        Raises StorageError (the file as it was) if it cannot.
+        The file keeps its mode and group. Raises StorageError (the file as it was) if it cannot.
         """
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
-            with self._lock:
+            if self.within is not None:
+                self._check_folders(create=False)
+            with self._locked():
                 records = self.read()
                 keep = transform(records)
+                fd = create_fresh(tmp, like=existing_status(self.path))
                 try:
-                    with open(tmp, "w", encoding="utf-8") as handle:
+                    with os.fdopen(fd, "w", encoding="utf-8") as handle:
                         handle.writelines(
                             json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
                             for r in keep
@@ -193,14 +225,11 @@ class JsonLines:
                     os.replace(tmp, self.path)
                 except BaseException:
                     with contextlib.suppress(OSError):
-                        os.unlink(tmp)
+                        os.unlink(tmp)  # made afresh above: ours, never a link
                     raise
                 return len(records) - len(keep)
-        except Timeout as exc:
-            raise StorageError(
-                f"another process has held {self._lock.lock_file} for more than {LOCK_TIMEOUT:.0f} s; "
-                "look for a stuck process"
-            ) from exc
+        except ArchiveEntryError as exc:
+            raise ArchiveEntryError(exc.path, f"{exc.reason}; cannot rewrite {self.path}") from None
         except OSError as exc:
             raise StorageError(f"cannot rewrite {self.path}: {exc.strerror or exc}") from exc
 
@@ -252,8 +281,8 @@ class Journal:
     WRITER_BOUND = 120.0 + 5 * 50.0 + 30.0
     COMPACT_ABOVE = 256 * 1024  # bytes before done marks are compacted away
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.lines = JsonLines(path)
+    def __init__(self, path: str | os.PathLike[str], within: str | os.PathLike[str] | None = None) -> None:
+        self.lines = JsonLines(path, within)
         self._compact_above = self.COMPACT_ABOVE
 
     @property

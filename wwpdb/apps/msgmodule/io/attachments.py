@@ -15,11 +15,13 @@ chemical shifts with its own tools) override `review_copies`.
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -27,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import MessagingError
+from ..archive_files import create_fresh, real_folder
+from ..errors import ArchiveEntryError, MessagingError
 from ..model import validate_deposition_id
 
 log = logging.getLogger(__name__)
@@ -250,10 +253,10 @@ class ArchiveAttachments(AttachmentResolver):
             target = current
         else:
             target = self.path(deposition_id, milestone, content_format, (versions[-1] + 1) if versions else 1, part)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.tmp")
-            shutil.copyfile(source, temporary)
-            os.replace(temporary, target)
+            try:
+                _copy_into_archive(source, target, current)
+            except ArchiveEntryError as exc:  # a link where the copy goes: refused, the token reported failed
+                raise AttachmentError(content_type, str(exc)) from None
         match = _VERSIONED.fullmatch(target.name)
         assert match is not None
         return {
@@ -276,3 +279,21 @@ class ArchiveAttachments(AttachmentResolver):
         except AttachmentError:
             return None
         return path if path.is_file() else None
+
+
+def _copy_into_archive(source: Path, target: Path, predecessor: Path | None) -> None:
+    """Copy `source` to the new version `target`, never writing through a link; it takes the mode and
+    group of its `predecessor` (the milestone's previous version), else of its folder."""
+    target.parent.parent.mkdir(parents=True, exist_ok=True)  # the archive root (which may be a link)
+    real_folder(target.parent, what="a deposition folder")
+    temporary = target.with_name(f".{target.name}.tmp")
+    previous = os.lstat(predecessor) if predecessor is not None else None
+    fd = create_fresh(temporary, like=previous if previous is not None and stat.S_ISREG(previous.st_mode) else None)
+    try:
+        with os.fdopen(fd, "wb") as copy, open(source, "rb") as original:
+            shutil.copyfileobj(original, copy)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)  # made afresh above: ours, never a link
+        raise

@@ -339,7 +339,7 @@ def adopt_legacy_journal(settings: Settings) -> int:
         return 0
     old = Journal(legacy)
     entries = old.entries(all_intents=True)
-    site = Journal(settings.journal_path)
+    site = Journal(settings.journal_path, within=settings.cif_root)
     for entry in entries:
         site.lines.append(asdict(entry))
     old.clear([entry.id for entry in entries])

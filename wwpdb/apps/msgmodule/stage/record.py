@@ -16,9 +16,11 @@ the record, under the exclusive lock; everyone else reads it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import stat
 import threading
 import time
 import uuid
@@ -27,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..archive_files import create_fresh, existing_status, open_file, read_regular, real_folder, refused
 from ..errors import BackendUnavailableError, MessagingError, StorageError
 from .policy import STAGES, ConfigurationError
 
@@ -60,6 +63,15 @@ class StageMoveInProgress(MessagingError):
 
 def site_dir(cif_root: str | os.PathLike[str]) -> Path:
     return Path(cif_root) / SITE_DIR
+
+
+def site_folder(cif_root: str | os.PathLike[str], create: bool = True) -> Path:
+    """The site folder, checked to be a real folder in the root (never a link: what it holds decides the
+    stage of every process of the site); made, like the root, when missing and `create`."""
+    require_root(cif_root)
+    folder = site_dir(cif_root)
+    real_folder(folder, create, what="the site's folder")
+    return folder
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,7 @@ class SiteRecordReader:
         """The record as it is now on disk (an open and a stat; parsed again only if replaced)."""
         with self._mutex:
             try:
+                real_folder(self.path.parent, create=False)
                 fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
             except FileNotFoundError:
                 require_root(self.path.parent.parent)
@@ -116,8 +129,8 @@ class SiteRecordReader:
                 raise StorageError(f"cannot read the site's stage record {self.path}: {exc.strerror or exc}") from exc
             else:
                 with os.fdopen(fd, "rb") as handle:
-                    stat = os.fstat(handle.fileno())
-                    key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+                    status = os.fstat(handle.fileno())
+                    key = (status.st_ino, status.st_size, status.st_mtime_ns)
                     if key != self._seen:
                         self._record = SiteRecord.from_json(handle.read().decode("utf-8"), self.path)
                         self._seen = key
@@ -141,45 +154,53 @@ def require_root(cif_root: str | os.PathLike[str]) -> None:
 
 
 def write_record(cif_root: str | os.PathLike[str], record: SiteRecord) -> None:
-    """Replace the record atomically (callers hold the exclusive site lock)."""
-    folder = site_dir(cif_root)
+    """Replace the record atomically (callers hold the exclusive site lock); it keeps its mode and group."""
+    folder = site_folder(cif_root)
     path = folder / "stage.json"
     tmp = folder / f".stage.json.{os.getpid()}.tmp"
-    require_root(cif_root)
     try:
-        folder.mkdir(exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as handle:
+        fd = create_fresh(tmp, like=existing_status(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(record.as_dict(), handle, indent=1, sort_keys=True)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY | os.O_NOFOLLOW)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        with contextlib.suppress(OSError, StorageError):
+            if existing_status(tmp) is not None:  # ours: a link there was refused before anything was written
+                os.unlink(tmp)
         raise StorageError(f"cannot write the site's stage record {path}: {exc.strerror or exc}") from exc
 
 
 def read_history(cif_root: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    path = site_dir(cif_root) / "stage-history.jsonl"
-    if not path.exists():
+    folder = site_dir(cif_root)
+    if not real_folder(folder, create=False):
+        return []
+    path = folder / "stage-history.jsonl"
+    try:
+        data = read_regular(path)
+    except OSError as exc:
+        raise StorageError(f"cannot read the site's stage history {path}: {exc.strerror or exc}") from exc
+    if data is None:
         return []
     found = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in data.decode("utf-8", errors="replace").splitlines():
         with contextlib.suppress(ValueError):
             found.append(json.loads(line))
     return found
 
 
 def append_history(cif_root: str | os.PathLike[str], entry: dict[str, Any]) -> None:
-    path = site_dir(cif_root) / "stage-history.jsonl"
+    path = site_folder(cif_root) / "stage-history.jsonl"
     try:
-        with open(path, "a", encoding="utf-8") as handle:
+        fd = open_file(path, os.O_WRONLY | os.O_APPEND)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -224,15 +245,20 @@ class SiteLock:
         # Shared holds read (so a read-only archive still lets the database side write); a move writes.
         mode = os.O_RDWR if writable else os.O_RDONLY
         try:
-            return os.open(self.path, mode | os.O_NOFOLLOW)
+            real_folder(self.path.parent, create=False)
+            fd = os.open(self.path, mode | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise refused(self.path, "a regular file")
+            return fd
         except FileNotFoundError:
             pass
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise refused(self.path, "a regular file") from None
             raise StorageError(f"cannot open the site lock {self.path}: {exc.strerror or exc}") from exc
-        require_root(self.root)
         try:
-            self.path.parent.mkdir(exist_ok=True)
-            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o664)
+            return open_file(site_folder(self.root) / self.path.name, os.O_RDWR)
         except OSError as exc:
             raise StorageError(
                 f"cannot create the site lock {self.path}: {exc.strerror or exc} (the archive root must be "
@@ -292,10 +318,11 @@ def _flock(fd: int, mode: int, timeout: float, path: Path) -> None:
 @contextlib.contextmanager
 def move_lock(cif_root: str | os.PathLike[str]) -> Iterator[None]:
     """One mover at a site at a time; held for the whole move (writes test it to tell a dead mover)."""
-    require_root(cif_root)
-    path = site_dir(cif_root) / "move.lock"
-    path.parent.mkdir(exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o664)
+    path = site_folder(cif_root) / "move.lock"
+    try:
+        fd = open_file(path, os.O_RDWR)
+    except OSError as exc:
+        raise StorageError(f"cannot open the move lock {path}: {exc.strerror or exc}") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -310,7 +337,8 @@ def mover_alive(cif_root: str | os.PathLike[str]) -> bool:
     """Whether some process holds the move lock (a record left "moving" by a dead mover is not a move)."""
     path = site_dir(cif_root) / "move.lock"
     try:
-        fd = os.open(path, os.O_RDONLY)
+        real_folder(path.parent, create=False)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False
     try:

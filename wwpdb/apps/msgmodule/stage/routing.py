@@ -87,7 +87,7 @@ def breaker_for(settings: Settings, backend: str) -> CircuitBreaker:
 def journal_outside(settings: Settings, backend: str) -> Journal:
     """The journal for writes that `backend` may miss: kept outside it (SPEC section 5)."""
     if backend == DB:
-        return Journal(settings.journal_path)  # in the archive root, beside the site's record
+        return Journal(settings.journal_path, within=settings.cif_root)  # in the archive root, beside the site's record
     from ..db.journal import DatabaseJournal
 
     return DatabaseJournal(settings.db_url)
@@ -95,7 +95,7 @@ def journal_outside(settings: Settings, backend: str) -> Journal:
 
 def site_journals(settings: Settings) -> list[Journal]:
     """Every journal of the site: the archive's, and the database's when there is a database to look in."""
-    journals = [Journal(settings.journal_path)]
+    journals = [Journal(settings.journal_path, within=settings.cif_root)]
     if database_exists(settings.db_url):
         from ..db.journal import DatabaseJournal
 

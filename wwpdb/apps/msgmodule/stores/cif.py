@@ -5,6 +5,8 @@ is the highest `n`. Writes keep OneDep's legacy behaviour: the current version
 is rewritten in place after rotating snapshots `.PREV0`..`.PREV4` (`V1` is
 created when there is no file). Each write is atomic (temporary file, fsync,
 rename) and runs under an exclusive lock that spans the read-modify-write.
+A rewritten file keeps its mode and group, a new version takes its
+predecessor's, a first file its folder's (see archive_files).
 
 No symbolic link below the root is followed (the root itself may be one): a link
 can point out of the archive, loop, or name a device, and OneDep writes none. A
@@ -17,9 +19,9 @@ archive lists such entries as skipped instead of failing.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
-import shutil
 import stat
 import tempfile
 import threading
@@ -30,9 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from filelock import FileLock, Timeout
-
-from ..cifformat import describe_entry, format_document, parse_file
+from ..archive_files import create_fresh, existing_status, lock, open_file, real_folder, refused, take_attributes
+from ..cifformat import describe_entry, format_document, parse_file, read_regular_file
 from ..errors import ArchiveEntryError, BackendUnavailableError, StorageError, StoreLockTimeout
 from ..model import (
     CONTENT_TYPES,
@@ -208,7 +209,7 @@ class CifMessageStore(MessageStore):
             target = self.deposition_dir(document.deposition_id) / file_name(
                 document.deposition_id, document.content_type, version
             )
-            self._write(document, target=target)
+            self._write(document, target=target, like=current[0] if current else None)
             return target
 
     def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
@@ -286,53 +287,58 @@ class CifMessageStore(MessageStore):
             return
         folder = self.deposition_dir(deposition_id)
         self._check_root()
-        if os.path.lexists(folder) and not stat.S_ISDIR(os.lstat(folder).st_mode):
+        try:
             # Never write through a link (out of the archive, or round a loop), nor over a file.
-            raise ArchiveEntryError(
-                str(folder),
-                f"is {describe_entry(folder)}, not a deposition folder; nothing was written ({_NOT_FOLLOWED})",
-            )
-        try:
-            folder.mkdir(exist_ok=True)
+            real_folder(folder, what="a deposition folder")
+            lock_path = folder / f".{deposition_id}_{content_type}.lock"
+            fd = open_file(lock_path, os.O_RDWR)
+        except ArchiveEntryError:
+            raise
         except OSError as exc:
-            raise StorageError(f"cannot create {folder}: {exc.strerror or exc}") from exc
-        lock_path = folder / f".{deposition_id}_{content_type}.lock"
-        lock = FileLock(str(lock_path), timeout=self.lock_timeout)
+            raise StorageError(f"cannot lock {folder}: {exc.strerror or exc}") from exc
         try:
-            lock.acquire()
-        except Timeout as exc:
-            raise StoreLockTimeout(
-                f"another process holds {lock_path} for more than {self.lock_timeout:.0f}s; "
-                "retry later or look for a stuck writer"
-            ) from exc
+            if not lock(fd, fcntl.LOCK_EX, self.lock_timeout):
+                raise StoreLockTimeout(
+                    f"another process holds {lock_path} for more than {self.lock_timeout:.0f}s; "
+                    "retry later or look for a stuck writer"
+                )
         except OSError as exc:
+            os.close(fd)
             raise StorageError(f"cannot lock {lock_path}: {exc.strerror or exc}") from exc
+        except BaseException:
+            os.close(fd)
+            raise
         held.add(key)
         try:
             yield
         finally:
             held.discard(key)
-            lock.release()
+            os.close(fd)  # releases the lock
 
-    def _write(self, document: Document, target: Path | None = None) -> None:
-        """Write the document in place as the current version (or as `target`). Caller holds the lock."""
+    def _write(self, document: Document, target: Path | None = None, like: str | None = None) -> None:
+        """Write the document in place as the current version (or as `target`, a new version following
+        the file `like`). Caller holds the lock. The file keeps the mode and group of the one it replaces
+        or follows (its folder's when it is the first)."""
         deposition_id, content_type = document.deposition_id, document.content_type
         folder = self.deposition_dir(deposition_id)
         current = None if target is not None else self.current_file(deposition_id, content_type)
         target = target or current or folder / file_name(deposition_id, content_type, 1)
         data = format_document(document).encode("ascii")
         try:
+            source = os.stat(current or like or folder, follow_symlinks=False)
+            if current is not None:
+                _check_snapshots(current)  # before anything is written: a link there refuses the write
             fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
         except OSError as exc:
             raise StorageError(f"cannot write in {folder}: {exc.strerror or exc}") from exc
         try:
             with os.fdopen(fd, "wb") as handle:
+                take_attributes(handle.fileno(), target, source, folder=current is None and like is None)
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(tmp_name, 0o644)
             if current is not None:
-                _rotate_snapshots(current)
+                _rotate_snapshots(current, source)
             os.replace(tmp_name, target)
         except OSError as exc:
             _remove_quietly(tmp_name)
@@ -346,18 +352,40 @@ class CifMessageStore(MessageStore):
         _fsync_dir(folder)
 
 
-def _rotate_snapshots(current: Path) -> None:
-    """Shift PREV0..PREV3 up one (dropping PREV4) and make PREV0 the current file."""
+def _snapshot(current: Path, index: int) -> Path:
+    return current.with_name(f"{current.name}.PREV{index}")
+
+
+def _check_snapshots(current: Path) -> None:
+    """Each snapshot name holds a regular file or nothing: rotation moves and writes them."""
+    for index in range(PREV_SNAPSHOTS):
+        existing_status(_snapshot(current, index))
+
+
+def _rotate_snapshots(current: Path, status: os.stat_result) -> None:
+    """Shift PREV0..PREV3 up one (dropping PREV4) and make PREV0 the current file (whose `status` is given)."""
     for index in range(PREV_SNAPSHOTS - 2, -1, -1):
-        older = current.with_name(f"{current.name}.PREV{index}")
-        if older.exists():
-            os.replace(older, current.with_name(f"{current.name}.PREV{index + 1}"))
-    snapshot = current.with_name(f"{current.name}.PREV0")
+        older = _snapshot(current, index)
+        if existing_status(older) is not None:
+            os.replace(older, _snapshot(current, index + 1))
+    snapshot = _snapshot(current, 0)
     try:
-        # A hard link keeps the old inode once the new file is renamed over it.
-        os.link(current, snapshot)
+        # A hard link keeps the old inode (and its mode and group) once the new file is renamed over it.
+        os.link(current, snapshot, follow_symlinks=False)
+    except FileExistsError:
+        raise refused(snapshot, "free after rotation (it was made meanwhile)") from None
     except OSError:
-        shutil.copy2(current, snapshot)
+        _copy_snapshot(current, snapshot, status)
+
+
+def _copy_snapshot(current: Path, snapshot: Path, status: os.stat_result) -> None:
+    """A file system without hard links: copy, into a file made afresh (O_EXCL, so never through a link)."""
+    data = read_regular_file(current)
+    fd = create_fresh(snapshot, like=status)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _remove_quietly(path: str) -> None:
@@ -367,7 +395,7 @@ def _remove_quietly(path: str) -> None:
 
 def _fsync_dir(folder: Path) -> None:
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(folder, _OPEN_FOLDER_FLAGS)
     except OSError:
         return  # some file systems do not open directories; the rename is still atomic
     try:

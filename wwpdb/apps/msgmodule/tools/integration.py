@@ -175,7 +175,7 @@ def _remove_scratch(settings: Settings, uses: list[str]) -> None:
             for table in metadata.sorted_tables:
                 if "source_deposition_id" in table.c:
                     connection.execute(delete(table).where(table.c.source_deposition_id == SCRATCH_DEPOSITION))
-    journal = Journal(settings.journal_path)
+    journal = Journal(settings.journal_path, within=settings.cif_root)
     if journal.path.exists():
         journal.lines.remove(lambda record: record.get("deposition_id") == SCRATCH_DEPOSITION)
 
