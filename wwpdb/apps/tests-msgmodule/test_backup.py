@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -200,3 +202,125 @@ def test_backup_skips_the_archive_database_and_logs_kept_in_the_state_folder(tmp
     paths = {entry["path"] for entry in json.loads((data / "backups" / "b" / MANIFEST).read_text())["files"]}
     assert "state/backend-stats.json" in paths
     assert not [p for p in paths if "archive" in p or "msgmodule.log" in p or "messaging.db" in p or "backups" in p]
+
+
+# -- a backup is checked before anything is written -------------------------------------------
+
+ARCHIVE_FILE = "D_1000000001/D_1000000001_messages-to-depositor_P1.cif.V1"
+
+
+def tree_digest(*roots: Path) -> dict[str, str]:
+    """Every file and link below the roots but the log, with its content's SHA-256 (a link: where it points)."""
+    found = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.name.startswith("msgmodule.log"):
+                continue
+            if path.is_symlink():
+                found[str(path)] = f"-> {os.readlink(path)}"
+            elif path.is_file():
+                found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def add_entry(folder: Path, path: str, role: str, content: bytes | None = None, link_to: Path | None = None) -> None:
+    """Put a file (or a link) into a backup and name it in its manifest, with a checksum that matches."""
+    target = Path(path) if path.startswith("/") else folder / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if link_to is not None:
+        target.symlink_to(link_to)
+    elif content is not None:
+        target.write_bytes(content)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["files"].append(
+        {
+            "path": path,
+            "role": role,
+            "size": target.stat().st_size,
+            "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+        }
+    )
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+
+
+@pytest.fixture
+def site_with_a_backup(sqlite_url, tmp_path, capsys):
+    """A site in cif-only with a message file and a database, a backup of it, then one more database message."""
+    schema_versions.upgrade(sqlite_url)
+    config = write_config(tmp_path, sqlite_url)
+    fill(sqlite_url)
+    archive_file = tmp_path / "archive" / ARCHIVE_FILE
+    archive_file.parent.mkdir(parents=True)
+    archive_file.write_text("data_live\n#\n_pdbx_deposition_message_info.message_id live\n")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "backend-stats.json").write_text("{}")
+    assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "b"), "--name", "x"]) == 0
+    DbMessageStore(sqlite_url).put_message("D_1000000001", TO, Message(message_id="after", message_text="kept"))
+    capsys.readouterr()
+    return config, tmp_path / "b" / "x"
+
+
+@pytest.mark.parametrize(
+    "path, role, how",
+    [
+        (f"site/../{ARCHIVE_FILE}", "site", "file"),  # into the archive, through the site folder
+        (f"state/../archive/{ARCHIVE_FILE}", "state", "file"),
+        ("ABSOLUTE", "state", "file"),
+        ("state/linked.json", "state", "link to a file"),
+        ("state/linked-folder/stats.json", "state", "link to a folder"),
+        (f"archive/{ARCHIVE_FILE}", "archive", "file"),  # a backup never holds the archive
+        ("database/another.sqlite", "database", "file"),  # nor a second database
+        ("state/journal.jsonl.lock", "state", "file"),  # nor lock files
+    ],
+)
+def test_restore_refuses_a_manifest_entry_a_backup_never_holds_and_changes_nothing(
+    site_with_a_backup, tmp_path, capsys, path, role, how
+):
+    config, folder = site_with_a_backup
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "stats.json").write_text("{}")
+    evil = b"data_evil\n#\n_pdbx_deposition_message_info.message_id replaced\n"
+    if path == "ABSOLUTE":
+        path = str(tmp_path / "state" / "backend-stats.json")
+        add_entry(folder, path, role)  # names the live file: its checksum matches, and restore would copy it
+    elif how == "link to a file":
+        add_entry(folder, path, role, link_to=tmp_path / "archive" / ARCHIVE_FILE)
+    elif how == "link to a folder":
+        (folder / "state" / "linked-folder").symlink_to(outside)
+        add_entry(folder, path, role)
+    else:
+        add_entry(folder, path, role, content=evil)
+    before = tree_digest(tmp_path / "archive", tmp_path / "state", tmp_path / "etc", tmp_path / "outside")
+    database_before = hashlib.sha256((tmp_path / "messaging.db").read_bytes()).hexdigest()
+
+    assert run(["restore", "--config", str(config), "--yes", str(folder)]) == 1
+    error = capsys.readouterr().err
+    assert f"manifest entry {path!r}" in error and "Nothing was changed" in error
+    assert tree_digest(tmp_path / "archive", tmp_path / "state", tmp_path / "etc", tmp_path / "outside") == before
+    assert hashlib.sha256((tmp_path / "messaging.db").read_bytes()).hexdigest() == database_before
+
+
+def test_restore_refuses_to_write_through_a_link_in_the_live_state_folder(sqlite_url, tmp_path, capsys):
+    schema_versions.upgrade(sqlite_url)
+    config = write_config(tmp_path, sqlite_url)
+    fill(sqlite_url)
+    (tmp_path / "state" / "metrics").mkdir(parents=True)
+    (tmp_path / "state" / "metrics" / "calls.json").write_text("{}")
+    assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "b"), "--name", "x"]) == 0
+    # Since then the folder became a link into a deposition's archive folder.
+    (tmp_path / "archive" / "D_1000000001").mkdir()
+    (tmp_path / "state" / "metrics" / "calls.json").unlink()
+    (tmp_path / "state" / "metrics").rmdir()
+    (tmp_path / "state" / "metrics").symlink_to(tmp_path / "archive" / "D_1000000001")
+    DbMessageStore(sqlite_url).put_message("D_1000000001", TO, Message(message_id="after", message_text="kept"))
+    capsys.readouterr()
+    before = tree_digest(tmp_path / "archive", tmp_path / "state")
+    database_before = database_contents(sqlite_url)
+
+    assert run(["restore", "--config", str(config), "--yes", str(tmp_path / "b" / "x")]) == 1
+    error = capsys.readouterr().err
+    assert "cannot restore state/metrics/calls.json" in error and "is a link" in error
+    assert tree_digest(tmp_path / "archive", tmp_path / "state") == before
+    assert not list((tmp_path / "archive" / "D_1000000001").iterdir())
+    assert database_contents(sqlite_url) == database_before

@@ -500,13 +500,14 @@ def restore_backup(settings: Settings, backup: str | os.PathLike[str]) -> dict[s
     from dataclasses import replace
 
     from ..stage.lifecycle import read_site
-    from ..stage.record import move_lock, site_taken, write_record
+    from ..stage.record import SiteRecord, move_lock, site_taken, write_record
 
     folder = Path(backup)
     manifest = check_backup(folder)
     backed_up = folder / "site" / "stage.json"
     then = _backed_up_stage(backed_up) if "site/stage.json" in {e["path"] for e in manifest["files"]} else "cif-only"
-    with move_lock(settings.cif_root):
+
+    def same_stage() -> SiteRecord:
         now = read_site(settings)
         if then != now.stage:
             raise BackupError(
@@ -514,12 +515,18 @@ def restore_backup(settings: Settings, backup: str | os.PathLike[str]) -> dict[s
                 f"(epoch {now.epoch}): restoring it would put data of one stage under the other. Move the site "
                 f"to {then} first (msgmodule stage), then restore."
             )
+        return now
+
+    same_stage()
+    folders = _restorable(settings, folder, manifest)  # all refusals come before the site is touched
+    with move_lock(settings.cif_root):
+        now = same_stage()  # again: a move may have finished meanwhile
         # The stage stays; marking it as the one moved to makes writes stand back exactly as for a move.
         marked = replace(now, moving_to=now.stage)  # (a mark left by a dead mover is replaced: we hold the lock)
         with site_taken(settings.cif_root, marked):
-            restored = _restore(settings, folder, manifest)
+            _restore(settings, folder, manifest, folders)
             write_record(settings.cif_root, replace(marked, moving_to=None))
-        return restored
+    return manifest
 
 
 def _backed_up_stage(path: Path) -> str:
@@ -530,7 +537,8 @@ def _backed_up_stage(path: Path) -> str:
     return str(stage)
 
 
-def _restore(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def _restorable(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict[str, Path]:
+    """The state folders to put back, once the backup is known to fit this installation; else BackupError."""
     url = settings.db_url
     kind = _database_kind(url)
     if manifest["database"]["kind"] != kind:
@@ -542,6 +550,12 @@ def _restore(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict
     for entry in manifest["files"]:  # before anything is written
         if entry["role"] in folders:
             _check_target(folders[entry["role"]], Path(entry["path"]).relative_to(entry["role"]), entry["path"])
+    return folders
+
+
+def _restore(settings: Settings, folder: Path, manifest: dict[str, Any], folders: dict[str, Path]) -> None:
+    url = settings.db_url
+    kind = _database_kind(url)
 
     if kind == "sqlite":
         dispose_engines()  # no pooled connection of ours may hold the old pages
@@ -579,7 +593,6 @@ def _restore(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict
             config_file = Path(settings.config_file)
             config_file.parent.mkdir(parents=True, exist_ok=True)
             _put_back(folder / entry["path"], config_file, entry.get("mode"))
-    return manifest
 
 
 def _check_target(target_dir: Path, relative: Path, shown: str) -> None:
