@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -324,3 +327,90 @@ def test_restore_refuses_to_write_through_a_link_in_the_live_state_folder(sqlite
     assert tree_digest(tmp_path / "archive", tmp_path / "state") == before
     assert not list((tmp_path / "archive" / "D_1000000001").iterdir())
     assert database_contents(sqlite_url) == database_before
+
+
+# -- restore beside running writers ------------------------------------------------------------
+
+WRITER = Path(__file__).with_name("fleet_writer.py")
+FLEET = ["D_1000000101", "D_1000000102", "D_1000000103"]
+
+
+def acknowledged(fleet: Path) -> set[tuple[str, str]]:
+    """(deposition, message id) of every message the fleet's writers logged as acknowledged."""
+    return {
+        (line.split()[0], line.split()[1])
+        for acks in fleet.glob("*.acks")
+        for line in acks.read_text().splitlines()
+        if line
+    }
+
+
+def wait_for_more(fleet: Path, than: set[tuple[str, str]], count: int, writers: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + 60
+    while len(acknowledged(fleet) - than) < count:
+        assert all(writer.poll() is None for writer in writers), "a writer stopped"
+        assert time.monotonic() < deadline, "the writers acknowledged too few messages"
+        time.sleep(0.02)
+
+
+def test_restore_takes_the_site_from_running_writers_as_a_move_does(db_url, tmp_path, capsys):
+    from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
+    from wwpdb.apps.msgmodule.stage.lifecycle import move_stage, read_site
+
+    config = write_config(tmp_path, db_url)
+    settings = load_settings({"MSGMODULE_CONFIG": str(config)})
+    move_stage(settings, "db-only", force=True)  # the database is all there is: restore puts it back
+    site = {"MSGCIF_ROOT": settings.cif_root, "MSGDB_URL": db_url, "MSGMODULE_STATE_DIR": settings.state_dir}
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    # Four processes writing without a pause: at any moment one of them holds the site lock shared.
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), json.dumps(site), str(fleet / f"w{n}.acks"), "100000", "0", *FLEET],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    try:
+        wait_for_more(fleet, set(), 20, writers)
+        before_backup = acknowledged(fleet)
+        assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "b"), "--name", "x"]) == 0
+        after_backup = acknowledged(fleet)
+        wait_for_more(fleet, after_backup, 20, writers)
+        before_restore = acknowledged(fleet)
+        # The operator's restore, as a process of its own; new writes give up after 30 s instead of 120.
+        restore = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "wwpdb.apps.msgmodule",
+                "restore",
+                "--config",
+                str(config),
+                "--yes",
+                str(tmp_path / "b" / "x"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "MSGMODULE_STAGE_WAIT_SECONDS": "30"},
+        )
+        assert restore.returncode == 0, restore.stderr
+        after_restore = acknowledged(fleet)
+        wait_for_more(fleet, after_restore, 20, writers)
+    finally:
+        (fleet / "STOP").touch()
+        errors = [writer.communicate(timeout=120)[1] for writer in writers]
+    assert [writer.returncode for writer in writers] == [0, 0, 0, 0], errors
+    assert not any("refused" in text for text in errors), errors  # every write waited for the restore, then ran
+    final = acknowledged(fleet)
+    svc = MessagingFactory.create_messaging_service(config=site)
+    stored = {(d, m["message_id"]) for d in FLEET for ct in CONTENT_TYPES for m in svc.get(d, ct)}
+    # As documented: the database as backed up (what was acknowledged before the backup is there, what came
+    # between the backup and the restore is not), and every write after the restore kept.
+    assert before_backup <= stored
+    assert before_restore - after_backup and not (before_restore - after_backup) & stored
+    assert final - after_restore <= stored
+    record = read_site(settings)
+    assert (record.stage, record.epoch, record.moving_to) == ("db-only", 1, None)
