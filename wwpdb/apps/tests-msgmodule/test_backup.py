@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
+from conftest import scratch_mysql_database
 
 from wwpdb.apps.msgmodule.cli import run
 from wwpdb.apps.msgmodule.config import load_settings
@@ -414,3 +415,59 @@ def test_restore_takes_the_site_from_running_writers_as_a_move_does(db_url, tmp_
     assert final - after_restore <= stored
     record = read_site(settings)
     assert (record.stage, record.epoch, record.moving_to) == ("db-only", 1, None)
+
+
+# -- passwords the option file must quote ---------------------------------------------------------
+
+AWKWARD_PASSWORD = "a#b\"c'd\\e f;g ="  # a comment sign, both quotes, a backslash, a space, ; and =
+
+
+@pytest.fixture
+def awkward_user_url(mysql_server):
+    """A scratch database and a MariaDB user of its own whose password needs quoting; both dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import URL, make_url
+
+    server = make_url(mysql_server)
+    user = f"msgbk_{uuid.uuid4().hex[:12]}"
+    with scratch_mysql_database(mysql_server) as root_url:
+        database = make_url(root_url).database
+        admin = create_engine(mysql_server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (AWKWARD_PASSWORD,))
+            connection.exec_driver_sql(f"GRANT ALL ON `{database}`.* TO '{user}'@'%%'")
+        try:
+            url = URL.create(
+                "mysql+pymysql",
+                username=user,
+                password=AWKWARD_PASSWORD,
+                host=server.host,
+                port=server.port,
+                database=database,
+                query={"charset": "utf8mb4"},
+            )
+            yield url.render_as_string(hide_password=False)
+        finally:
+            dispose_engines()
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'%%'")
+            admin.dispose()
+
+
+@pytest.mark.mysql
+def test_backup_and_restore_with_a_password_that_needs_quoting(awkward_user_url, tmp_path, capsys):
+    schema_versions.upgrade(awkward_user_url)
+    fill(awkward_user_url)
+    config = write_config(tmp_path, awkward_user_url)
+    before = database_contents(awkward_user_url)
+    assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "b"), "--name", "x"]) == 0, (
+        capsys.readouterr().err
+    )
+    assert "CREATE TABLE `msgmodule_document`" in (tmp_path / "b" / "x" / "database" / "dump.sql").read_text()
+    DbMessageStore(awkward_user_url).put_message("D_1000000001", TO, Message(message_id="after", message_text="x"))
+    assert database_contents(awkward_user_url) != before
+    assert run(["restore", "--config", str(config), "--yes", str(tmp_path / "b" / "x")]) == 0, capsys.readouterr().err
+    dispose_engines()
+    assert database_contents(awkward_user_url) == before
