@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -63,10 +64,14 @@ def writer_alive(host: str | None, pid: int | None, started: str | None) -> bool
 
 
 class JsonLines:
-    """An append-only JSON-lines file, safe for several processes."""
+    """An append-only JSON-lines file, safe for several processes.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    A `private` one (it holds message text) is its owner's alone, 0600 whatever the umask.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], private: bool = False) -> None:
         self.path = Path(path)
+        self.mode = 0o600 if private else None
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT)
 
     def append(self, record: dict[str, Any], durable: bool = True) -> int:
@@ -143,9 +148,13 @@ class JsonLines:
 
     def _write_line(self, line: bytes) -> tuple[int, int]:
         """Append `line`; returns the open descriptor (the caller closes it) and the file's new size."""
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, self.mode or 0o644)
         try:
-            size = os.fstat(fd).st_size
+            info = os.fstat(fd)
+            size = info.st_size
+            # The umask can only take bits away; a file of ours made before this version is closed too.
+            if self.mode is not None and stat.S_IMODE(info.st_mode) != self.mode and info.st_uid == os.geteuid():
+                os.fchmod(fd, self.mode)
             # A writer killed mid-append leaves a torn last line: start on a line of our own.
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line
@@ -183,6 +192,8 @@ class JsonLines:
                 keep = transform(records)
                 try:
                     with open(tmp, "w", encoding="utf-8") as handle:
+                        if self.mode is not None:
+                            os.fchmod(handle.fileno(), self.mode)
                         handle.writelines(
                             json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
                             for r in keep

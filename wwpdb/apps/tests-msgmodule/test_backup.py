@@ -471,3 +471,58 @@ def test_backup_and_restore_with_a_password_that_needs_quoting(awkward_user_url,
     assert run(["restore", "--config", str(config), "--yes", str(tmp_path / "b" / "x")]) == 0, capsys.readouterr().err
     dispose_engines()
     assert database_contents(awkward_user_url) == before
+
+
+# -- what holds message text outside the archive is its owner's alone -------------------------------
+
+
+@pytest.fixture(params=[0o000, 0o022], ids=["umask-000", "umask-022"])
+def permissive_umask(request):
+    previous = os.umask(request.param)
+    yield request.param
+    os.umask(previous)
+
+
+def modes_below(folder: Path) -> dict[str, int]:
+    found = {".": os.lstat(folder).st_mode & 0o777}
+    for path in folder.rglob("*"):
+        found[str(path.relative_to(folder))] = os.lstat(path).st_mode & 0o777
+    return found
+
+
+def test_a_backup_is_its_owners_alone_and_restore_gives_back_the_modes_it_found(
+    db_url, tmp_path, capsys, permissive_umask
+):
+    config = write_config(tmp_path, db_url)
+    fill(db_url)
+    (tmp_path / "state" / "cache").mkdir(parents=True)
+    (tmp_path / "state" / "cache" / "stats.json").write_text("{}")
+    os.chmod(tmp_path / "state" / "cache" / "stats.json", 0o644)
+    os.chmod(config, 0o640)
+    assert run(["backup", "--config", str(config), "--output-dir", str(tmp_path / "backups"), "--name", "x"]) == 0
+    modes = modes_below(tmp_path / "backups")
+    folders = {path for path in modes if (tmp_path / "backups" / path).is_dir()}
+    assert {"x", "x/database", "x/config", "x/state"} <= folders
+    assert {path: oct(mode) for path, mode in modes.items() if path in folders} == {p: oct(0o700) for p in folders}
+    assert {path: oct(mode) for path, mode in modes.items() if path not in folders} == {
+        p: oct(0o600) for p in modes if p not in folders
+    }
+    assert "x/database/dump.sql" in modes or "x/database/messaging.sqlite" in modes
+
+    os.chmod(config, 0o600)
+    (tmp_path / "state" / "cache" / "stats.json").unlink()
+    assert run(["restore", "--config", str(config), "--yes", str(tmp_path / "backups" / "x")]) == 0
+    assert oct(os.stat(config).st_mode & 0o777) == oct(0o640)
+    assert oct(os.stat(tmp_path / "state" / "cache" / "stats.json").st_mode & 0o777) == oct(0o644)
+
+
+def test_reports_and_export_folders_are_their_owners_alone(sqlite_url, tmp_path, permissive_umask):
+    schema_versions.upgrade(sqlite_url)
+    fill(sqlite_url)
+    config = write_config(tmp_path, sqlite_url)
+    report = tmp_path / "reports" / "export.json"
+    out = tmp_path / "exported"
+    assert run(["export", "--config", str(config), "--output-dir", str(out), "--report", str(report)]) == 0
+    assert "D_1000000001" in report.read_text()
+    assert oct(os.stat(report).st_mode & 0o777) == oct(0o600)
+    assert oct(os.stat(out).st_mode & 0o777) == oct(0o700)
