@@ -526,3 +526,14 @@ def test_reports_and_export_folders_are_their_owners_alone(sqlite_url, tmp_path,
     assert "D_1000000001" in report.read_text()
     assert oct(os.stat(report).st_mode & 0o777) == oct(0o600)
     assert oct(os.stat(out).st_mode & 0o777) == oct(0o700)
+
+
+def test_restore_refuses_a_manifest_without_its_database_and_changes_nothing(site_with_a_backup, tmp_path, capsys):
+    config, folder = site_with_a_backup
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["files"] = [entry for entry in manifest["files"] if entry["role"] != "database"]
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    database_before = hashlib.sha256((tmp_path / "messaging.db").read_bytes()).hexdigest()
+    assert run(["restore", "--config", str(config), "--yes", str(folder)]) == 1
+    assert "names no database/messaging.sqlite in its manifest" in capsys.readouterr().err
+    assert hashlib.sha256((tmp_path / "messaging.db").read_bytes()).hexdigest() == database_before

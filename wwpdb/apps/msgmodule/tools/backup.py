@@ -418,7 +418,7 @@ def _check_entries(folder: Path, manifest: dict[str, Any]) -> None:
     entries = manifest.get("files")
     if not isinstance(folders, dict) or not isinstance(database, dict) or not isinstance(entries, list):
         raise BackupError(f"{folder / MANIFEST} lacks its folders, database or files: it is not a backup to restore")
-    wanted = {"sqlite": SQLITE_FILE, "mysql": DUMP_FILE}.get(database.get("kind"))
+    wanted = {"sqlite": SQLITE_FILE, "mysql": DUMP_FILE}.get(str(database.get("kind")))
     seen: set[str] = set()
     for entry in entries:
         shown = entry.get("path") if isinstance(entry, dict) else entry
@@ -435,6 +435,8 @@ def _check_entries(folder: Path, manifest: dict[str, Any]) -> None:
         seen.add(entry["path"])
         if entry["role"] == "database":
             wanted = None  # one database only
+    if wanted is not None:
+        raise BackupError(f"the backup {folder} names no {wanted} in its manifest: it holds no database to restore")
 
 
 def _entry_problem(entry: Any, folders: dict[str, Any], database: str | None, seen: set[str]) -> str | None:
