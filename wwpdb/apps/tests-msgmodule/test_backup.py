@@ -275,6 +275,7 @@ def site_with_a_backup(sqlite_url, tmp_path, capsys):
         (f"archive/{ARCHIVE_FILE}", "archive", "file"),  # a backup never holds the archive
         ("database/another.sqlite", "database", "file"),  # nor a second database
         ("state/journal.jsonl.lock", "state", "file"),  # nor lock files
+        ("config/another.cfg", "config", "file"),  # nor a second config file
     ],
 )
 def test_restore_refuses_a_manifest_entry_a_backup_never_holds_and_changes_nothing(

@@ -10,7 +10,8 @@ force is recorded, in `<MSGCIF_ROOT>/.msgmodule/`:
                          runs (both stores, in a dual write); a move holds it exclusive
 
 A site without `stage.json` is in `cif-only` at epoch 0. Only `lifecycle` writes
-the record, under the exclusive lock; everyone else reads it.
+the record, under the move lock (and a restore, to mark the site taken the same
+way: `site_taken`); everyone else reads it.
 """
 
 from __future__ import annotations

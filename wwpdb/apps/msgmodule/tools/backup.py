@@ -445,8 +445,10 @@ def _entry_problem(entry: Any, folders: dict[str, Any], database: str | None, se
         return "lacks a path, role or checksum"
     text, role = entry["path"], entry["role"]
     path = PurePosixPath(text)
-    if path.is_absolute() or "\0" in text:
+    if path.is_absolute():
         return "is an absolute path"
+    if "\0" in text:
+        return "holds a NUL character"
     if any(part in ("", ".", "..") for part in text.split("/")):
         return "leaves its folder (.. or an empty part)"
     if role not in ROLES or path.parts[0] != role:
@@ -458,8 +460,8 @@ def _entry_problem(entry: Any, folders: dict[str, Any], database: str | None, se
         return f"has an impossible mode {mode!r}"
     if role == "database" and text != database:
         return "is not this backup's one database file"
-    if role == "config" and len(path.parts) != 2:
-        return "is not a config file"
+    if role == "config" and (len(path.parts) != 2 or any(name.startswith("config/") for name in seen)):
+        return "is not the backup's one config file"
     if role in ("state", "site"):
         if role not in folders or len(path.parts) < 2:
             return f"is not a file of the backup's {role} folder"
