@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -528,6 +529,13 @@ def _print_summary(verb: str, summary: Any, target: str, report: Path | None) ->
         click.echo(f"report: {report}")
 
 
+def _private_file(path: str, flags: int) -> int:
+    """Open a file that is its owner's alone (0600 whatever the umask): reports quote message text."""
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def _open_report(report: Path | None) -> Any:
     import contextlib
 
@@ -535,7 +543,7 @@ def _open_report(report: Path | None) -> Any:
         return contextlib.nullcontext(None)
     try:
         report.parent.mkdir(parents=True, exist_ok=True)
-        return open(report, "w", encoding="utf-8")
+        return open(report, "w", encoding="utf-8", opener=_private_file)
     except OSError as exc:  # a directory, a read-only folder, a missing mount: say so before any work
         raise click.UsageError(f"--report {report}: cannot write the report there: {exc.strerror or exc}") from None
 
@@ -742,6 +750,9 @@ def export(
     if bool(output_dir) == in_place:
         raise click.UsageError("give exactly one of --output-dir DIR and --in-place")
     target = settings.cif_root if in_place else str(output_dir)
+    if not in_place and not Path(target).exists():
+        Path(target).mkdir(parents=True)
+        os.chmod(target, 0o700)  # an export outside the archive holds message text: its owner's alone
     Path(target).mkdir(parents=True, exist_ok=True)
     _require_schema(settings.db_url)
     named = (*deposition_ids, *more_ids)

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -68,11 +69,15 @@ class JsonLines:
 
     The file, its lock and its temporary file are never opened through a link (see archive_files);
     with `within` (the archive root, for the site's journal) no folder below it may be a link either.
-    A new file takes its folder's mode and group; a rewrite keeps the file's.
+    A new file takes its folder's mode and group; a rewrite keeps the file's. A `private` one (it holds
+    message text) is its owner's alone, 0600 whatever the umask.
     """
 
-    def __init__(self, path: str | os.PathLike[str], within: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], within: str | os.PathLike[str] | None = None, private: bool = False
+    ) -> None:
         self.path = Path(path)
+        self.mode = 0o600 if private else None
         self.lock_path = Path(f"{self.path}.lock")
         self.within = Path(within) if within is not None else None
         # Worked out once: path arithmetic would cost more than the lstat calls on every append.
@@ -172,7 +177,11 @@ class JsonLines:
         """Append `line`; returns the open descriptor (the caller closes it) and the file's new size."""
         fd = open_file(self._file, os.O_RDWR | os.O_APPEND)
         try:
-            size = os.fstat(fd).st_size
+            info = os.fstat(fd)
+            size = info.st_size
+            # The umask can only take bits away; a file of ours made before this version is closed too.
+            if self.mode is not None and stat.S_IMODE(info.st_mode) != self.mode and info.st_uid == os.geteuid():
+                os.fchmod(fd, self.mode)
             # A writer killed mid-append leaves a torn last line: start on a line of our own.
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line
@@ -215,6 +224,8 @@ class JsonLines:
                 fd = create_fresh(tmp, like=existing_status(self.path))
                 try:
                     with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                        if self.mode is not None:
+                            os.fchmod(handle.fileno(), self.mode)
                         handle.writelines(
                             json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
                             for r in keep

@@ -581,3 +581,23 @@ def test_the_circuit_breaker_skips_an_unreachable_database_at_once_and_journals_
     assert "circuit breaker" not in off.store.describe()
     checks = {check.backend: check for check in check_health(load_settings(down))}
     assert not checks["breaker db"].ok and "open" in checks["breaker db"].detail
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022])
+def test_the_shadow_mismatch_log_quotes_message_text_so_it_is_its_owners_alone(tmp_path, sqlite_url, umask):
+    schema_versions.upgrade(sqlite_url)
+    config = stage_config(tmp_path, "shadow", sqlite_url)
+    svc = service(config)
+    mid = svc.set(DEP, {"message_text": "a depositor's private words"})
+    with get_engine(sqlite_url).begin() as connection:
+        connection.execute(
+            text("UPDATE pdbx_deposition_message_info SET message_text = 'other' WHERE message_id = :m"), {"m": mid}
+        )
+    previous = os.umask(umask)
+    try:
+        svc.get(DEP)
+    finally:
+        os.umask(previous)
+    log_path = load_settings(config).mismatch_log_path
+    assert "a depositor's private words" in log_path.read_text()
+    assert oct(os.stat(log_path).st_mode & 0o777) == oct(0o600)

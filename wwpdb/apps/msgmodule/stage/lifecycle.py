@@ -54,6 +54,7 @@ from .record import (
     new_archive_id,
     read_history,
     site_dir,
+    site_taken,
     write_record,
 )
 from .routing import pending_in, site_journals
@@ -193,50 +194,44 @@ def move_stage(
             if problems:
                 say(f"{len(problems)} document(s) could not be exported yet; they are retried under the lock")
         marked = replace(start, moving_to=new.name, archive_id=start.archive_id or new_archive_id())
-        write_record(settings.cif_root, marked)
         say(f"moving {old.name} -> {new.name}: waiting for running writes to finish")
-        try:
-            with SiteLock(settings.cif_root).exclusive():
-                reasons = _guard(settings, old, new, move, early, say)
-                if reasons and not force:
-                    raise StageMoveRefused(
-                        f"refusing to move from {old.name} to {new.name}: "
-                        + "; ".join(reasons)
-                        + ". Fix these, or use --force to move anyway (this skips the checks above and is recorded)."
-                    )
-                move.forced, move.skipped = bool(reasons), reasons
-                # Past any epoch the database shows, so a record put back from an old copy never looks current.
-                move.epoch = max(start.epoch, shown.get("epoch", 0) if shown else 0) + 1
-                final = SiteRecord(
-                    new.name,
-                    move.epoch,
-                    marked.archive_id,
-                    time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-                    who,
-                    move.forced,
-                    reasons,
+        with site_taken(settings.cif_root, marked):
+            reasons = _guard(settings, old, new, move, early, say)
+            if reasons and not force:
+                raise StageMoveRefused(
+                    f"refusing to move from {old.name} to {new.name}: "
+                    + "; ".join(reasons)
+                    + ". Fix these, or use --force to move anyway (this skips the checks above and is recorded)."
                 )
-                _record_in_database(settings, final, new, move)
-                write_record(settings.cif_root, final)
-                history = {
-                    "epoch": move.epoch,
-                    "time": final.time,
-                    "who": who,
-                    "from": old.name,
-                    "to": new.name,
-                    "forced": move.forced,
-                    "skipped": move.skipped,
-                    "reconciled": move.reconciled,
-                    "exported": len(move.exported),
-                }
-                try:
-                    append_history(settings.cif_root, history)
-                except StorageError as exc:
-                    move.warnings.append(f"the move is recorded, but its history line is not: {exc}")
-        except BaseException:
-            with contextlib.suppress(MessagingError):
-                write_record(settings.cif_root, replace(marked, moving_to=None))
-            raise
+            move.forced, move.skipped = bool(reasons), reasons
+            # Past any epoch the database shows, so a record put back from an old copy never looks current.
+            move.epoch = max(start.epoch, shown.get("epoch", 0) if shown else 0) + 1
+            final = SiteRecord(
+                new.name,
+                move.epoch,
+                marked.archive_id,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                who,
+                move.forced,
+                reasons,
+            )
+            _record_in_database(settings, final, new, move)
+            write_record(settings.cif_root, final)
+            history = {
+                "epoch": move.epoch,
+                "time": final.time,
+                "who": who,
+                "from": old.name,
+                "to": new.name,
+                "forced": move.forced,
+                "skipped": move.skipped,
+                "reconciled": move.reconciled,
+                "exported": len(move.exported),
+            }
+            try:
+                append_history(settings.cif_root, history)
+            except StorageError as exc:
+                move.warnings.append(f"the move is recorded, but its history line is not: {exc}")
     _tidy_config(settings, move)
     return move
 

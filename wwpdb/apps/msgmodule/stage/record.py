@@ -10,7 +10,8 @@ force is recorded, in `<MSGCIF_ROOT>/.msgmodule/`:
                          runs (both stores, in a dual write); a move holds it exclusive
 
 A site without `stage.json` is in `cif-only` at epoch 0. Only `lifecycle` writes
-the record, under the exclusive lock; everyone else reads it.
+the record, under the move lock (and a restore, to mark the site taken the same
+way: `site_taken`); everyone else reads it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +332,21 @@ def move_lock(cif_root: str | os.PathLike[str]) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def site_taken(cif_root: str | os.PathLike[str], marked: SiteRecord) -> Iterator[None]:
+    """Take the site as a move does (the caller holds the move lock): the record marked "moving" first, so
+    new writes stand back, then the site lock alone once running writes finish. A block that fails
+    unmarks the record; one that succeeds writes the record it leaves (unmarked) itself."""
+    write_record(cif_root, marked)
+    try:
+        with SiteLock(cif_root).exclusive():
+            yield
+    except BaseException:
+        with contextlib.suppress(MessagingError):
+            write_record(cif_root, replace(marked, moving_to=None))
+        raise
 
 
 def mover_alive(cif_root: str | os.PathLike[str]) -> bool:

@@ -69,7 +69,8 @@ def build_store(settings: Settings, stage: Stage) -> MessageStore:
         # A second store that keeps failing is skipped (and journaled) at once for a cool-down,
         # instead of every call waiting out its timeouts.
         secondary = BreakerStore(secondary, breaker_for(settings, secondary.name))
-    shadow_log = JsonLines(settings.mismatch_log_path) if stage.shadow else None
+    # The differences quote message text: the log is its owner's alone.
+    shadow_log = JsonLines(settings.mismatch_log_path, private=True) if stage.shadow else None
     return DualStore(primary, secondary, journal_outside(settings, secondary.name), shadow_log, settings.shadow_sample)
 
 

@@ -9,19 +9,26 @@ run), MySQL/MariaDB with `mariadb-dump --single-transaction` (or `mysqldump`),
 found on PATH. The CIF archive itself is not copied: it is OneDep's archive,
 backed up with it.
 
-Restore checks every checksum, refuses a backup made at another schema
-revision than this library's, and puts back exactly what was backed up. Stop
-the processes that write messages while it runs.
+Restore first checks every entry of the manifest (a plain file of the backup,
+at a path a backup of its kind holds: no `..`, no absolute path, no link) and
+every checksum, refuses a backup made at another schema revision than this
+library's, then takes the site as a stage move does (running writes finish, new
+ones wait) and puts back exactly what was backed up.
+
+A backup holds message text and the database: its folder and files are the
+owner's alone (0700, 0600), whatever the umask.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import socket
 import sqlite3
+import stat
 
 # The database's own dump and client programs are run, with argument lists and no shell.
 import subprocess  # nosec B404
@@ -30,7 +37,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from filelock import FileLock
@@ -51,6 +58,8 @@ DUMP_FILE = "database/dump.sql"
 # Not part of a backup: logs (they go on), locks, temporary files of atomic writes.
 SKIPPED_SUFFIXES = (".lock", ".tmp")
 SKIPPED_PREFIXES = ("msgmodule.log",)
+ROLES = ("database", "config", "state", "site")
+PRIVATE_FILE, PRIVATE_FOLDER = 0o600, 0o700
 
 
 class BackupError(MessagingError):
@@ -123,7 +132,7 @@ def _is_excluded(path: Path, excluded: list[Path]) -> bool:
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -153,26 +162,34 @@ def _program(*names: str) -> str:
     )
 
 
+def _option_value(value: object) -> str:
+    """A value for a MariaDB/MySQL option file: in double quotes, with the escapes the client programs undo.
+
+    Unquoted, `#` starts a comment and quotes and backslashes are taken apart, so such a password was cut short.
+    """
+    text = str(value)
+    for plain, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\b", "\\b")):
+        text = text.replace(plain, escaped)
+    return f'"{text}"'
+
+
 @contextmanager
 def _client_options(url: URL) -> Iterator[list[str]]:
     """Connection options for the MySQL client programs; the password goes in a private file, not argv."""
     lines = ["[client]"]
-    if url.host:
-        lines.append(f"host={url.host}")
-    if url.port:
-        lines.append(f"port={url.port}")
-    if url.username:
-        lines.append(f"user={url.username}")
-    if url.password:
-        lines.append(f"password={url.password}")
-    socket_path = url.query.get("unix_socket")
-    if socket_path:
-        lines.append(f"socket={socket_path}")
+    options = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "socket": url.query.get("unix_socket"),
+    }
+    lines += [f"{name}={_option_value(value)}" for name, value in options.items() if value]
     with tempfile.TemporaryDirectory(prefix="msgmodule-client-") as folder:
-        options = Path(folder) / "client.cnf"
-        options.touch(mode=0o600)
-        options.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        yield [f"--defaults-extra-file={options}"]
+        path = Path(folder) / "client.cnf"
+        path.touch(mode=PRIVATE_FILE)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        yield [f"--defaults-extra-file={path}"]
 
 
 def _run(command: list[str], what: str, **kwargs: Any) -> None:
@@ -266,16 +283,30 @@ def create_backup(settings: Settings, output_dir: str | os.PathLike[str], name: 
     partial = output / f".{name}.partial"
     if partial.exists():
         shutil.rmtree(partial)
-    partial.mkdir(parents=True)
+    if not output.exists():
+        output.mkdir(parents=True)
+        os.chmod(output, PRIVATE_FOLDER)
+    partial.mkdir()
+    os.chmod(partial, PRIVATE_FOLDER)  # before anything is in it: chmod does not depend on the umask
     try:
         manifest = _fill(settings, partial, output)
         manifest["duration_s"] = round(time.monotonic() - started, 3)
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _make_private(partial)
         os.replace(partial, final)  # a backup folder either is complete or does not exist
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return BackupResult(final, manifest)
+
+
+def _make_private(folder: Path) -> None:
+    """Folders 0700 and files 0600 below `folder`: a backup holds message text and the whole database."""
+    for directory, subdirectories, files in os.walk(folder):
+        for name in subdirectories:
+            os.chmod(Path(directory) / name, PRIVATE_FOLDER, follow_symlinks=False)
+        for name in files:
+            os.chmod(Path(directory) / name, PRIVATE_FILE, follow_symlinks=False)
 
 
 def _fill(settings: Settings, folder: Path, output: Path) -> dict[str, Any]:
@@ -285,7 +316,10 @@ def _fill(settings: Settings, folder: Path, output: Path) -> dict[str, Any]:
 
     def add(relative: str, role: str, origin: Path | None = None) -> None:
         path = folder / relative
-        entry: dict[str, Any] = {"path": relative, "role": role, "size": path.stat().st_size, "sha256": _sha256(path)}
+        info = path.stat()
+        entry: dict[str, Any] = {"path": relative, "role": role, "size": info.st_size, "sha256": _sha256(path)}
+        if role != "database":  # the original's mode (copy2 kept it), for restore: the backup's copy is 0600
+            entry["mode"] = stat.S_IMODE(info.st_mode)
         if origin is not None:
             entry["origin"] = str(origin)
         files.append(entry)
@@ -362,10 +396,9 @@ def check_backup(backup: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest of a backup whose files are all present and intact, and whose schema this library uses."""
     folder = Path(backup)
     manifest = read_manifest(folder)
+    _check_entries(folder, manifest)
     for entry in manifest["files"]:
         path = folder / entry["path"]
-        if not path.is_file():
-            raise BackupError(f"the backup {folder} is incomplete: {entry['path']} is missing")
         if _sha256(path) != entry["sha256"]:
             raise BackupError(f"the backup {folder} is damaged: {entry['path']} does not match its checksum")
     head = schema_versions.head_revision()
@@ -378,6 +411,83 @@ def check_backup(backup: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
+def _check_entries(folder: Path, manifest: dict[str, Any]) -> None:
+    """Every entry names a plain file of the backup, at a path a backup of its kind holds; else BackupError."""
+    folders = manifest.get("folders")
+    database = manifest.get("database")
+    entries = manifest.get("files")
+    if not isinstance(folders, dict) or not isinstance(database, dict) or not isinstance(entries, list):
+        raise BackupError(f"{folder / MANIFEST} lacks its folders, database or files: it is not a backup to restore")
+    wanted = {"sqlite": SQLITE_FILE, "mysql": DUMP_FILE}.get(str(database.get("kind")))
+    seen: set[str] = set()
+    for entry in entries:
+        shown = entry.get("path") if isinstance(entry, dict) else entry
+        reason = _entry_problem(entry, folders, wanted, seen)
+        if reason is None and not os.path.lexists(folder / entry["path"]):
+            raise BackupError(f"the backup {folder} is incomplete: {entry['path']} is missing")
+        if reason is None:
+            reason = _file_problem(folder, PurePosixPath(entry["path"]))
+        if reason is not None:
+            raise BackupError(
+                f"the backup {folder} cannot be restored: its manifest entry {shown!r} {reason}. Nothing was "
+                "changed; restore from a backup that msgmodule backup made"
+            )
+        seen.add(entry["path"])
+        if entry["role"] == "database":
+            wanted = None  # one database only
+    if wanted is not None:
+        raise BackupError(f"the backup {folder} names no {wanted} in its manifest: it holds no database to restore")
+
+
+def _entry_problem(entry: Any, folders: dict[str, Any], database: str | None, seen: set[str]) -> str | None:
+    """Why a manifest entry is not one that a backup of this kind holds, or None."""
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(key), str) for key in ("path", "role", "sha256")):
+        return "lacks a path, role or checksum"
+    text, role = entry["path"], entry["role"]
+    path = PurePosixPath(text)
+    if path.is_absolute():
+        return "is an absolute path"
+    if "\0" in text:
+        return "holds a NUL character"
+    if any(part in ("", ".", "..") for part in text.split("/")):
+        return "leaves its folder (.. or an empty part)"
+    if role not in ROLES or path.parts[0] != role:
+        return f"is not where a backup puts its {role!r} files"
+    if text in seen:
+        return "comes twice"
+    mode = entry.get("mode")
+    if mode is not None and (not isinstance(mode, int) or isinstance(mode, bool) or not 0 <= mode <= 0o777):
+        return f"has an impossible mode {mode!r}"
+    if role == "database" and text != database:
+        return "is not this backup's one database file"
+    if role == "config" and (len(path.parts) != 2 or any(name.startswith("config/") for name in seen)):
+        return "is not the backup's one config file"
+    if role in ("state", "site"):
+        if role not in folders or len(path.parts) < 2:
+            return f"is not a file of the backup's {role} folder"
+        if path.name.endswith(SKIPPED_SUFFIXES) or path.name.startswith(SKIPPED_PREFIXES):
+            return "is a lock, temporary or log file, which a backup never holds"
+    return None
+
+
+def _file_problem(folder: Path, relative: PurePosixPath) -> str | None:
+    """Why the backup's copy of an entry is not a plain file inside the backup folder, or None."""
+    path = folder
+    for number, part in enumerate(relative.parts, 1):
+        path = path / part
+        try:
+            info = os.lstat(path)
+        except OSError as exc:
+            return f"cannot be read ({exc.strerror or exc})"
+        if stat.S_ISLNK(info.st_mode):
+            return f"is a link ({'/'.join(relative.parts[:number])})"
+        if number < len(relative.parts) and not stat.S_ISDIR(info.st_mode):
+            return f"is below something that is not a folder ({'/'.join(relative.parts[:number])})"
+        if number == len(relative.parts) and not stat.S_ISREG(info.st_mode):
+            return "is not a plain file"
+    return None
+
+
 # The site's stage record moves only by `msgmodule stage`: a restore keeps the one in force (and its
 # journal, which belongs to the writes since), and puts back data only into the stage it was taken in.
 SITE_RECORD_FILES = ("stage.json", "stage-history.jsonl", "journal.jsonl")
@@ -386,28 +496,53 @@ SITE_RECORD_FILES = ("stage.json", "stage-history.jsonl", "journal.jsonl")
 def restore_backup(settings: Settings, backup: str | os.PathLike[str]) -> dict[str, Any]:
     """Put back the database, the state folders and the config file of a backup. Returns its manifest.
 
-    Refused unless the site is in the stage the backup was made in; runs holding
-    the site's move lock and its lock exclusively, so no write or move runs meanwhile.
+    Refused unless the site is in the stage the backup was made in. It takes the
+    site as a stage move does: the move lock, the record marked "moving" (new
+    writes wait, up to MSGMODULE_STAGE_WAIT_SECONDS), then the site lock alone
+    once running writes finish; so no write or move runs meanwhile.
     """
+    from dataclasses import replace
+
     from ..stage.lifecycle import read_site
-    from ..stage.record import SiteLock, move_lock
+    from ..stage.record import SiteRecord, move_lock, site_taken, write_record
 
     folder = Path(backup)
     manifest = check_backup(folder)
     backed_up = folder / "site" / "stage.json"
-    then = json.loads(backed_up.read_text()).get("stage", "cif-only") if backed_up.exists() else "cif-only"
-    now = read_site(settings)
-    if then != now.stage:
-        raise BackupError(
-            f"the backup {folder} was made in stage {then}, and the site is in stage {now.stage} (epoch {now.epoch}): "
-            f"restoring it would put data of one stage under the other. Move the site to {then} first "
-            "(msgmodule stage), then restore."
-        )
-    with move_lock(settings.cif_root), SiteLock(settings.cif_root).exclusive():
-        return _restore(settings, folder, manifest)
+    then = _backed_up_stage(backed_up) if "site/stage.json" in {e["path"] for e in manifest["files"]} else "cif-only"
+
+    def same_stage() -> SiteRecord:
+        now = read_site(settings)
+        if then != now.stage:
+            raise BackupError(
+                f"the backup {folder} was made in stage {then}, and the site is in stage {now.stage} "
+                f"(epoch {now.epoch}): restoring it would put data of one stage under the other. Move the site "
+                f"to {then} first (msgmodule stage), then restore."
+            )
+        return now
+
+    same_stage()
+    folders = _restorable(settings, folder, manifest)  # all refusals come before the site is touched
+    with move_lock(settings.cif_root):
+        now = same_stage()  # again: a move may have finished meanwhile
+        # The stage stays; marking it as the one moved to makes writes stand back exactly as for a move.
+        marked = replace(now, moving_to=now.stage)  # (a mark left by a dead mover is replaced: we hold the lock)
+        with site_taken(settings.cif_root, marked):
+            _restore(settings, folder, manifest, folders)
+            write_record(settings.cif_root, replace(marked, moving_to=None))
+    return manifest
 
 
-def _restore(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def _backed_up_stage(path: Path) -> str:
+    try:
+        stage = json.loads(path.read_text(encoding="utf-8")).get("stage", "cif-only")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise BackupError(f"cannot read the stage record the backup holds, {path}: {exc}") from None
+    return str(stage)
+
+
+def _restorable(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict[str, Path]:
+    """The state folders to put back, once the backup is known to fit this installation; else BackupError."""
     url = settings.db_url
     kind = _database_kind(url)
     if manifest["database"]["kind"] != kind:
@@ -415,6 +550,16 @@ def _restore(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict
             f"the backup {folder} holds a {manifest['database']['kind']} database; the configured one "
             f"({mask_url(url)}) is {kind}"
         )
+    folders = {role: path for role, path in _state_folders(settings).items() if role in manifest["folders"]}
+    for entry in manifest["files"]:  # before anything is written
+        if entry["role"] in folders:
+            _check_target(folders[entry["role"]], Path(entry["path"]).relative_to(entry["role"]), entry["path"])
+    return folders
+
+
+def _restore(settings: Settings, folder: Path, manifest: dict[str, Any], folders: dict[str, Path]) -> None:
+    url = settings.db_url
+    kind = _database_kind(url)
 
     if kind == "sqlite":
         dispose_engines()  # no pooled connection of ours may hold the old pages
@@ -433,9 +578,7 @@ def _restore(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict
         raise BackupError(f"after the restore the row counts of {mask_url(url)} differ from the backup's: {wrong}")
 
     excluded = _excluded(settings, [folder])
-    for role, target_dir in _state_folders(settings).items():
-        if role not in manifest["folders"]:
-            continue  # made without this folder (an older layout): leave it as it is
+    for role, target_dir in folders.items():  # a folder the backup was made without (older layout) stays
         kept = SITE_RECORD_FILES if role == "site" else ()
         for relative in list(_state_files(target_dir, excluded)):  # what a backup would hold goes...
             if str(relative) not in kept:
@@ -447,13 +590,45 @@ def _restore(settings: Settings, folder: Path, manifest: dict[str, Any]) -> dict
                     continue
                 (target_dir / relative).parent.mkdir(parents=True, exist_ok=True)
                 with _locked_if_journal(target_dir / relative):
-                    shutil.copy2(folder / entry["path"], target_dir / relative)
+                    _put_back(folder / entry["path"], target_dir / relative, entry.get("mode"))
 
     for entry in manifest["files"]:
         if entry["role"] == "config":
             config_file = Path(settings.config_file)
             config_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = config_file.with_name(f".{config_file.name}.restore.tmp")
-            shutil.copy2(folder / entry["path"], tmp)
-            os.replace(tmp, config_file)
-    return manifest
+            _put_back(folder / entry["path"], config_file, entry.get("mode"))
+
+
+def _check_target(target_dir: Path, relative: Path, shown: str) -> None:
+    """A restored file lands in `target_dir` itself: no link or file on its way there, no folder in its place."""
+    path = target_dir
+    for number, part in enumerate(relative.parts, 1):
+        path = path / part
+        last = number == len(relative.parts)
+        if path.is_symlink() and not last:
+            problem = f"{path} is a link"
+        elif path.exists() and not path.is_symlink() and path.is_dir() == last:
+            problem = f"{path} is {'a folder' if last else 'not a folder'}"
+        else:
+            continue
+        raise BackupError(
+            f"cannot restore {shown}: {problem}, so the file would not land inside {target_dir}. Nothing was "
+            "changed; move it out of the way, then restore again"
+        )
+
+
+def _put_back(source: Path, target: Path, mode: int | None) -> None:
+    """Copy a backed-up file into place through a new file and a rename: a link at `target` is replaced,
+    never followed. It gets the mode the original had when backed up."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, name)
+        shutil.copystat(source, name)
+        if mode is not None:
+            os.chmod(name, mode)
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise

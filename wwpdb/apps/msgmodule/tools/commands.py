@@ -104,7 +104,7 @@ def restore(backup_dir: Path, yes: bool, **options: str | None) -> None:
     if not yes:
         click.confirm(
             f"Replace the database ({manifest['database']['url']} -> configured), the state folders and the "
-            f"config file with the backup of {manifest['created']}? Stop the writers first.",
+            f"config file with the backup of {manifest['created']}? Writes wait while it runs.",
             abort=True,
         )
     restore_backup(settings, backup_dir)
