@@ -56,7 +56,7 @@ from .record import (
     site_dir,
     write_record,
 )
-from .routing import pending_in, site_journals
+from .routing import edited_stage, pending_in, site_journals
 
 CHANGED_SHOWN = 20  # changed depositions named in a refusal
 # Depositions changed since the last validation that a move re-validates itself while writes wait
@@ -177,11 +177,15 @@ def move_stage(
         if start.moving_to:  # we hold the move lock: a mark left by a mover that died
             start = replace(start, moving_to=None)
             write_record(settings.cif_root, start)
+        shown = _database_copy(settings)
+        # A move from a stage the record was edited to would run the wrong guards (no export, say).
+        edited = edited_stage(settings, start, shown) if shown else None
+        if edited is not None:
+            raise edited
         old = stage_named(start.stage)
         move = StageMove(old.name, new.name, start.epoch)
         if old.name == new.name:
             return move
-        shown = _database_copy(settings)
         # Documents exported before taking the site lock, with the database revisions seen first:
         # under the lock only those written since, and those that failed, are exported again.
         early: dict[tuple[str, str], int] = {}
