@@ -1051,7 +1051,6 @@ class MessagingIo(MessagingService):
             logger.error("model-file data of %s is not available: %s", deposition, exc)
             return ModelFacts()
 
-    @_on_invalid_input(lambda: None)
     def getMsgTmpltDataItems(self, p_returnDict: MutableMapping[str, Any]) -> None:  # noqa: N802, N803
         """Fill `p_returnDict` with the values OneDep's message templates use (in place, as OneDep).
 
@@ -1060,7 +1059,19 @@ class MessagingIo(MessagingService):
         obsoletion details), its messages (last unlock) and archive (date of
         the last validation report), and the site's templates (closing,
         sign-off, clauses). Missing data shows as OneDep's placeholders.
+        Anything but a dict to fill raises InvalidInputError (a caller's
+        mistake, not bad input to answer with nothing); a bad deposition id
+        leaves it unfilled, as in OneDep.
         """
+        if not isinstance(p_returnDict, MutableMapping):
+            raise InvalidInputError(
+                f"getMsgTmpltDataItems fills the dict it is given (p_returnDict), not a {type(p_returnDict).__name__}:"
+                " pass {} or a dict holding 'identifier'"
+            )
+        self._template_items(p_returnDict)
+
+    @_on_invalid_input(lambda: None)
+    def _template_items(self, p_returnDict: MutableMapping[str, Any]) -> None:  # noqa: N803
         deposition = self._identifier(p_returnDict.get("identifier"))
         facts = self._facts(deposition)
         methods = self.request.get("expmethod").replace('"', "")
@@ -1144,8 +1155,14 @@ class MessagingIo(MessagingService):
         reminders are archived as notes and e-mailed. Returns, per
         deposition, OneDep's `{"success": "true"|"false", "pdbx_model_updated":
         "true"|"false", "append_msg": ...}`. An unknown template sends nothing
-        (OneDep would send a placeholder text) and reports why.
+        (OneDep would send a placeholder text) and reports why. Anything but
+        a list (an iterable) of ids raises InvalidInputError, sending nothing.
         """
+        if isinstance(p_depIdList, (str, bytes)) or not isinstance(p_depIdList, Iterable):
+            raise InvalidInputError(
+                f"autoMsg sends to a list of deposition ids (p_depIdList), not a {type(p_depIdList).__name__}: "
+                "pass [] to send nothing, or ['D_...'] for one deposition"
+            )
         self.request.set("content_type", "msgs")
         self.request.set("filesource", "archive")
         if p_isEmdbEntry:

@@ -29,7 +29,7 @@ import getpass
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -140,12 +140,26 @@ def describe_site(settings: Settings) -> dict[str, Any]:
     return info
 
 
+@contextlib.contextmanager
+def _one_mover(cif_root: str) -> Iterator[None]:
+    """The site's move lock; a site folder that cannot be written (a read-only archive) is a StorageError."""
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(move_lock(cif_root))
+        except OSError as exc:
+            raise StorageError(
+                f"cannot take the site's move lock in {site_dir(cif_root)}: {exc.strerror or exc}. A stage move "
+                "writes the site's record there: run it where the archive root is writable (is it mounted read-only?)"
+            ) from exc
+        yield
+
+
 def ensure_archive_id(settings: Settings) -> SiteRecord:
     """The site's record, given an archive id (and so a record file) if it had none."""
     record = read_site(settings)
     if record.archive_id:
         return record
-    with move_lock(settings.cif_root), SiteLock(settings.cif_root).exclusive():
+    with _one_mover(settings.cif_root), SiteLock(settings.cif_root).exclusive():
         record = read_site(settings)
         if not record.archive_id:
             record = replace(record, archive_id=new_archive_id())
@@ -172,7 +186,7 @@ def move_stage(
             f"the archive root {settings.cif_root} does not exist: the site's stage is recorded there (set MSGCIF_ROOT)"
         )
     who = who or who_moves()
-    with move_lock(settings.cif_root):
+    with _one_mover(settings.cif_root):
         start = read_site(settings)
         if start.moving_to:  # we hold the move lock: a mark left by a mover that died
             start = replace(start, moving_to=None)
