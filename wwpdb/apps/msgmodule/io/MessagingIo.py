@@ -427,7 +427,7 @@ class MessagingIo(MessagingService):
 
         A dict of the info items: timestamp in local time, subject and text
         with entities resolved, `<`/`>` escaped and line breaks as `<br />`,
-        sender escaped, nulls as ''.
+        every other value with `<`/`>` escaped, nulls as ''.
         """
         view = self._view()
         if view not in VIEWS:
@@ -452,10 +452,8 @@ class MessagingIo(MessagingService):
                 shown[item] = shown_text(value, message_type, break_lines=True)
             elif item == "message_subject":
                 shown[item] = shown_text(value, message_type)
-            elif item == "sender":
+            else:  # the sender, and the context type and value OneDep's page also puts into HTML
                 shown[item] = escape_angles(value)
-            else:
-                shown[item] = value
         return shown
 
     # -- storing ----------------------------------------------------------------------------------
