@@ -3,15 +3,11 @@ OneDep's reader gives them back, and the request object where OneDep's own test 
 
 from __future__ import annotations
 
-import io as text_io
 from typing import Any
 
 import pytest
 from conftest import FakeRequest
 
-from wwpdb.apps.msgmodule.cifformat import format_document, parse_text
-from wwpdb.apps.msgmodule.codec import decode_text
-from wwpdb.apps.msgmodule.io.display import shown_text
 from wwpdb.apps.msgmodule.io.MessagingIo import MessagingIo
 from wwpdb.apps.msgmodule.model import Document, Message
 from wwpdb.apps.msgmodule.stores.base import MessageStore
@@ -59,3 +55,44 @@ def test_get_msg_escapes_the_context_type_and_value_like_every_other_value(store
     assert shown["context_value"] == '&lt;b&gt;&lt;img src=x onerror="alert(1)"&gt;&lt;/b&gt;'
     assert not any("<" in value or ">" in value for value in shown.values())
     assert store.load(DEP, TO).messages[0].context_type == markup  # the stored value is as written
+
+
+# -- (b) one order for every store and path ---------------------------------------------------------------------------
+
+T = "2024-01-01 10:00:00"
+# Timestamps that a padding or case-blind collation would tie or reorder, in file orders that expose it.
+EDGE_TIMES: dict[str, list[str | None]] = {
+    TO: [T + "  ", T + "\t", "a", "", T + " ", "2024-01-01 10:00:00\u00a0", "\U0001f600", None, "\u00e9", "B"],
+    FROM: [T + "   ", T, "A", "b", "2024-01-01 10:00:0", "E\u0301", "\u00e9 ", T + " x"],
+}
+
+
+PREFIX = {TO: "to", FROM: "from"}
+
+
+def edge_site(store: MessageStore) -> None:
+    for content_type, times in EDGE_TIMES.items():
+        save(store, content_type, [a_message(f"{PREFIX[content_type]}-{n}", when) for n, when in enumerate(times)])
+
+
+def order_of(page: Any) -> list[str | None]:
+    return [message.message_id for _, message in page.messages]
+
+
+def test_the_database_orders_a_page_as_the_library_sorts_every_stored_timestamp(store):
+    edge_site(store)
+    wanted = order_of(MessageStore.page_messages(store, DEP, [FROM, TO]))  # the library's own sort, on this store
+    assert len(wanted) == 18
+    times = {m.message_id: m.timestamp for ct in (FROM, TO) for m in store.load(DEP, ct).messages}
+    assert [times[mid] or "" for mid in wanted] == sorted(times[mid] or "" for mid in wanted)
+    assert order_of(store.page_messages(DEP, [FROM, TO])) == wanted
+    for offset in range(0, 18, 4):  # page by page too
+        assert order_of(store.page_messages(DEP, [FROM, TO], offset=offset, limit=4)) == wanted[offset : offset + 4]
+    # OneDep's table: the first page (asked of the store) and the whole list (sorted here) agree.
+    io = io_on(store)
+    whole = [row[1] for row in io.getMsgRowList(DEP)["RECORD_LIST"]]
+    paged = [
+        row[1]
+        for row in io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=50)["RECORD_LIST"]
+    ]
+    assert paged == whole == wanted

@@ -41,6 +41,7 @@ from ..model import (
     Message,
     MessageStatus,
     OrigCommReference,
+    time_order,
     validate_deposition_id,
 )
 from ..service import MessagingService
@@ -324,7 +325,7 @@ class MessagingIo(MessagingService):
             # A message without a send status was sent (OneDep would show it in neither list).
             records = [r for r in records if (r.get("send_status") or "Y") == p_sSendStatus]
         # Oldest first; OneDep fails the whole list on a malformed timestamp, here it sorts as text.
-        records.sort(key=lambda record: record.get("timestamp") or "")
+        records.sort(key=lambda record: time_order(record.get("timestamp")))
         if p_bThreadedRslts:
             result["INDENT_DICT"] = table.indent_levels(records)
             records = table.thread_order(records)
