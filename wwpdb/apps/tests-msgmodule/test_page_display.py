@@ -3,11 +3,15 @@ OneDep's reader gives them back, and the request object where OneDep's own test 
 
 from __future__ import annotations
 
+import io as text_io
 from typing import Any
 
 import pytest
 from conftest import FakeRequest
 
+from wwpdb.apps.msgmodule.cifformat import format_document, parse_text
+from wwpdb.apps.msgmodule.codec import decode_text
+from wwpdb.apps.msgmodule.io.display import shown_text
 from wwpdb.apps.msgmodule.io.MessagingIo import MessagingIo
 from wwpdb.apps.msgmodule.model import Document, Message
 from wwpdb.apps.msgmodule.stores.base import MessageStore
@@ -96,3 +100,56 @@ def test_the_database_orders_a_page_as_the_library_sorts_every_stored_timestamp(
         for row in io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=50)["RECORD_LIST"]
     ]
     assert paged == whole == wanted
+
+
+# -- (c) message texts end as OneDep's reader gives them back -------------------------------------------------------
+
+# Blanks at the end of text fields (and of values that stay on one line), in every form the writer knows.
+TEXTS = [
+    "ends in spaces  ",
+    "ends in a tab\t",
+    "a line and its newline \n",
+    "blank last line\n  ",
+    "mixed blanks\n\t \t",
+    "two lines, blanks on both  \nsecond  ",
+    "blank lines at the end\n\n",
+    "  \n  ",
+    "only the newline\n",
+    'it\'s "both quotes" ',
+    "x" * 2100 + "  ",
+    "non-breaking space at the end\u00a0",
+    "ideographic space\u3000 ",
+    "carriage return \r\n",
+    "vertical tab\x0b ",
+    "a ;\n;  ",
+    "   ",
+]
+
+
+def pdbx_reader_texts(document: Document) -> list[str]:
+    """The message texts OneDep's reader (mmcif's PdbxReader) reads from the file of `document`."""
+    from mmcif.io.PdbxReader import PdbxReader
+
+    containers: list[Any] = []
+    PdbxReader(text_io.StringIO(format_document(document))).read(containers)
+    table = containers[0].getObj("pdbx_deposition_message_info")
+    return [table.getValue("message_text", row) for row in range(table.getRowCount())]
+
+
+def test_message_texts_end_as_onedeps_reader_reads_them_and_are_stored_exactly(store):
+    messages = [a_message(f"m{n}", f"2024-01-01 10:00:{n:02d}", text) for n, text in enumerate(TEXTS)]
+    save(store, TO, messages)
+    stored = store.load(DEP, TO)
+    assert [m.message_text for m in stored.messages] == TEXTS  # the stored value stays exact
+    assert parse_text(format_document(stored), DEP, TO) == stored  # and so does the CIF round trip
+    read_by_onedep = [decode_text(text) for text in pdbx_reader_texts(stored)]
+    assert read_by_onedep != TEXTS  # the reader does drop blanks: the test would see a difference
+    expected = [shown_text(text, "text") for text in read_by_onedep]
+    text_column = COLUMNS.index("message_text")
+    io = io_on(store)
+    assert [row[text_column] for row in io.getMsgRowList(DEP)["RECORD_LIST"]] == expected
+    first_page = io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=100)["RECORD_LIST"]
+    assert [row[text_column] for row in first_page] == expected
+    assert [io.getMsg(f"m{n}")["message_text"] for n in range(len(TEXTS))] == [
+        shown_text(text, "text", break_lines=True) for text in read_by_onedep
+    ]

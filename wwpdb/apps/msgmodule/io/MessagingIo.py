@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
+from ..cifformat import as_onedep_reads
 from ..config import DEFAULT_RELEASE_SUBJECTS, Settings
 from ..errors import InvalidDepositionIdError, InvalidInputError, MessagingError
 from ..model import (
@@ -426,9 +427,10 @@ class MessagingIo(MessagingService):
     def getMsg(self, p_msgId: str, p_depId: str | None = None) -> dict[str, Any]:  # noqa: N802, N803
         """One message of the request's view as OneDep shows it, or {} when there is none.
 
-        A dict of the info items: timestamp in local time, subject and text
-        with entities resolved, `<`/`>` escaped and line breaks as `<br />`,
-        every other value with `<`/`>` escaped, nulls as ''.
+        A dict of the info items, each as OneDep's reader gives it back from
+        the file (see `display_value`): timestamp in local time, subject and
+        text with entities resolved, `<`/`>` escaped and line breaks as
+        `<br />`, every other value with `<`/`>` escaped, nulls as ''.
         """
         view = self._view()
         if view not in VIEWS:
@@ -445,6 +447,8 @@ class MessagingIo(MessagingService):
         message_type = found.get("message_type")
         shown: dict[str, Any] = {}
         for item, value in found.items():
+            if value is not None:
+                value = as_onedep_reads(value)  # as OneDep's reader gives it back from the file
             if value is None:
                 shown[item] = ""
             elif item == "timestamp":
