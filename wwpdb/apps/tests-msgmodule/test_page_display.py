@@ -153,3 +153,15 @@ def test_message_texts_end_as_onedeps_reader_reads_them_and_are_stored_exactly(s
     assert [io.getMsg(f"m{n}")["message_text"] for n in range(len(TEXTS))] == [
         shown_text(text, "text", break_lines=True) for text in read_by_onedep
     ]
+
+
+# -- (d) the request object where OneDep's own test reads it --------------------------------------------------------
+
+
+def test_the_request_object_is_where_onedeps_test_reads_it(store):
+    request = FakeRequest(identifier=DEP, content_type="msgs")
+    io = MessagingIo(request, False, None, store=store)
+    assert io._MessagingIo__reqObj is request  # type: ignore[attr-defined]
+    # OneDep's test hands it to its Message.getOutputFileTarget, which asks it for values.
+    assert io._MessagingIo__reqObj.getValue("identifier") == DEP  # type: ignore[attr-defined]
+    assert MessagingIo(None, store=store, identifier=DEP)._MessagingIo__reqObj is None  # type: ignore[attr-defined]

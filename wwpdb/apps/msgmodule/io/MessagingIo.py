@@ -217,6 +217,11 @@ class MessagingIo(MessagingService):
 
     # -- the request -------------------------------------------------------------------------
 
+    @property
+    def __reqObj(self) -> Any:  # noqa: N802 - OneDep's own test reads it as io._MessagingIo__reqObj
+        """The request object this was made with (None when made from keywords), under OneDep's private name."""
+        return self.request.req_obj
+
     def _identifier(self, given: Any = None) -> str:
         """The deposition: the request's `identifier` (OneDep ignores the argument), else the argument."""
         return validate_deposition_id(self.request.get("identifier") or given)
