@@ -66,7 +66,19 @@ def test_get_msg_escapes_the_context_type_and_value_like_every_other_value(store
 T = "2024-01-01 10:00:00"
 # Timestamps that a padding or case-blind collation would tie or reorder, in file orders that expose it.
 EDGE_TIMES: dict[str, list[str | None]] = {
-    TO: [T + "  ", T + "\t", "a", "", T + " ", "2024-01-01 10:00:00\u00a0", "\U0001f600", None, "\u00e9", "B"],
+    TO: [
+        T + "  ",
+        T + "\t",
+        "a",
+        "",
+        T + " ",
+        "2024-01-01 10:00:00\u00a0",
+        "\U0001f600",
+        None,
+        "\u00e9",
+        "B",
+        T + "\x00",
+    ],
     FROM: [T + "   ", T, "A", "b", "2024-01-01 10:00:0", "E\u0301", "\u00e9 ", T + " x"],
 }
 
@@ -86,11 +98,11 @@ def order_of(page: Any) -> list[str | None]:
 def test_the_database_orders_a_page_as_the_library_sorts_every_stored_timestamp(store):
     edge_site(store)
     wanted = order_of(MessageStore.page_messages(store, DEP, [FROM, TO]))  # the library's own sort, on this store
-    assert len(wanted) == 18
+    assert len(wanted) == 19
     times = {m.message_id: m.timestamp for ct in (FROM, TO) for m in store.load(DEP, ct).messages}
     assert [times[mid] or "" for mid in wanted] == sorted(times[mid] or "" for mid in wanted)
     assert order_of(store.page_messages(DEP, [FROM, TO])) == wanted
-    for offset in range(0, 18, 4):  # page by page too
+    for offset in range(0, 19, 4):  # page by page too
         assert order_of(store.page_messages(DEP, [FROM, TO], offset=offset, limit=4)) == wanted[offset : offset + 4]
     # OneDep's table: the first page (asked of the store) and the whole list (sorted here) agree.
     io = io_on(store)
@@ -100,6 +112,9 @@ def test_the_database_orders_a_page_as_the_library_sorts_every_stored_timestamp(
         for row in io.getMsgRowList(DEP, p_bServerSide=True, p_iDisplayStart=0, p_iDisplayLength=50)["RECORD_LIST"]
     ]
     assert paged == whole == wanted
+    assert [
+        message["message_id"] for message in io.get(DEP) if message["content_type"] != NOTES
+    ] == wanted  # the service
 
 
 # -- (c) message texts end as OneDep's reader gives them back -------------------------------------------------------
