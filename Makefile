@@ -192,8 +192,9 @@ format: install  ## rewrite the code with ruff format (FORMAT_PATHS=...)
 check-format: install  ## check the code's format with ruff format, changing nothing
 	$(BIN)/ruff format --check $(FORMAT_PATHS)
 
-security: install  ## bandit on the code, and pip-audit of the dependencies (says so when offline)
+security: install  ## bandit on the code, then pip-audit of the dependencies (needs the network; one line when offline)
 	$(BIN)/bandit -q -c pyproject.toml -r $(SECURITY_PATHS)
+	@echo "bandit: no issues in $(SECURITY_PATHS)"
 	$(PY) scripts/audit_dependencies.py $(AUDIT_ARGS)
 
 docs: install  ## build the documentation (README sections, operator guide, API reference) into DOCS_SITE

@@ -1,21 +1,29 @@
 #!/usr/bin/env python
 """Development tool (`make security`): pip-audit of the installed dependencies, honest about being offline.
 
-pip-audit asks a vulnerability service about every installed distribution. When
-the service cannot be reached it reports each one as "could not be audited" and
-still says "No known vulnerabilities found"; this wrapper counts what was really
-audited. Exit 1 on any known vulnerability; when nothing could be audited, exit 0
-with a warning (`--require-service` makes that exit 1).
+pip-audit asks a vulnerability service about every installed distribution, so the
+dependency audit needs the network. When the service cannot be reached, pip-audit
+either reports each distribution as "could not be audited" (and still says "No known
+vulnerabilities found") or dies with a connection traceback; either way this wrapper
+prints one line saying that nothing was audited and why, never the traceback, and
+exits 0: bandit, which `make security` runs first, needs no network and has passed.
+`--require-service` makes that exit 1. A known vulnerability, or pip-audit failing
+for any other reason, exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess  # nosec B404
 import sys
 from pathlib import Path
+
+# The last line of pip-audit's traceback when its service's host cannot be reached (no route, no name
+# resolution, a proxy down, a timeout, a TLS failure on the way).
+NETWORK_ERROR = re.compile(r"^requests\.exceptions\.(ConnectionError|ProxyError|ConnectTimeout|ReadTimeout|SSLError)\b")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,10 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = json.loads(result.stdout)
     except ValueError:
-        print(f"pip-audit failed (exit {result.returncode}): {result.stderr.strip()}", file=sys.stderr)
+        unreachable = why_unreachable(result.stderr)
+        if unreachable is not None:
+            return offline(unreachable, options.require_service)
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"pip-audit failed (exit {result.returncode}): {last}", file=sys.stderr)
         return 1
     dependencies = report.get("dependencies", [])
     audited = [d for d in dependencies if "skip_reason" not in d]
+    if dependencies and not audited:
+        return offline(
+            f"none of {len(dependencies)} answered, e.g. {dependencies[0]['skip_reason']}", options.require_service
+        )
     vulnerable = [d for d in audited if d.get("vulns")]
     for dependency in vulnerable:
         for vuln in dependency["vulns"]:
@@ -45,16 +61,25 @@ def main(argv: list[str] | None = None) -> int:
         f"pip-audit: {len(audited)} of {len(dependencies)} installed distributions audited, "
         f"{len(vulnerable)} with known vulnerabilities"
     )
-    if vulnerable:
-        return 1
-    if dependencies and not audited:
-        print(
-            "pip-audit: the vulnerability service could not be reached (offline?): nothing was audited; "
-            "run make security where PyPI's JSON API or OSV answers",
-            file=sys.stderr,
-        )
-        return 1 if options.require_service else 0
-    return 0
+    return 1 if vulnerable else 0
+
+
+def why_unreachable(stderr: str) -> str | None:
+    """Why pip-audit could not reach its service, from its traceback; None when it failed for another reason."""
+    lines = stderr.strip().splitlines()
+    if not lines or not NETWORK_ERROR.match(lines[-1]):
+        return None
+    host = re.search(r"host='([^']+)'", lines[-1])
+    causes = re.findall(r"\[Errno -?\d+\] ([^'\")]+)", lines[-1])
+    cause = causes[-1] if causes else lines[-1].split(":")[0]
+    return f"{host.group(1) if host else 'its service'} could not be reached: {cause}"
+
+
+def offline(reason: str, require_service: bool) -> int:
+    """Say in one line that nothing was audited, and why; exit 0 unless the service is required."""
+    then = "--require-service makes that a failure" if require_service else "run make security where PyPI answers"
+    print(f"pip-audit: nothing was audited, the dependency audit needs the network ({reason}); {then}", file=sys.stderr)
+    return 1 if require_service else 0
 
 
 if __name__ == "__main__":

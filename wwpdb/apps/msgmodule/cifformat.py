@@ -247,6 +247,24 @@ def _token(value: str | None) -> tuple[str, bool]:
     return quoted, False
 
 
+def as_onedep_reads(value: str) -> str:
+    """The value as OneDep's reader (mmcif's PdbxReader) gives it back from the file this module writes.
+
+    PdbxReader takes the whitespace at the end of a `;` text field's last line
+    for part of the closing delimiter and drops it (`str.rstrip`). Written
+    values hold no whitespace there but spaces and tabs (others are
+    references), so those go; a value written on one line comes back whole.
+    """
+    try:
+        _, is_text = _token(value)
+    except InvalidInputError:
+        return value  # never written: nothing for OneDep to read either
+    if not is_text:
+        return value
+    last_line = value.rfind("\n") + 1
+    return value[:last_line] + value[last_line:].rstrip(" \t")
+
+
 def _row_tokens(document: Document, category: Category, values: tuple[str | None, ...]) -> list[tuple[str, bool]]:
     try:
         return [_token(value) for value in values]

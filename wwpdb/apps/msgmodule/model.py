@@ -31,6 +31,13 @@ DEPOSITION_ID_PATTERN = rf"[DG]_[0-9]{{1,{MAX_DEPOSITION_ID_LENGTH - 2}}}"
 _DEPOSITION_ID = re.compile(DEPOSITION_ID_PATTERN)
 
 
+def time_order(timestamp: str | None) -> str:
+    """What messages are ordered by, oldest first: the timestamp compared as text, character by character
+    (code points, no padding: "a" before "a " before "b"), a missing one as ''. Stores that order in SQL
+    order the same (stores/db.py compares the text's UTF-8 bytes, which sort as its code points)."""
+    return timestamp or ""
+
+
 def validate_deposition_id(deposition_id: object) -> str:
     """Return `deposition_id` if it is `D_`/`G_` + digits, at most 32 characters, else raise ValueError.
 

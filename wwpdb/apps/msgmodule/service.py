@@ -16,6 +16,7 @@ from .model import (
     Message,
     MessageStatus,
     OrigCommReference,
+    time_order,
     validate_content_type,
     validate_deposition_id,
 )
@@ -175,7 +176,7 @@ class MessagingService:
                 status = statuses.get(message.message_id)
                 item["status"] = status.as_dict() if status else None
                 item["file_references"] = references.get(message.message_id, [])
-                found.append((message.timestamp or "", type_index, position, item))
+                found.append((time_order(message.timestamp), type_index, position, item))
         found.sort(key=lambda entry: entry[:3])
         return [entry[3] for entry in found]
 

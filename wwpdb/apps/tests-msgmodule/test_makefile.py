@@ -150,13 +150,33 @@ def test_security_runs_bandit_and_pip_audit(tmp_path):
     clean = tmp_path / "clean"
     clean.mkdir()
     (clean / "fine.py").write_text("import json\n\n\ndef load(text):\n    return json.loads(text)\n")
-    out = make("security", f"SECURITY_PATHS={clean}").stdout
-    assert "pip-audit:" in out and "installed distributions audited" in out
+    done = make("security", f"SECURITY_PATHS={clean}")
+    assert f"bandit: no issues in {clean}" in done.stdout
+    # Audited (with the network), or one line saying why not (without: this machine reaches no PyPI JSON API).
+    assert "installed distributions audited" in done.stdout or "the dependency audit needs the network" in done.stderr
     risky = tmp_path / "risky"
     risky.mkdir()
     (risky / "run.py").write_text("import subprocess\n\ndef go(cmd):\n    subprocess.call(cmd, shell=True)\n")
     found = make("security", f"SECURITY_PATHS={risky}", check=False)
     assert found.returncode != 0 and "B602" in found.stdout + found.stderr
+
+
+def test_security_without_the_network_says_so_in_one_line_after_bandit(tmp_path):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "fine.py").write_text("import json\n\n\ndef load(text):\n    return json.loads(text)\n")
+    # No network: pip-audit's requests go to a proxy that is not there, and it dies with a traceback.
+    offline = {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+    done = make("security", f"SECURITY_PATHS={clean}", env=offline)
+    assert done.stdout.strip().splitlines()[-1] == f"bandit: no issues in {clean}"
+    (line,) = done.stderr.strip().splitlines()
+    assert line == (
+        "pip-audit: nothing was audited, the dependency audit needs the network (pypi.org could not be reached: "
+        "Connection refused); run make security where PyPI answers"
+    )
+    required = make("security", f"SECURITY_PATHS={clean}", "AUDIT_ARGS=--require-service", env=offline, check=False)
+    assert required.returncode != 0 and "Traceback" not in required.stderr
+    assert "--require-service makes that a failure" in required.stderr
 
 
 def test_docs_build_with_the_api_reference_and_docs_check_fails_on_a_broken_link(tmp_path):

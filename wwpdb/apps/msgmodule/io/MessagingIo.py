@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
+from ..cifformat import as_onedep_reads
 from ..config import DEFAULT_RELEASE_SUBJECTS, Settings
 from ..errors import InvalidDepositionIdError, InvalidInputError, MessagingError
 from ..model import (
@@ -41,6 +42,7 @@ from ..model import (
     Message,
     MessageStatus,
     OrigCommReference,
+    time_order,
     validate_deposition_id,
 )
 from ..service import MessagingService
@@ -215,6 +217,11 @@ class MessagingIo(MessagingService):
 
     # -- the request -------------------------------------------------------------------------
 
+    @property
+    def __reqObj(self) -> Any:  # noqa: N802 - OneDep's own test reads it as io._MessagingIo__reqObj
+        """The request object this was made with (None when made from keywords), under OneDep's private name."""
+        return self.request.req_obj
+
     def _identifier(self, given: Any = None) -> str:
         """The deposition: the request's `identifier` (OneDep ignores the argument), else the argument."""
         return validate_deposition_id(self.request.get("identifier") or given)
@@ -324,7 +331,7 @@ class MessagingIo(MessagingService):
             # A message without a send status was sent (OneDep would show it in neither list).
             records = [r for r in records if (r.get("send_status") or "Y") == p_sSendStatus]
         # Oldest first; OneDep fails the whole list on a malformed timestamp, here it sorts as text.
-        records.sort(key=lambda record: record.get("timestamp") or "")
+        records.sort(key=lambda record: time_order(record.get("timestamp")))
         if p_bThreadedRslts:
             result["INDENT_DICT"] = table.indent_levels(records)
             records = table.thread_order(records)
@@ -425,9 +432,10 @@ class MessagingIo(MessagingService):
     def getMsg(self, p_msgId: str, p_depId: str | None = None) -> dict[str, Any]:  # noqa: N802, N803
         """One message of the request's view as OneDep shows it, or {} when there is none.
 
-        A dict of the info items: timestamp in local time, subject and text
-        with entities resolved, `<`/`>` escaped and line breaks as `<br />`,
-        sender escaped, nulls as ''.
+        A dict of the info items, each as OneDep's reader gives it back from
+        the file (see `display_value`): timestamp in local time, subject and
+        text with entities resolved, `<`/`>` escaped and line breaks as
+        `<br />`, every other value with `<`/`>` escaped, nulls as ''.
         """
         view = self._view()
         if view not in VIEWS:
@@ -444,6 +452,8 @@ class MessagingIo(MessagingService):
         message_type = found.get("message_type")
         shown: dict[str, Any] = {}
         for item, value in found.items():
+            if value is not None:
+                value = as_onedep_reads(value)  # as OneDep's reader gives it back from the file
             if value is None:
                 shown[item] = ""
             elif item == "timestamp":
@@ -452,10 +462,8 @@ class MessagingIo(MessagingService):
                 shown[item] = shown_text(value, message_type, break_lines=True)
             elif item == "message_subject":
                 shown[item] = shown_text(value, message_type)
-            elif item == "sender":
+            else:  # the sender, and the context type and value OneDep's page also puts into HTML
                 shown[item] = escape_angles(value)
-            else:
-                shown[item] = value
         return shown
 
     # -- storing ----------------------------------------------------------------------------------
@@ -1051,7 +1059,6 @@ class MessagingIo(MessagingService):
             logger.error("model-file data of %s is not available: %s", deposition, exc)
             return ModelFacts()
 
-    @_on_invalid_input(lambda: None)
     def getMsgTmpltDataItems(self, p_returnDict: MutableMapping[str, Any]) -> None:  # noqa: N802, N803
         """Fill `p_returnDict` with the values OneDep's message templates use (in place, as OneDep).
 
@@ -1060,7 +1067,19 @@ class MessagingIo(MessagingService):
         obsoletion details), its messages (last unlock) and archive (date of
         the last validation report), and the site's templates (closing,
         sign-off, clauses). Missing data shows as OneDep's placeholders.
+        Anything but a dict to fill raises InvalidInputError (a caller's
+        mistake, not bad input to answer with nothing); a bad deposition id
+        leaves it unfilled, as in OneDep.
         """
+        if not isinstance(p_returnDict, MutableMapping):
+            raise InvalidInputError(
+                f"getMsgTmpltDataItems fills the dict it is given (p_returnDict), not a {type(p_returnDict).__name__}:"
+                " pass {} or a dict holding 'identifier'"
+            )
+        self._template_items(p_returnDict)
+
+    @_on_invalid_input(lambda: None)
+    def _template_items(self, p_returnDict: MutableMapping[str, Any]) -> None:  # noqa: N803
         deposition = self._identifier(p_returnDict.get("identifier"))
         facts = self._facts(deposition)
         methods = self.request.get("expmethod").replace('"', "")
@@ -1144,8 +1163,14 @@ class MessagingIo(MessagingService):
         reminders are archived as notes and e-mailed. Returns, per
         deposition, OneDep's `{"success": "true"|"false", "pdbx_model_updated":
         "true"|"false", "append_msg": ...}`. An unknown template sends nothing
-        (OneDep would send a placeholder text) and reports why.
+        (OneDep would send a placeholder text) and reports why. Anything but
+        a list (an iterable) of ids raises InvalidInputError, sending nothing.
         """
+        if isinstance(p_depIdList, (str, bytes)) or not isinstance(p_depIdList, Iterable):
+            raise InvalidInputError(
+                f"autoMsg sends to a list of deposition ids (p_depIdList), not a {type(p_depIdList).__name__}: "
+                "pass [] to send nothing, or ['D_...'] for one deposition"
+            )
         self.request.set("content_type", "msgs")
         self.request.set("filesource", "archive")
         if p_isEmdbEntry:

@@ -7,9 +7,11 @@ Two directions:
   as ` ;`), which is exactly the form its files hold. `decode_request_text`
   undoes that once, so the store (which speaks Unicode and writes the same
   references to the file) keeps it once-encoded, never `&#38;#246;`.
-- Out: the values OneDep's `MessagingIo` returns for display: GMT timestamps
-  in the site's local time, `<` and `>` escaped, newlines as `<br />` in
-  subjects and texts, and nulls as empty strings (`display_value`).
+- Out: the values OneDep's `MessagingIo` returns for display: as OneDep's
+  CIF reader gives them back (a text field loses the blanks ending its last
+  line; the stored value keeps them), GMT timestamps in the site's local
+  time, `<` and `>` escaped, newlines as `<br />` in subjects and texts, and
+  nulls as empty strings (`display_value`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import html
 import re
 from datetime import datetime, timezone, tzinfo
 from typing import Any
+
+from ..cifformat import as_onedep_reads
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Message types whose subject and text OneDep leaves without line breaks (annotators
@@ -109,12 +113,15 @@ def display_value(
 ) -> str:
     """One cell as OneDep's message table shows it.
 
-    Timestamps in local time; subjects and texts through `shown_text`; every
+    Each value as OneDep's reader gives it back from the file (a text
+    field's last line without its trailing blanks, `as_onedep_reads`), then:
+    timestamps in local time; subjects and texts through `shown_text`; every
     other value with `<`/`>` escaped (OneDep escapes the addresses; the ids
     and codes never contain them); a null or `?` as ''.
     """
     if value is None or value == "?":
         return ""
+    value = as_onedep_reads(value)
     if column in TIME_COLUMNS:
         return local_time(value, zone, fmt)
     if column in TEXT_COLUMNS:

@@ -29,7 +29,7 @@ import getpass
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ from .record import (
     site_taken,
     write_record,
 )
-from .routing import pending_in, site_journals
+from .routing import edited_stage, pending_in, site_journals
 
 CHANGED_SHOWN = 20  # changed depositions named in a refusal
 # Depositions changed since the last validation that a move re-validates itself while writes wait
@@ -141,12 +141,26 @@ def describe_site(settings: Settings) -> dict[str, Any]:
     return info
 
 
+@contextlib.contextmanager
+def _one_mover(cif_root: str) -> Iterator[None]:
+    """The site's move lock; a site folder that cannot be written (a read-only archive) is a StorageError."""
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(move_lock(cif_root))
+        except OSError as exc:
+            raise StorageError(
+                f"cannot take the site's move lock in {site_dir(cif_root)}: {exc.strerror or exc}. A stage move "
+                "writes the site's record there: run it where the archive root is writable (is it mounted read-only?)"
+            ) from exc
+        yield
+
+
 def ensure_archive_id(settings: Settings) -> SiteRecord:
     """The site's record, given an archive id (and so a record file) if it had none."""
     record = read_site(settings)
     if record.archive_id:
         return record
-    with move_lock(settings.cif_root), SiteLock(settings.cif_root).exclusive():
+    with _one_mover(settings.cif_root), SiteLock(settings.cif_root).exclusive():
         record = read_site(settings)
         if not record.archive_id:
             record = replace(record, archive_id=new_archive_id())
@@ -173,16 +187,20 @@ def move_stage(
             f"the archive root {settings.cif_root} does not exist: the site's stage is recorded there (set MSGCIF_ROOT)"
         )
     who = who or who_moves()
-    with move_lock(settings.cif_root):
+    with _one_mover(settings.cif_root):
         start = read_site(settings)
         if start.moving_to:  # we hold the move lock: a mark left by a mover that died
             start = replace(start, moving_to=None)
             write_record(settings.cif_root, start)
+        shown = _database_copy(settings)
+        # A move from a stage the record was edited to would run the wrong guards (no export, say).
+        edited = edited_stage(settings, start, shown) if shown else None
+        if edited is not None:
+            raise edited
         old = stage_named(start.stage)
         move = StageMove(old.name, new.name, start.epoch)
         if old.name == new.name:
             return move
-        shown = _database_copy(settings)
         # Documents exported before taking the site lock, with the database revisions seen first:
         # under the lock only those written since, and those that failed, are exported again.
         early: dict[tuple[str, str], int] = {}

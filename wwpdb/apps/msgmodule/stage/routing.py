@@ -38,6 +38,7 @@ from .record import (
     SiteRecordReader,
     StageMoveInProgress,
     mover_alive,
+    read_history,
 )
 
 T = TypeVar("T")
@@ -156,6 +157,9 @@ def check_database_copy(settings: Settings, record: SiteRecord) -> None:
         return
     if shown is None:
         return
+    edited = edited_stage(settings, record, shown)
+    if edited is not None:
+        raise edited
     if shown.get("epoch", 0) > record.epoch or (record.archive_id and shown.get("archive_id") != record.archive_id):
         raise StageConflictError(
             f"the database at {mask_url(settings.db_url)} shows stage {shown.get('stage')} at epoch "
@@ -165,6 +169,31 @@ def check_database_copy(settings: Settings, record: SiteRecord) -> None:
             + ": refusing to serve. Check that MSGCIF_ROOT is the site's archive and its share is mounted; if a "
             "stage move was interrupted, run `msgmodule stage NAME` again."
         )
+
+
+def edited_stage(settings: Settings, record: SiteRecord, shown: Mapping[str, Any]) -> StageConflictError | None:
+    """The refusal when the record and the database's copy name two stages at one epoch of one archive.
+
+    A move writes both copies with the same stage and epoch, so one of them was
+    edited by hand. Neither is served: the stage decides which store is read,
+    and a guess the wrong way reads messages from a store that lacks them.
+    """
+    from ..db.engine import mask_url
+
+    if shown.get("epoch") != record.epoch or shown.get("archive_id") != record.archive_id:
+        return None
+    if shown.get("stage") == record.stage:
+        return None
+    path = Path(settings.cif_root) / ".msgmodule" / "stage.json"
+    moved_to = [line.get("to") for line in read_history(settings.cif_root) if line.get("epoch") == record.epoch]
+    right = moved_to[-1] if moved_to and moved_to[-1] in STAGES else shown.get("stage")
+    witness = f"; {path.with_name('stage-history.jsonl')} records the move to {moved_to[-1]}" if moved_to else ""
+    return StageConflictError(
+        f"the site's stage record {path} says stage {record.stage} at epoch {record.epoch}, but the database at "
+        f"{mask_url(settings.db_url)} shows stage {shown.get('stage')} at that epoch{witness}: one of them was edited "
+        f'by hand, so this process refuses to serve. Put "stage": "{right}" back into {path}, and change the '
+        "stage only with `msgmodule stage NAME`."
+    )
 
 
 def check_database_allowed(settings: Settings, stage: Stage) -> None:
@@ -195,7 +224,7 @@ def check_database_validated(settings: Settings, record: SiteRecord) -> None:
         )
 
 
-_COPIES_CHECKED: dict[tuple[str, str, int, str | None], float] = {}
+_COPIES_CHECKED: dict[tuple[str, str, int, str | None, str], float] = {}
 COPY_RECHECK_SECONDS = 60.0
 _HIGHEST_EPOCH: dict[str, int] = {}  # per archive root: the highest epoch this process has seen
 
@@ -249,7 +278,7 @@ class SiteStore(MessageStore):
         _HIGHEST_EPOCH[root] = record.epoch
         # Once per process and epoch, as services come and go with requests; a site with no record (new, or
         # an archive that is not the site's) is looked at again after COPY_RECHECK_SECONDS.
-        key = (root, self.settings.db_url, record.epoch, record.archive_id)
+        key = (root, self.settings.db_url, record.epoch, record.archive_id, record.stage)
         checked = _COPIES_CHECKED.get(key)
         if checked is None or (record.archive_id is None and time.monotonic() - checked > COPY_RECHECK_SECONDS):
             check_database_copy(self.settings, record)

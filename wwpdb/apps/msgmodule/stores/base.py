@@ -25,6 +25,7 @@ from ..model import (
     Message,
     MessageStatus,
     OrigCommReference,
+    time_order,
     validate_content_type,
     validate_deposition_id,
 )
@@ -151,7 +152,7 @@ class MessageStore(ABC):
                 if send_status is not None and (message.send_status or "Y") != send_status:
                     continue
                 found.append((content_type, message))
-        found.sort(key=lambda pair: pair[1].timestamp or "")
+        found.sort(key=lambda pair: time_order(pair[1].timestamp))
         shown = found[offset:] if limit is None else found[offset : offset + limit]
         origcomm: dict[str, OrigCommReference] = {}
         if with_origcomm:

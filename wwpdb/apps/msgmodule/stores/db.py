@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import func
-from sqlalchemy.types import Integer, Numeric
+from sqlalchemy.types import Integer, LargeBinary, Numeric
 
 from ..db.engine import (
     ValueTooLargeError,
@@ -805,11 +805,13 @@ def _page(
     kind_order = case(
         {content_type: index for index, content_type in enumerate(content_types)}, value=table.c.source_content_type
     )
+    # As model.time_order: bytes, not the column's collation (MariaDB's utf8mb4_bin pads: 'a' = 'a ', 'a\t' < 'a').
+    in_time_order = cast(func.coalesce(table.c.timestamp, ""), LargeBinary)
     # Keys first, ordered and limited; then the page's rows whole (sorting whole rows would cost the history).
     keys = (
         select(table.c.id)
         .where(*conditions)
-        .order_by(func.coalesce(table.c.timestamp, ""), kind_order, table.c.row_order, table.c.id)
+        .order_by(in_time_order, kind_order, table.c.row_order, table.c.id)
         .offset(offset)
     )
     if limit is not None:
