@@ -1,8 +1,16 @@
+import re
+from pathlib import Path
+
 from setuptools import find_namespace_packages, setup
+
+# One version, in the package: OneDep's workflow manager requires wwpdb.apps.msgmodule ~= 0.180.
+VERSION = re.search(r'__version__ = "([^"]+)"', (Path(__file__).parent / "wwpdb/apps/msgmodule/__init__.py").read_text()).group(1)
+# What a OneDep site has: its request objects and site configuration (the tests use them too).
+ONEDEP = ["wwpdb.utils.session>=0.18", "wwpdb.utils.config>=0.52"]
 
 setup(
     name="wwpdb.apps.msgmodule",
-    version="0.1.0",
+    version=VERSION,
     description="wwPDB OneDep deposition messages in mmCIF archive files, MySQL, or both",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
@@ -25,7 +33,9 @@ setup(
         "prometheus_client>=0.17",
     ],
     extras_require={
+        "onedep": ONEDEP,
         "dev": [
+            *ONEDEP,
             "pytest>=8",
             "hypothesis>=6",
             "mmcif>=0.90",

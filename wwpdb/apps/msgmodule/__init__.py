@@ -1,3 +1,3 @@
 """wwPDB OneDep deposition messages, stored in mmCIF archive files, a database, or both."""
 
-__version__ = "0.1.0"
+__version__ = "0.200.0"

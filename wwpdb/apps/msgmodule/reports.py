@@ -1,7 +1,7 @@
 """JSON reports of migrate, validate and export: a summary first, then one entry per deposition.
 
     {"summary": {"command": "migrate", "total": 1000, "statuses": {...}, "duration_s": 12.3,
-                 "versions": {"msgmodule": "0.1.0", "python": "3.11.7", ...}, ...},
+                 "versions": {"msgmodule": "0.200.0", "python": "3.11.7", ...}, ...},
      "depositions": [{"deposition_id": "D_...", "status": "migrated", ...}, ...]}
 
 The summary is known only at the end, yet comes first: entries are spooled to

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from wwpdb.apps.msgmodule import __version__
 from wwpdb.apps.msgmodule.config import load_settings
 from wwpdb.apps.msgmodule.errors import BackendUnavailableError
 from wwpdb.apps.msgmodule.journal import Journal
@@ -76,7 +77,7 @@ def test_metrics_prints_the_counters_of_other_processes_the_journal_and_the_brea
     assert found[("msgmodule_journal_pending", ())] == 1
     assert found[("msgmodule_circuit_breaker_state", (("backend", "db"),))] == 2  # open
     assert found[("msgmodule_circuit_breaker_consecutive_failures", (("backend", "db"),))] == 1
-    assert ("msgmodule_info", (("stage", "cif-only"), ("version", "0.1.0"))) in found
+    assert ("msgmodule_info", (("stage", "cif-only"), ("version", __version__))) in found
 
 
 def test_monitor_serves_the_metrics_over_http_until_stopped(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO_ROOT
 from sqlalchemy import func, select
 
+from wwpdb.apps.msgmodule import __version__
 from wwpdb.apps.msgmodule.cli import run
 from wwpdb.apps.msgmodule.config import load_settings
 from wwpdb.apps.msgmodule.db import schema_versions
@@ -216,7 +217,7 @@ def test_json_reports_begin_with_a_summary_of_counts_duration_and_versions(db_ur
     assert summary["total"] == summary["reported"] == len(data["depositions"]) == 3
     assert summary["statuses"] == {"migrated": 3} and summary["failed"] == 0
     assert summary["rows"]["pdbx_deposition_message_info"] > 0 and summary["duration_s"] >= 0
-    assert summary["versions"]["msgmodule"] == "0.1.0" and summary["versions"]["python"].count(".") == 2
+    assert summary["versions"]["msgmodule"] == __version__ and summary["versions"]["python"].count(".") == 2
     assert {entry["deposition_id"] for entry in data["depositions"]} == {"D_1000000001", "D_1000000002", "G_1000003"}
 
     assert run(["validate", *args, "--report", str(report)]) == 0

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLE_ARCHIVE, REPO_ROOT
 
+from wwpdb.apps.msgmodule import __version__
+
 CONSOLE_SCRIPTS = [
     "msgmodule",
     "msgmodule-init-db",
@@ -99,7 +101,7 @@ def test_a_fresh_venv_with_only_the_wheel_runs_every_documented_command(dist, tm
 
     where = command("python", "-c", "import wwpdb.apps.msgmodule as m; print(m.__file__)")
     assert where.startswith(str(venv)), where
-    assert "0.1.0" in command("msgmodule", "--version")
+    assert __version__ in command("msgmodule", "--version")
     for script in CONSOLE_SCRIPTS:
         assert "Usage:" in command(script, "--help")
     command("msgmodule-init-db")

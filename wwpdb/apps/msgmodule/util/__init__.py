@@ -1,0 +1,1 @@
+"""OneDep's utilities over the messaging service: ExtractMessage (reminder tracking), AutoMessage (letters)."""
