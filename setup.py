@@ -25,7 +25,10 @@ setup(
         "prometheus_client>=0.17",
     ],
     extras_require={
+        # OneDep's site configuration (ConfigInfo): settings at a OneDep site, see README
+        "onedep": ["wwpdb.utils.config>=0.52"],
         "dev": [
+            "wwpdb.utils.config>=0.52",  # the tests read a real OneDep site configuration
             "pytest>=8",
             "hypothesis>=6",
             "mmcif>=0.90",
