@@ -17,6 +17,7 @@ OneDep's own tests put there), this layer is empty and nothing changes.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import io
@@ -117,6 +118,20 @@ def _text(value: object) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=16)
+def _site_values(config_info: type, site_id: str) -> dict[str, str | None]:
+    """ConfigInfo's values of KEY_MAP's keys, as text. Kept per process, as ConfigInfo keeps its own."""
+    try:
+        # ConfigInfo writes its diagnostics to a log stream: keep them off the caller's stderr.
+        values = config_info(site_id, verbose=False, log=io.StringIO())
+        return {key: _text(values.get(key)) for key in KEY_MAP}
+    except Exception as exc:
+        raise ConfigurationError(
+            f"OneDep's ConfigInfo({site_id!r}) failed ({type(exc).__name__}: {exc}): repair the OneDep site "
+            "configuration or installation"
+        ) from exc
+
+
 def read_onedep_site(site_id: str | None, given: Mapping[str, object] | None = None) -> OneDepSite:
     """The settings OneDep's site configuration gives for `site_id`.
 
@@ -130,15 +145,7 @@ def read_onedep_site(site_id: str | None, given: Mapping[str, object] | None = N
     config_info, why_not = _config_info_class()
     if config_info is None:
         return OneDepSite(site_id, why_not)
-    try:
-        # ConfigInfo writes its diagnostics to a log stream: keep them off the caller's stderr.
-        values = config_info(site_id, verbose=False, log=io.StringIO())
-        texts = {key: _text(values.get(key)) for key in KEY_MAP}
-    except Exception as exc:
-        raise ConfigurationError(
-            f"OneDep's ConfigInfo({site_id!r}) failed ({type(exc).__name__}: {exc}): repair the OneDep site "
-            "configuration or installation"
-        ) from exc
+    texts = _site_values(config_info, site_id)
     if not any(texts[key] is not None for key in SITE_ONLY_KEYS):
         return OneDepSite(
             site_id,
