@@ -129,8 +129,10 @@ def backend_info_command(as_json: bool, **options: str | None) -> None:
     click.echo(f"database:        {info['db_url']}")
     click.echo(f"config file:     {info['config_file']}")
     click.echo(f"journal:         {info['journal']['pending']} pending at {info['journal']['path']}")
-    for key, source in sorted(info["sources"].items()):
-        click.echo(f"  {key} from {source}")
+    click.echo(f"OneDep site config: {info['onedep_site_config']}")
+    click.echo("settings:")
+    for key, setting in info["settings"].items():
+        click.echo(f"  {key} = {setting['value']}  ({setting['source']})")
     click.echo("flags:")
     for name, value in info["flags"].items():
         click.echo(f"  {name}={'true' if value else 'false'}")

@@ -1,4 +1,4 @@
-"""Configuration (SPEC section 5): explicit arguments > environment > config file > defaults.
+"""Configuration (SPEC section 5): explicit arguments > environment > config file > OneDep's site config > defaults.
 
 The config file (`MSGMODULE_CONFIG`, default `msgmodule.cfg` in the working
 directory) is INI. Keys are the environment variables' names. `[msgmodule]`
@@ -15,6 +15,9 @@ file are relative to the file:
 
     [site:PDBE]
     MSGDB_URL = mysql+pymysql://onedep@db.example.org/messages
+
+At a OneDep site, `wwpdb.utils.config`'s ConfigInfo fills what these leave
+unset (see `wwpdb.apps.msgmodule.onedep_site`).
 
 Configuration says where the stores are. The stage is the site's, recorded in
 the archive (see `wwpdb.apps.msgmodule.stage`); a stage or flags set here must
@@ -33,8 +36,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
+from .onedep_site import OneDepSite, read_onedep_site
 from .stage.policy import FLAG_NAMES, ConfigurationError, Stage, decide, parse_flag
 
 DEFAULT_CIF_ROOT = "./msgmodule-data/archive"
@@ -68,6 +72,7 @@ KNOWN_KEYS = (
     "MSGDB_NAME",
     "MSGDB_USER",
     "MSGDB_PASS",
+    "MSGDB_SOCKET",  # a MySQL server's Unix socket, with the parts above (in MSGDB_URL: ?unix_socket=)
     "MSGMODULE_STATE_DIR",
     "MSGMODULE_SHADOW_SAMPLE",
     "MSGMODULE_RELEASE_SUBJECTS",
@@ -76,20 +81,21 @@ KNOWN_KEYS = (
 
 
 def resolve_db_url(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The database URL: an explicit one, else MSGDB_URL, else MSGDB_HOST/PORT/NAME/USER/PASS, else SQLite."""
+    """The database URL: an explicit one, else MSGDB_URL, else MSGDB_HOST/PORT/NAME/USER/PASS/SOCKET, else SQLite."""
     env = os.environ if environ is None else environ
     if explicit:
         return explicit
     if env.get("MSGDB_URL"):
         return env["MSGDB_URL"]
-    host = env.get("MSGDB_HOST")
+    host = env.get("MSGDB_HOST") or ("localhost" if env.get("MSGDB_SOCKET") else None)
     if host:
         user = quote_plus(env.get("MSGDB_USER") or "root")
         password = env.get("MSGDB_PASS", "")
         credentials = f"{user}:{quote_plus(password)}" if password else user
         port = env.get("MSGDB_PORT") or "3306"
         name = env.get("MSGDB_NAME") or "wwpdb_messaging"
-        return f"mysql+pymysql://{credentials}@{host}:{port}/{name}?charset=utf8mb4"
+        socket = f"&unix_socket={quote(env['MSGDB_SOCKET'])}" if env.get("MSGDB_SOCKET") else ""
+        return f"mysql+pymysql://{credentials}@{host}:{port}/{name}?charset=utf8mb4{socket}"
     return DEFAULT_DB_URL
 
 
@@ -110,6 +116,11 @@ PATH_KEYS = ("MSGCIF_ROOT", "MSGMODULE_STATE_DIR", "MSGMODULE_TEMPLATE_DIR")
 
 def read_config_file(path: Path, site_id: str | None, env_name: str | None = None) -> dict[str, str]:
     """Keys of the global section, overridden by the env's, then the site's section; {} when there is no file."""
+    return {key: value for key, (value, _section) in read_config_sections(path, site_id, env_name).items()}
+
+
+def read_config_sections(path: Path, site_id: str | None, env_name: str | None = None) -> dict[str, tuple[str, str]]:
+    """As `read_config_file`, with the section each value comes from: key -> (value, section)."""
     if not path.exists():
         if env_name:
             raise ConfigurationError(
@@ -126,14 +137,14 @@ def read_config_file(path: Path, site_id: str | None, env_name: str | None = Non
     if env_name and not parser.has_section(f"env:{env_name}"):
         known = [section.removeprefix("env:") for section in parser.sections() if section.startswith("env:")]
         raise ConfigurationError(f"{path} has no [env:{env_name}] section (it has: {', '.join(known) or 'none'})")
-    values: dict[str, str] = {}
+    values: dict[str, tuple[str, str]] = {}
     sections = [GLOBAL_SECTION, *([f"env:{env_name}"] if env_name else []), *([f"site:{site_id}"] if site_id else [])]
     for section in sections:
         if parser.has_section(section):
             for key, value in parser.items(section):
                 if key not in KNOWN_KEYS:
                     raise ConfigurationError(f"{path} [{section}]: unknown key {key}; known: {', '.join(KNOWN_KEYS)}")
-                values[key] = _relative_to(path, key, value)
+                values[key] = (_relative_to(path, key, value), section)
     return values
 
 
@@ -162,6 +173,8 @@ class Settings:
     site_id: str | None
     config_file: Path
     sources: dict[str, str] = field(default_factory=dict)  # key -> where its value came from
+    values: dict[str, str] = field(default_factory=dict)  # key -> its value, for the keys in `sources`
+    onedep: OneDepSite | None = None  # what OneDep's site configuration gave, or why nothing
     db_enabled: bool = True  # MSGDB_ENABLED: false forbids every stage that uses the database
     env_name: str | None = None
     given_flags: dict[str, bool] = field(default_factory=dict)  # the flags this process's settings name
@@ -225,7 +238,7 @@ def load_settings(
     site_id = site_id or env.get("WWPDB_SITE_ID") or None
     env_name = explicit.get("MSGMODULE_ENV") or env.get("MSGMODULE_ENV") or None
     path = Path(explicit["MSGMODULE_CONFIG"]) if "MSGMODULE_CONFIG" in explicit else config_file_path(env)
-    from_file = read_config_file(path, site_id, env_name)
+    from_file = read_config_sections(path, site_id, env_name)
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -235,7 +248,13 @@ def load_settings(
         elif env.get(key) not in (None, ""):
             values[key], sources[key] = env[key], "environment"
         elif key in from_file:
-            values[key], sources[key] = from_file[key], f"config file {path}"
+            values[key], section = from_file[key]
+            sources[key] = f"config file {path} [{section}]"
+    # OneDep's site configuration: below the config file, above the defaults.
+    onedep = read_onedep_site(site_id, values)
+    for key, (value, source) in onedep.settings.items():
+        if key in KNOWN_KEYS and key not in values:
+            values[key], sources[key] = value, source
 
     given_flags = {name: parse_flag(name, values[name]) for name in FLAG_NAMES if name in values}
     stage = decide(values.get("MSGMODULE_STAGE"), given_flags)
@@ -265,6 +284,8 @@ def load_settings(
         site_id=site_id,
         config_file=path,
         sources=sources,
+        values={key: str(value) for key, value in values.items()},
+        onedep=onedep,
         db_enabled=db_enabled,
         env_name=env_name,
         given_flags=given_flags,

@@ -179,8 +179,10 @@ def move_stage(
     new = stage_named(target)
     if not settings.db_enabled and DB in new.write_order:
         raise StageMoveRefused(
-            f"stage {new.name} uses the database, and MSGDB_ENABLED is false here: "
-            "set MSGDB_ENABLED=true to move the site to it (--force does not override this)"
+            f"stage {new.name} uses the database, and MSGDB_ENABLED is false here "
+            f"({settings.sources.get('MSGDB_ENABLED', 'set')}): name the database (at a OneDep site: "
+            "SITE_MESSAGE_DB_NAME and its SITE_MESSAGE_DB_* keys) or set MSGDB_ENABLED=true to move the site to it "
+            "(--force does not override this)"
         )
     if not os.path.isdir(settings.cif_root):
         raise ConfigurationError(

@@ -487,6 +487,37 @@ def _check_db(settings: Settings) -> str:
     return f"{store.describe()} answered; schema revision {status.current_revision}"
 
 
+def setting_sources(settings: Settings) -> dict[str, dict[str, str]]:
+    """Each setting in force, its value (passwords masked) and where it came from.
+
+    Sources: argument, environment, config file and section, OneDep site config
+    and key, default (or, for the database URL, the MSGDB_* parts it is made of).
+    """
+    from ..db.engine import mask_url
+
+    report = {key: {"value": value, "source": settings.sources[key]} for key, value in settings.values.items()}
+    in_force = {
+        "MSGCIF_ROOT": settings.cif_root,
+        "MSGDB_URL": settings.db_url,
+        "MSGMODULE_STATE_DIR": settings.state_dir,
+        "MSGMODULE_SHADOW_SAMPLE": str(settings.shadow_sample),
+        "MSGMODULE_RELEASE_SUBJECTS": "|".join(settings.release_subjects),
+        "MSGDB_ENABLED": "true" if settings.db_enabled else "false",
+        "MSGMODULE_CIRCUIT_BREAKER": "true" if settings.circuit_breaker else "false",
+    }
+    # Without MSGDB_URL, MSGDB_HOST or MSGDB_SOCKET make the URL of the MSGDB_* parts given.
+    parts = [key for key in (f"MSGDB_{p}" for p in ("HOST", "PORT", "NAME", "USER", "PASS", "SOCKET")) if key in report]
+    composed = any(key in parts for key in ("MSGDB_HOST", "MSGDB_SOCKET"))
+    for key, value in in_force.items():
+        if key not in report:
+            source = f"made of {', '.join(parts)}" if key == "MSGDB_URL" and composed else "default"
+            report[key] = {"value": value, "source": source}
+    for key in ("MSGDB_URL", "MSGDB_PASS"):
+        if key in report:
+            report[key]["value"] = mask_url(report[key]["value"]) if key == "MSGDB_URL" else "***"
+    return dict(sorted(report.items()))
+
+
 def backend_info(settings: Settings) -> dict[str, Any]:
     """Stage (from the site's record), flags, backends, where the data is (password masked), counters."""
     from ..db.engine import mask_url
@@ -509,6 +540,8 @@ def backend_info(settings: Settings) -> dict[str, Any]:
         "db_url": mask_url(settings.db_url),
         "config_file": str(settings.config_file),
         "sources": settings.sources,
+        "settings": setting_sources(settings),
+        "onedep_site_config": settings.onedep.status if settings.onedep else None,
         "journal": {"path": ", ".join(j.where for j in journals), "pending": pending},
         "counters": combined(settings.stats_path, METRICS),
     }
