@@ -199,9 +199,6 @@ def merge_deposition(deposition_id: str, archive: dict[str, Document], onedep: O
             counts["messages in archive"] += 1
     onedep_ids = {message.message_id for _, message in onedep.messages}
     counts["only in archive"] = sum(1 for d in archive.values() for m in d.messages if m.message_id not in onedep_ids)
-    counts["messages in OneDep"] += len(onedep.messages)
-    counts["file references in OneDep"] += len(onedep.file_references)
-    counts["statuses in OneDep"] += len(onedep.statuses)
 
     for content_type, message in onedep.messages:
         if content_type not in CONTENT_TYPES:
@@ -395,14 +392,16 @@ def _adopt(
     work: dict[tuple[str, str], SourceFile] = {}
     merges: dict[str, Merge] = {}
     for deposition_id, outcome in outcomes.items():
-        if outcome.errors:  # fails alone: none of its documents is written, its OneDep rows stay unread
-            outcome.rows["OneDep messages not taken over"] = len(onedep[deposition_id].messages)
+        theirs = onedep[deposition_id]
+        outcome.rows["messages in OneDep"] = len(theirs.messages)
+        outcome.rows["file references in OneDep"] = len(theirs.file_references)
+        outcome.rows["statuses in OneDep"] = len(theirs.statuses)
+        if outcome.errors:  # fails alone: none of its documents is written
             continue
         try:
-            merge = merge_deposition(deposition_id, archive[deposition_id], onedep[deposition_id], options.prefer)
+            merge = merge_deposition(deposition_id, archive[deposition_id], theirs, options.prefer)
         except MessagingError as exc:
             outcome.errors.append(str(exc))
-            outcome.rows["OneDep messages not taken over"] = len(onedep[deposition_id].messages)
             continue
         merges[deposition_id] = merge
         outcome.rows.update(merge.counts)
@@ -447,7 +446,7 @@ def _adopt(
                     )
     _check_stored(engine, outcomes, merges, archive, onedep)
     for outcome in outcomes.values():
-        if outcome.errors and "OneDep messages not taken over" not in outcome.rows:
+        if outcome.errors:
             outcome.rows["OneDep messages not taken over"] = len(onedep[outcome.deposition_id].messages)
         outcome.settle()
         if outcome.status == "migrated":
@@ -698,17 +697,15 @@ def adopt_onedep(
     summary = run_batches(adopt_batch, options, ids, workers, batch_size, report, progress)
     result = AdoptionResult(summary, shown, tables, moved, table_rows, unplaced)
     if whole and not shard:
-        seen = (
-            summary.rows["messages in OneDep"] + summary.rows["OneDep messages not taken over"] + sum(unplaced.values())
-        )
+        # Every OneDep row has a deposition id: read by the batch of that deposition, or unplaced.
+        seen = summary.rows["messages in OneDep"] + sum(unplaced.values())
         if seen != table_rows[INFO]:
-            result.problems.append(f"{INFO} holds {table_rows[INFO]} rows, the takeover saw {seen}")
-        if not summary.failed:
+            result.problems.append(f"{INFO} holds {table_rows[INFO]} rows, the takeover read {seen}")
+        if not unplaced:  # unplaced ids' references and statuses are not counted
             for name, key in ((FILE_REFERENCE, "file references in OneDep"), (STATUS, "statuses in OneDep")):
-                if not unplaced and summary.rows[key] != table_rows[name]:
-                    result.problems.append(
-                        f"{name} holds {table_rows[name]} rows, the takeover saw {summary.rows[key]}"
-                    )
+                if summary.rows[key] != table_rows[name]:
+                    read = summary.rows[key]
+                    result.problems.append(f"{name} holds {table_rows[name]} rows, the takeover read {read}")
     record["last_run"] = {
         "at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
         "depositions": summary.total,
