@@ -67,6 +67,7 @@ from .db.onedep import (
     STATUS,
     OneDepRows,
     OneDepSchemaError,
+    has_own_tracking,
     move_aside,
     onedep_prefix,
     read_rows,
@@ -624,6 +625,12 @@ def locate_onedep(db_url: str, onedep_url: str | None) -> tuple[str, str, bool]:
                 f"{ASIDE_PREFIX}{INFO}): give the database OneDep's module wrote as --onedep-db URL"
             )
         if here == "":
+            if has_own_tracking(engine, db_url):
+                raise OneDepSchemaError(
+                    f"{mask_url(db_url)} holds OneDep's tables under their own names and this module's "
+                    f"{documents.name} too: its takeover was given back. Nothing was changed. Rename this "
+                    "module's tables back (README, the way back) or take over into another database (--onedep-db)"
+                )
             move_aside(engine, db_url)
             return db_url, ASIDE_PREFIX, True
         return db_url, ASIDE_PREFIX, False

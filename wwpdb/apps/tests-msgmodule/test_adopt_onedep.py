@@ -383,3 +383,36 @@ def test_adopt_killed_half_way_gives_the_same_result_on_rerun(tmp_path, two_urls
     assert dump(url) == dump(reference_url)
     assert adopt(root, url) == 0  # and again: nothing to do
     assert dump(url) == dump(reference_url)
+
+
+OURS = (
+    "pdbx_deposition_message_info",
+    "pdbx_deposition_message_file_reference",
+    "pdbx_deposition_message_status",
+    "pdbx_deposition_message_origcomm_reference",
+)
+
+
+def test_the_way_back_gives_onedep_its_tables_as_they_were_and_adopt_then_refuses(tmp_path, empty_url, capsys):
+    root = tmp_path / "archive"
+    build_site(root, empty_url)
+    before = onedep_checksum(empty_url)
+    assert adopt(root, empty_url) == 0, capsys.readouterr()
+
+    # The README's way back: this module's tables aside, OneDep's back under their own names.
+    engine = create_engine(empty_url)
+    renames = [(name, f"msgmodule_{name}") for name in OURS[:3]] + [(f"onedep_{name}", name) for name in OURS[:3]]
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            for old, new in renames:
+                connection.exec_driver_sql(f"ALTER TABLE {old} RENAME TO {new}")
+        else:
+            connection.exec_driver_sql("RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in renames))
+    engine.dispose()
+    assert onedep_checksum(empty_url) == before
+
+    capsys.readouterr()
+    assert adopt(root, empty_url) == 1
+    assert "its takeover was given back" in capsys.readouterr().err
+    assert run(["init-db", "--db-url", empty_url]) == 1
+    assert onedep_checksum(empty_url) == before

@@ -106,6 +106,15 @@ def check_not_onedep(engine: Engine, url: Any, doing: str) -> None:
         raise OneDepSchemaError(refusal(url, doing))
 
 
+def has_own_tracking(engine: Engine, url: Any) -> bool:
+    """Whether this module's document table is in the database (a takeover was made here before)."""
+    try:
+        with engine.connect() as connection:
+            return "msgmodule_document" in inspect(connection).get_table_names()
+    except SQLAlchemyError as exc:
+        raise translate(exc, url, "look for this module's tables") from exc
+
+
 def move_aside(engine: Engine, url: Any) -> dict[str, str]:
     """Rename OneDep's three tables to `onedep_<name>`, all at once; returns {own name: new name}.
 
