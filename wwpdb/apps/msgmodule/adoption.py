@@ -36,9 +36,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import func
@@ -90,7 +91,7 @@ from .model import (
 )
 from .stage.evidence import read_site_value, write_site_value
 from .stores.cif import CifMessageStore
-from .stores.db import bulk_insert_rows, check_document_packet, read_document, read_documents, row_params
+from .stores.db import bulk_insert_rows, check_document_packet, read_document, row_params
 
 PREFER = ("onedep", "archive")
 # source_file of a document holding rows its archive file lacks: recorded one revision behind, so
@@ -470,18 +471,17 @@ def _check_stored(
         and not outcome.errors
         and all(entry["action"] in ("migrated", "unchanged", "in-sync", "overwritten") for entry in outcome.files)
     ]
+    if not checked:
+        return
+    try:
+        stored_all = run_with_retries(engine, "read the batch back", partial(_read_back, engine, checked))
+    except MessagingError as exc:
+        for deposition_id in checked:
+            outcomes[deposition_id].errors.append(f"cannot check the stored result: {exc}")
+        return
     for deposition_id in checked:
-
-        def read(deposition_id: str = deposition_id) -> dict[str, Document]:
-            with engine.connect() as connection:
-                return read_documents(connection, deposition_id, list(CONTENT_TYPES))
-
         outcome = outcomes[deposition_id]
-        try:
-            stored = run_with_retries(engine, f"read {deposition_id} back", read)
-        except MessagingError as exc:
-            outcome.errors.append(f"cannot check the stored result: {exc}")
-            continue
+        stored = stored_all[deposition_id]
         outcome.rows["messages stored"] = sum(len(d.messages) for d in stored.values())
         problems = check_against_sources(
             stored, archive[deposition_id], onedep[deposition_id], merges[deposition_id].conflicts
@@ -490,6 +490,25 @@ def _check_stored(
             outcome.errors.append("the stored result does not match its sources: " + "; ".join(problems[:10]))
             for entry in outcome.files:
                 entry["action"] = "failed"
+
+
+def _read_back(engine: Any, deposition_ids: list[str]) -> dict[str, dict[str, Document]]:
+    """The stored documents of these depositions: one query per table for the whole batch."""
+    found = {d: {ct: Document(d, ct) for ct in CONTENT_TYPES} for d in deposition_ids}
+    with engine.connect() as connection:
+        for category in CATEGORIES:
+            table = CATEGORY_TABLES[category.name]
+            query = (
+                select(table.c.source_deposition_id, table.c.source_content_type, *(table.c[i] for i in category.items))
+                .where(table.c.source_deposition_id.in_(bindparam("ids", expanding=True)))
+                .order_by(table.c.source_deposition_id, table.c.source_content_type, table.c.row_order, table.c.id)
+            )
+            row_type = category.row_type
+            for deposition_id, content_type, *values in connection.execute(query, {"ids": deposition_ids}):
+                document = found[deposition_id].get(content_type)
+                if document is not None:
+                    document.rows(category).append(row_type(*values))
+    return found
 
 
 def _recorded_gap(row: Any) -> int:
