@@ -156,6 +156,26 @@ def same(a: str | None, b: str | None) -> bool:
     return a == b or normalize(a or None) == normalize(b or None)
 
 
+# Widths of OneDep's VARCHAR columns: its migrator (on a server not in strict mode) cut longer values.
+ONEDEP_WIDTHS = {
+    "message_id": 64,
+    "deposition_data_set_id": 50,
+    "sender": 150,
+    "context_type": 50,
+    "context_value": 255,
+    "parent_message_id": 64,
+    "message_type": 20,
+}
+
+
+def same_message_item(item: str, archive: str | None, onedep: str | None) -> bool:
+    """`same`, or OneDep's value is the archive's cut to OneDep's column: the archive's is the whole value."""
+    if same(archive, onedep):
+        return True
+    width = ONEDEP_WIDTHS.get(item)
+    return width is not None and onedep is not None and len(onedep) == width and (archive or "").startswith(onedep)
+
+
 def _reference_key(ref: FileReference) -> tuple[Any, ...]:
     return (ref.message_id, *(normalize(getattr(ref, item) or None) for item in REFERENCE_KEY))
 
@@ -221,7 +241,7 @@ def merge_deposition(deposition_id: str, archive: dict[str, Document], onedep: O
         fields = {
             item: (getattr(stored, item), getattr(message, item))
             for item in Message.ITEMS[1:]
-            if not same(getattr(stored, item), getattr(message, item))
+            if not same_message_item(item, getattr(stored, item), getattr(message, item))
         }
         if held_type != content_type:  # the archive's file decides where the message lives
             fields["content_type"] = (held_type, content_type)
@@ -317,7 +337,7 @@ def check_against_sources(
         copy = first[message.message_id]
         for item in Message.ITEMS[1:]:
             if (
-                not same(getattr(message, item), getattr(copy, item))
+                not same_message_item(item, getattr(copy, item), getattr(message, item))
                 and (Message.CATEGORY, message.message_id, item) not in gave_archive
             ):
                 ours, theirs = getattr(copy, item), getattr(message, item)

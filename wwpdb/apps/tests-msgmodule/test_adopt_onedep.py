@@ -416,3 +416,25 @@ def test_the_way_back_gives_onedep_its_tables_as_they_were_and_adopt_then_refuse
     assert "its takeover was given back" in capsys.readouterr().err
     assert run(["init-db", "--db-url", empty_url]) == 1
     assert onedep_checksum(empty_url) == before
+
+
+def test_a_value_onedeps_migrator_cut_to_its_column_is_no_conflict_and_the_whole_value_is_kept():
+    from wwpdb.apps.msgmodule.adoption import check_against_sources, merge_deposition
+    from wwpdb.apps.msgmodule.db.onedep import OneDepRows
+
+    archive = Document("D_1000000001", TO)
+    long_sender = "depositor - " + "a very long list of names, " * 10
+    archive.put_message(message("a1", "D_1000000001", "text"))
+    archive.messages[0].sender = long_sender
+    cut = message("a1", "D_1000000001", "text")
+    cut.sender = long_sender[:150]  # VARCHAR(150)
+    shorter = message("a2", "D_1000000001", "text")
+    shorter.sender = long_sender[:149]  # not OneDep's width: a real difference
+    archive.put_message(message("a2", "D_1000000001", "text"))
+    archive.messages[1].sender = long_sender
+    rows = OneDepRows([(TO, cut), (TO, shorter)], [], [])
+
+    merge = merge_deposition("D_1000000001", {TO: archive}, rows, "onedep")
+    assert [c.message_id for c in merge.conflicts] == ["a2"]
+    assert merge.documents[TO].messages[0].sender == long_sender
+    assert check_against_sources(merge.documents, {TO: archive}, rows, merge.conflicts) == []
