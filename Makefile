@@ -58,6 +58,7 @@ bench: install  ## speed and memory vs baselines (MariaDB at BENCH_MYSQL_URL, sk
 	$(PY) benchmarks/breaker_latency.py --json bench-results/breaker-latency.json
 	$(PY) benchmarks/frozen_database.py --json bench-results/frozen-database.json
 	$(PY) benchmarks/stage_check.py --json bench-results/stage-check.json
+	$(PY) benchmarks/adopt_onedep.py --mysql-url "$(BENCH_MYSQL_URL)" --json bench-results/adopt-onedep.json
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check wwpdb scripts benchmarks

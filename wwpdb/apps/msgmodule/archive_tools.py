@@ -302,7 +302,11 @@ def _migrate(
 
 
 def _write_isolating_failures(
-    engine: Any, work: dict[tuple[str, str], SourceFile], force: bool, outcomes: dict[str, DepositionOutcome]
+    engine: Any,
+    work: dict[tuple[str, str], SourceFile],
+    force: bool,
+    outcomes: dict[str, DepositionOutcome],
+    write: Callable[[Any, dict[tuple[str, str], SourceFile], bool], dict[tuple[str, str], str]] | None = None,
 ) -> dict[tuple[str, str], str]:
     """Write the batch in one transaction; if the database refuses it, write it deposition by deposition.
 
@@ -311,8 +315,9 @@ def _write_isolating_failures(
     that no single deposition causes (the server unreachable, no schema) fails
     the depositions not yet written, at once.
     """
+    writer = write or _write_batch  # adopt-onedep passes its own, which writes merged documents
     try:
-        return run_with_retries(engine, "write a migration batch", lambda: _write_batch(engine, work, force))
+        return run_with_retries(engine, "write a migration batch", lambda: writer(engine, work, force))
     except MessagingError as exc:
         if not _caused_by_data(exc) or len({d for d, _ in work}) == 1:
             _fail_files(outcomes, work, str(exc))
@@ -326,7 +331,7 @@ def _write_isolating_failures(
         deposition_id = pending.pop(0)
         part = by_deposition[deposition_id]
         try:
-            written = run_with_retries(engine, f"write {deposition_id}", partial(_write_batch, engine, part, force))
+            written = run_with_retries(engine, f"write {deposition_id}", partial(writer, engine, part, force))
             actions.update(written)
         except MessagingError as exc:
             _fail_files(outcomes, part, str(exc))

@@ -841,6 +841,94 @@ def init_db(verify_only: bool, reset: bool, yes: bool, **options: str | None) ->
         click.echo(f"schema {'upgraded from ' + before if before else 'created'} at {mask_url(url)}: revision {after}")
 
 
+@cli.command("adopt-onedep")
+@common_options
+@selector_options
+@click.option(
+    "--onedep-db",
+    "onedep_url",
+    default=None,
+    metavar="URL",
+    help="The database OneDep's module wrote (else its tables are in the configured one, and are moved aside).",
+)
+@click.option(
+    "--prefer",
+    type=click.Choice(["onedep", "archive"]),
+    default="onedep",
+    show_default=True,
+    help="Whose version of a message both hold with other content is stored (the other is reported).",
+)
+@click.option(
+    "--force-overwrite", is_flag=True, help="Replace documents the database changed since a previous takeover."
+)
+def adopt_onedep(
+    directory: Path | None,
+    deposition_ids: tuple[str, ...],
+    more_ids: tuple[str, ...],
+    depositions_file: Path | None,
+    shard: str | None,
+    workers: int | None,
+    batch_size: int,
+    report: Path | None,
+    progress: bool | None,
+    onedep_url: str | None,
+    prefer: str,
+    force_overwrite: bool,
+    **options: str | None,
+) -> None:
+    """Take over a database written by OneDep's module: its messages and the archive's, each once.
+
+    OneDep's tables are kept: renamed to onedep_<name> when they are in the
+    configured database, else read from --onedep-db. Idempotent; exit 0 only
+    if every deposition was taken over and checked against both sources.
+    """
+    from .adoption import adopt_onedep as adopt
+    from .archive_tools import default_workers
+    from .db.engine import mask_url
+
+    settings = settings_from(**options)
+    root = str(directory) if directory else settings.cif_root
+    with _open_report(report) as handle:
+        result = adopt(
+            root,
+            settings.db_url,
+            onedep_url,
+            prefer=prefer,
+            force_overwrite=force_overwrite,
+            deposition_ids=(*deposition_ids, *more_ids),
+            depositions_file=depositions_file,
+            shard=shard,
+            workers=workers or default_workers(),
+            batch_size=batch_size,
+            report=handle,
+            progress=progress,
+        )
+    if result.moved_aside:
+        click.echo(f"moved OneDep's tables aside: {', '.join(f'{a} -> {b}' for a, b in result.onedep_tables.items())}")
+    click.echo(
+        f"OneDep's rows kept in {result.onedep_db}: "
+        + ", ".join(f"{name} {result.table_rows[own]}" for own, name in result.onedep_tables.items())
+    )
+    _print_summary("took over", result.summary, f"{root} + OneDep's tables -> {mask_url(settings.db_url)}", report)
+    rows = result.summary.rows
+    click.echo(
+        f"  messages: archive {rows['messages in archive']}, OneDep {rows['messages in OneDep']}; "
+        f"only in archive {rows['only in archive']}, only in OneDep {rows['only in OneDep']}, "
+        f"in both {rows['in both']}, conflicts {rows['conflicts']} (kept {prefer}'s); stored {rows['messages stored']}"
+    )
+    for deposition_id, count in result.unplaced.items():
+        click.echo(
+            f"OneDep rows with deposition id {deposition_id!r} ({count} message(s)) name no deposition folder: "
+            "not taken over; they stay in OneDep's tables",
+            err=True,
+        )
+    for problem in result.problems:
+        click.echo(f"check failed: {problem}", err=True)
+    if not result.ok:
+        raise SystemExit(1)
+    click.echo("checked: every stored document against the archive and OneDep's tables")
+
+
 def run(argv: list[str] | None = None, command: str | None = None, prog_name: str | None = None) -> int:
     """Run the command line (or one subcommand, as a script named `prog_name` does).
 

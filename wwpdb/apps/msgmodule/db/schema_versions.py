@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .engine import get_engine, mask_url, translate
+from .onedep import check_not_onedep, onedep_prefix, refusal
 from .schema import metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -55,6 +56,7 @@ def head_revision() -> str:
 def upgrade(url: str, engine: Engine | None = None) -> tuple[str | None, str]:
     """Create or upgrade the schema to the current revision; returns (before, after)."""
     engine = engine or get_engine(url)
+    check_not_onedep(engine, url, "create or upgrade this module's schema")
     try:
         with engine.begin() as connection:
             before = MigrationContext.configure(connection).get_current_revision()
@@ -76,6 +78,8 @@ def verify(url: str, engine: Engine | None = None) -> SchemaStatus:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection)
             current = context.get_current_revision()
+            if onedep_prefix(connection) == "":  # its tables' columns are not this schema's to report
+                return SchemaStatus(mask_url(url), current, head, [refusal(url, "use it as this module's database")])
             if current is None:
                 problems.append("no message schema (no alembic_version): run: msgmodule init-db")
             elif current != head:
@@ -107,6 +111,8 @@ def _describe(diff: object, existing: set[str]) -> list[str]:
         return [f"column {diff[2]}.{diff[3].name} is not in the expected schema"]  # type: ignore[index]
     if kind == "add_index":
         return [f"index {diff[1].name} is missing"]  # type: ignore[index]
+    if kind == "remove_index" and diff[1].table.name not in metadata.tables:  # type: ignore[index]
+        return []  # an index of another application's table (OneDep's, kept aside after adopt-onedep)
     if kind == "remove_index":
         return [f"index {diff[1].name} is not in the expected schema"]  # type: ignore[index]
     if kind == "modify_nullable":
@@ -119,6 +125,7 @@ def _describe(diff: object, existing: set[str]) -> list[str]:
 def reset(url: str, engine: Engine | None = None) -> None:
     """Drop every message table and recreate the schema. Destroys data: callers confirm first."""
     engine = engine or get_engine(url)
+    check_not_onedep(engine, url, "drop and recreate the message tables")
     try:
         with engine.begin() as connection:
             metadata.drop_all(connection)

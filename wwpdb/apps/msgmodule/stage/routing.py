@@ -477,6 +477,10 @@ def _check_cif(settings: Settings) -> str:
 
 
 def _check_db(settings: Settings) -> str:
+    from ..db.engine import get_engine
+    from ..db.onedep import check_not_onedep
+
+    check_not_onedep(get_engine(settings.db_url), settings.db_url, "serve messages from it")  # say why, not "no table"
     store = open_backend(DB, settings)
     store.ping()  # type: ignore[attr-defined]
     from ..db import schema_versions
