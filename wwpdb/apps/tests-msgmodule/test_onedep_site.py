@@ -462,3 +462,54 @@ def test_the_site_database_is_reached_through_its_socket(make_site, tmp_path, my
         assert "pdbx_deposition_message_info" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+@pytest.mark.mysql
+def test_health_in_cif_only_fails_while_the_site_database_holds_onedeps_tables_not_taken_over(
+    make_site, tmp_path, mysql_url
+):
+    """A OneDep site in database mode starts here in cif-only: the archive lacks what OneDep's tables hold."""
+    from onedep_tables import create_onedep_tables
+    from sqlalchemy.engine import make_url
+
+    url = make_url(mysql_url)
+    create_onedep_tables(mysql_url)
+    site = make_site(
+        SITE_ARCHIVE_STORAGE_PATH=str(tmp_path / "onedep-data"),
+        SITE_MESSAGE_DB_HOST_NAME=str(url.host),
+        SITE_MESSAGE_DB_PORT_NUMBER=str(url.port or 3306),
+        SITE_MESSAGE_DB_NAME=str(url.database),
+        SITE_MESSAGE_DB_USER_NAME=str(url.username),
+        **({"SITE_MESSAGE_DB_PASSWORD": url.password} if url.password else {}),
+    )
+    env = site.environ(MSGMODULE_STATE_DIR=str(tmp_path / "state"))
+
+    health = run_cli(["health"], env, tmp_path)
+    assert health.returncode == 1, health.stdout + health.stderr
+    assert "FAIL onedep" in health.stdout and "msgmodule adopt-onedep" in health.stdout, health.stdout
+    info = json.loads(run_cli(["backend-info", "--json"], env, tmp_path).stdout)
+    assert info["stage"] == "cif-only"
+    refused = run_cli(["init-db"], env, tmp_path)
+    assert refused.returncode == 1 and "msgmodule adopt-onedep" in refused.stderr, refused.stderr
+
+    adopted = run_cli(["adopt-onedep", "--workers", "1", "--no-progress"], env, tmp_path)
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    health = run_cli(["health"], env, tmp_path)
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert "adopt-onedep" not in health.stdout
+
+
+def test_health_in_cif_only_does_not_look_at_a_database_onedeps_site_configuration_does_not_name(
+    make_site, tmp_path
+):
+    """File mode (no SITE_MESSAGE_DB_NAME) and this module's own MSGDB_URL: nothing to take over from OneDep."""
+    keys = full_site_keys(tmp_path)
+    del keys["SITE_MESSAGE_DB_NAME"]
+    site = make_site(**keys)
+    for env in (
+        site.environ(MSGMODULE_STATE_DIR=str(tmp_path / "state")),
+        site.environ(MSGMODULE_STATE_DIR=str(tmp_path / "state"), MSGDB_URL="mysql+pymysql://u@127.0.0.1:1/none"),
+    ):
+        health = run_cli(["health"], env, tmp_path)
+        assert health.returncode == 0, health.stdout + health.stderr
+        assert "adopt-onedep" not in health.stdout

@@ -426,6 +426,10 @@ def _check_health(settings: Settings) -> list[HealthCheck]:
             checks.append(HealthCheck(name, True, detail))
         except (MessagingError, OSError) as exc:
             checks.append(HealthCheck(name, False, str(exc)))
+    if DB not in stage.write_order:
+        onedep = _check_onedep_database_untaken(settings)
+        if onedep is not None:
+            checks.append(onedep)
     if record is not None and stage.reads_from_database:
         try:
             check_database_validated(settings, record)
@@ -462,6 +466,34 @@ def _check_health(settings: Settings) -> list[HealthCheck]:
         )
     )
     return checks
+
+
+def _check_onedep_database_untaken(settings: Settings) -> HealthCheck | None:
+    """A failed check if OneDep's site database still holds its module's tables, not taken over.
+
+    OneDep's module in database mode wrote messages there that the archive lacks, so a stage that
+    reads only the archive would serve without them. Only a database named by OneDep's site
+    configuration is looked at; one that cannot be reached is not this stage's concern.
+    """
+    if not settings.db_enabled or not settings.sources.get("MSGDB_NAME", "").startswith("OneDep site config"):
+        return None
+    from ..db.engine import get_engine, mask_url
+    from ..db.onedep import OneDepSchemaError, check_not_onedep
+
+    try:
+        check_not_onedep(get_engine(settings.db_url), settings.db_url, "serve messages from it")
+    except OneDepSchemaError:
+        return HealthCheck(
+            "onedep",
+            False,
+            f"OneDep's site database {mask_url(settings.db_url)} (SITE_MESSAGE_DB_NAME) holds the messages its "
+            "module wrote in database mode, which the archive lacks; this stage reads only the archive. Take them "
+            "over: msgmodule adopt-onedep, then msgmodule stage db-only --force (README, 'Taking over a database "
+            "written by OneDep's module')",
+        )
+    except MessagingError:
+        return None
+    return None
 
 
 def _check_cif(settings: Settings) -> str:
