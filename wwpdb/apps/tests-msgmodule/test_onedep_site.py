@@ -499,9 +499,7 @@ def test_health_in_cif_only_fails_while_the_site_database_holds_onedeps_tables_n
     assert "adopt-onedep" not in health.stdout
 
 
-def test_health_in_cif_only_does_not_look_at_a_database_onedeps_site_configuration_does_not_name(
-    make_site, tmp_path
-):
+def test_health_in_cif_only_does_not_look_at_a_database_onedeps_site_configuration_does_not_name(make_site, tmp_path):
     """File mode (no SITE_MESSAGE_DB_NAME) and this module's own MSGDB_URL: nothing to take over from OneDep."""
     keys = full_site_keys(tmp_path)
     del keys["SITE_MESSAGE_DB_NAME"]
