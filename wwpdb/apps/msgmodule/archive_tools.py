@@ -388,7 +388,21 @@ def _decide_dry(
     }
 
 
-def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bool) -> dict[tuple[str, str], str]:
+Decide = Callable[[Any, SourceFile, Callable[[], Document], bool], str]
+
+
+def _write_batch(
+    engine: Any,
+    work: dict[tuple[str, str], SourceFile],
+    force: bool,
+    decide: Decide = _decide,
+    behind: Callable[[SourceFile], int] = lambda source: 0,
+) -> dict[tuple[str, str], str]:
+    """Write the documents of `work` in one transaction and record each one's source in its tracking row.
+
+    `decide` says what to do with each document (adopt-onedep passes its own); `behind` is how many
+    revisions the recorded copy stays behind the one written (adopt-onedep's merged documents: 1).
+    """
     keys = list(work)
     with write_transaction(engine) as connection:
         new_rows = [{"source_deposition_id": d, "source_content_type": c, "revision": 0} for d, c in keys]
@@ -399,7 +413,7 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
         locked = _tracking(connection, keys, lock=True)
         actions: dict[tuple[str, str], str] = {}
         for key, source in work.items():
-            actions[key] = _decide(locked.get(key), source, partial(read_document, connection, *key), force)
+            actions[key] = decide(locked.get(key), source, partial(read_document, connection, *key), force)
         replace = [key for key, action in actions.items() if action in ("migrated", "overwritten")]
         had_rows = [key for key in replace if locked[key].revision > 0]
         for table in CATEGORY_TABLES.values():
@@ -432,8 +446,10 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
                     "d": key[0],
                     "c": key[1],
                     "revision": revision,
-                    "migrated_revision": revision,
-                    "source_file": os.path.basename(source.path),
+                    "migrated_revision": revision - behind(source),
+                    # the file's name, not its path (the archive root differs between sites and hosts),
+                    # cut to the column's width
+                    "source_file": os.path.basename(source.path)[:255],
                     "source_version": source.version,
                     "source_checksum": source.checksum,
                 }
