@@ -46,6 +46,7 @@ from .archive_tools import (
     DepositionOutcome,
     RunSummary,
     SourceFile,
+    _drop_text,
     _fail_all,
     _parse,
     _read_sources,
@@ -375,9 +376,7 @@ def adopt_batch(options: AdoptionOptions, deposition_ids: list[str]) -> list[Dep
     try:
         return _adopt(options, deposition_ids, sources)
     finally:
-        for source in sources.values():  # as migrate_batch: let the batch's text go at once
-            source.data = b""
-            source.document = None
+        _drop_text(sources)
 
 
 def _adopt(

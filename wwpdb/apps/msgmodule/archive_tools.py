@@ -213,12 +213,19 @@ def migrate_batch(options: MigrationOptions, deposition_ids: list[str]) -> list[
     try:
         return _migrate(options, deposition_ids, sources)
     finally:
-        # Drop the batch's file text now: reference cycles made on the way (retry wrappers hold
-        # the closures that saw it) would otherwise keep megabytes alive until a full collection,
-        # and memory would climb with the size of the archive.
-        for source in sources.values():
-            source.data = b""
-            source.document = None
+        _drop_text(sources)
+
+
+def _drop_text(sources: dict[tuple[str, str], SourceFile]) -> None:
+    """Let a batch's file text and documents go now (migrate and adopt-onedep, when a batch ends).
+
+    Reference cycles made on the way (retry wrappers hold the closures that saw them) would
+    otherwise keep megabytes alive until a full collection, and memory would climb with the
+    size of the archive.
+    """
+    for source in sources.values():
+        source.data = b""
+        source.document = None
 
 
 def _migrate(
