@@ -33,32 +33,30 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql import func
+from sqlalchemy import bindparam, select
 
 from .archive_tools import (
     DEFAULT_BATCH,
     DepositionOutcome,
     RunSummary,
     SourceFile,
+    _drop_text,
     _fail_all,
     _parse,
     _read_sources,
-    _tracking,
+    _write_batch,
     _write_isolating_failures,
     run_batches,
     select_depositions,
 )
 from .db import schema_versions
-from .db.engine import get_engine, mask_url, max_allowed_packet, normalise_url, run_with_retries, write_transaction
+from .db.engine import get_engine, mask_url, max_allowed_packet, normalise_url, run_with_retries
 from .db.onedep import (
     ADOPTION_RECORD,
     ASIDE_PREFIX,
@@ -91,7 +89,7 @@ from .model import (
 )
 from .stage.evidence import read_site_value, write_site_value
 from .stores.cif import CifMessageStore
-from .stores.db import bulk_insert_rows, check_document_packet, read_document, row_params
+from .stores.db import check_document_packet
 
 PREFER = ("onedep", "archive")
 # source_file of a document holding rows its archive file lacks: recorded one revision behind, so
@@ -378,9 +376,7 @@ def adopt_batch(options: AdoptionOptions, deposition_ids: list[str]) -> list[Dep
     try:
         return _adopt(options, deposition_ids, sources)
     finally:
-        for source in sources.values():  # as migrate_batch: let the batch's text go at once
-            source.data = b""
-            source.document = None
+        _drop_text(sources)
 
 
 def _adopt(
@@ -536,87 +532,27 @@ def _recorded_gap(row: Any) -> int:
     return 1 if (row.source_file or "").startswith(MERGED_MARK) else 0
 
 
+def _merged_gap(source: SourceFile) -> int:
+    """Revisions the recorded copy of this merged document stays behind the one written (see MERGED_MARK)."""
+    return 1 if source.path.startswith(MERGED_MARK) else 0
+
+
+def _decide_merged(row: Any, source: SourceFile, database_document: Callable[[], Document], force: bool) -> str:
+    """What to do with one merged document, given its locked tracking row (`archive_tools._decide`, gap-aware)."""
+    copied = row.migrated_revision is not None and row.revision - row.migrated_revision == _recorded_gap(row)
+    if copied and row.source_checksum == source.checksum and _recorded_gap(row) == _merged_gap(source):
+        return "unchanged"
+    if row.revision == 0 or copied:
+        return "migrated"  # nothing written to the database since the last copy (or ever)
+    assert source.document is not None
+    if not differences(source.document, database_document()):
+        return "in-sync"
+    return "overwritten" if force else "conflict-kept"
+
+
 def _write_adoption(engine: Any, work: dict[tuple[str, str], SourceFile], force: bool) -> dict[tuple[str, str], str]:
     """Write merged documents in one transaction, as `archive_tools._write_batch` writes migrated ones."""
-    keys = list(work)
-    with write_transaction(engine) as connection:
-        new_rows = [{"source_deposition_id": d, "source_content_type": c, "revision": 0} for d, c in keys]
-        if connection.dialect.name == "sqlite":
-            connection.execute(sqlite_insert(documents).on_conflict_do_nothing(), new_rows)
-        else:
-            connection.execute(mysql_insert(documents).prefix_with("IGNORE"), new_rows)
-        locked = _tracking(connection, keys, lock=True)
-        actions: dict[tuple[str, str], str] = {}
-        for key, source in work.items():
-            row = locked[key]
-            assert source.document is not None
-            gap = 1 if source.path.startswith(MERGED_MARK) else 0
-            copied = row.migrated_revision is not None and row.revision - row.migrated_revision == _recorded_gap(row)
-            if copied and row.source_checksum == source.checksum and _recorded_gap(row) == gap:
-                actions[key] = "unchanged"
-            elif row.revision == 0 or copied:
-                actions[key] = "migrated"  # nothing written to the database since the last copy (or ever)
-            elif not differences(source.document, read_document(connection, *key)):
-                actions[key] = "in-sync"
-            else:
-                actions[key] = "overwritten" if force else "conflict-kept"
-        replace = [key for key, action in actions.items() if action in ("migrated", "overwritten")]
-        had_rows = [key for key in replace if locked[key].revision > 0]
-        if had_rows:
-            for table in CATEGORY_TABLES.values():
-                connection.execute(
-                    delete(table).where(
-                        table.c.source_deposition_id == bindparam("d"), table.c.source_content_type == bindparam("c")
-                    ),
-                    [{"d": d, "c": c} for d, c in had_rows],
-                )
-        for category in CATEGORIES:
-            params: list[dict[str, Any]] = []
-            for key in replace:
-                document = work[key].document
-                assert document is not None
-                params.extend(
-                    row_params(document, category, r, order) for order, r in enumerate(document.rows(category))
-                )
-            if params:
-                bulk_insert_rows(connection, CATEGORY_TABLES[category.name], params)
-        tracking = []
-        for key, action in actions.items():
-            if action in ("unchanged", "conflict-kept"):
-                continue
-            source = work[key]
-            revision = locked[key].revision + 1 if key in replace else locked[key].revision
-            gap = 1 if source.path.startswith(MERGED_MARK) else 0
-            tracking.append(
-                {
-                    "d": key[0],
-                    "c": key[1],
-                    "revision": revision,
-                    "migrated_revision": revision - gap,
-                    "source_file": source.path[:255],
-                    "source_version": source.version,
-                    "source_checksum": source.checksum,
-                }
-            )
-        if tracking:
-            connection.execute(
-                update(documents)
-                .where(
-                    documents.c.source_deposition_id == bindparam("d"),
-                    documents.c.source_content_type == bindparam("c"),
-                )
-                .values(
-                    revision=bindparam("revision"),
-                    migrated_revision=bindparam("migrated_revision"),
-                    source_file=bindparam("source_file"),
-                    source_version=bindparam("source_version"),
-                    source_checksum=bindparam("source_checksum"),
-                    migrated_at=func.current_timestamp(),
-                    updated_at=func.current_timestamp(),
-                ),
-                tracking,
-            )
-        return actions
+    return _write_batch(engine, work, force, decide=_decide_merged, behind=_merged_gap)
 
 
 # -- the whole takeover ----------------------------------------------------------------------------

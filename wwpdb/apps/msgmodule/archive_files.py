@@ -107,17 +107,7 @@ def open_file(path: str | os.PathLike[str], flags: int, like: os.stat_result | N
                 fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
             except FileExistsError:
                 continue
-            try:
-                if like is None:
-                    take_attributes(fd, path, os.stat(Path(path).parent), folder=True)
-                else:
-                    take_attributes(fd, path, like)
-            except BaseException:
-                os.close(fd)
-                with contextlib.suppress(OSError):
-                    os.unlink(path)  # made empty just now (O_EXCL): ours
-                raise
-            return fd
+            return _finish_new_file(fd, path, like)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):  # a link, a folder, a FIFO without reader
                 raise refused(path, "a regular file") from None
@@ -145,6 +135,12 @@ def create_fresh(path: str | os.PathLike[str], like: os.stat_result | None = Non
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
     except FileExistsError:
         raise refused(path, "a regular file (made by another writer meanwhile)") from None
+    return _finish_new_file(fd, path, like)
+
+
+def _finish_new_file(fd: int, path: str | os.PathLike[str], like: os.stat_result | None) -> int:
+    """`fd`, of a file just made at `path` (O_EXCL), given the mode and group of `like`, or else of its
+    folder; if that fails, the file is closed and removed again (it is empty and ours) and the error raised."""
     try:
         if like is None:
             take_attributes(fd, path, os.stat(Path(path).parent), folder=True)

@@ -213,12 +213,19 @@ def migrate_batch(options: MigrationOptions, deposition_ids: list[str]) -> list[
     try:
         return _migrate(options, deposition_ids, sources)
     finally:
-        # Drop the batch's file text now: reference cycles made on the way (retry wrappers hold
-        # the closures that saw it) would otherwise keep megabytes alive until a full collection,
-        # and memory would climb with the size of the archive.
-        for source in sources.values():
-            source.data = b""
-            source.document = None
+        _drop_text(sources)
+
+
+def _drop_text(sources: dict[tuple[str, str], SourceFile]) -> None:
+    """Let a batch's file text and documents go now (migrate and adopt-onedep, when a batch ends).
+
+    Reference cycles made on the way (retry wrappers hold the closures that saw them) would
+    otherwise keep megabytes alive until a full collection, and memory would climb with the
+    size of the archive.
+    """
+    for source in sources.values():
+        source.data = b""
+        source.document = None
 
 
 def _migrate(
@@ -388,7 +395,21 @@ def _decide_dry(
     }
 
 
-def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bool) -> dict[tuple[str, str], str]:
+Decide = Callable[[Any, SourceFile, Callable[[], Document], bool], str]
+
+
+def _write_batch(
+    engine: Any,
+    work: dict[tuple[str, str], SourceFile],
+    force: bool,
+    decide: Decide = _decide,
+    behind: Callable[[SourceFile], int] = lambda source: 0,
+) -> dict[tuple[str, str], str]:
+    """Write the documents of `work` in one transaction and record each one's source in its tracking row.
+
+    `decide` says what to do with each document (adopt-onedep passes its own); `behind` is how many
+    revisions the recorded copy stays behind the one written (adopt-onedep's merged documents: 1).
+    """
     keys = list(work)
     with write_transaction(engine) as connection:
         new_rows = [{"source_deposition_id": d, "source_content_type": c, "revision": 0} for d, c in keys]
@@ -399,7 +420,7 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
         locked = _tracking(connection, keys, lock=True)
         actions: dict[tuple[str, str], str] = {}
         for key, source in work.items():
-            actions[key] = _decide(locked.get(key), source, partial(read_document, connection, *key), force)
+            actions[key] = decide(locked.get(key), source, partial(read_document, connection, *key), force)
         replace = [key for key, action in actions.items() if action in ("migrated", "overwritten")]
         had_rows = [key for key in replace if locked[key].revision > 0]
         for table in CATEGORY_TABLES.values():
@@ -432,8 +453,10 @@ def _write_batch(engine: Any, work: dict[tuple[str, str], SourceFile], force: bo
                     "d": key[0],
                     "c": key[1],
                     "revision": revision,
-                    "migrated_revision": revision,
-                    "source_file": os.path.basename(source.path),
+                    "migrated_revision": revision - behind(source),
+                    # the file's name, not its path (the archive root differs between sites and hosts),
+                    # cut to the column's width
+                    "source_file": os.path.basename(source.path)[:255],
                     "source_version": source.version,
                     "source_checksum": source.checksum,
                 }

@@ -202,6 +202,22 @@ def isolated_configuration(tmp_path, monkeypatch):
     return workdir
 
 
+def site_config(tmp_path: Path, db_url: str) -> dict[str, str]:
+    """The settings every process of the site shares: where the stores are, and no stage."""
+    config = {
+        "MSGCIF_ROOT": str(tmp_path / "archive"),
+        "MSGDB_URL": db_url,
+        "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
+        "MSGMODULE_CONFIG": str(tmp_path / "site.cfg"),
+    }
+    (tmp_path / "archive").mkdir(exist_ok=True)
+    Path(config["MSGMODULE_CONFIG"]).write_text(
+        "# the site's settings: where the stores are\n[msgmodule]\n"
+        + "".join(f"{key} = {value}\n" for key, value in config.items() if key != "MSGMODULE_CONFIG")
+    )
+    return config
+
+
 def stage_config(tmp_path: Path, stage: str, db_url: str, **extra: str) -> dict[str, str]:
     """Explicit settings for a service on `stage` with everything under tmp_path."""
     config = {

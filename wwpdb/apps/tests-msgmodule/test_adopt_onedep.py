@@ -261,6 +261,21 @@ def test_adopt_prefers_the_archive_when_told(tmp_path, empty_url, capsys):
     assert ids_of(d1[TO]) == ["a1", "a2", "a3", "o1"]
 
 
+def test_a_rerun_after_onedep_wrote_more_stores_the_new_message_in_the_merged_document(tmp_path, empty_url, capsys):
+    root = tmp_path / "archive"
+    build_site(root, empty_url)
+    assert adopt(root, empty_url) == 0, capsys.readouterr()
+    # OneDep's module wrote once more before the switch-over: the merged document's recorded copy
+    # is one revision behind by design, which is no database change of its own.
+    insert_onedep_rows(
+        empty_url, [(TO, message("o3", "D_1000000001", "written after the first run", 10))], prefix="onedep_"
+    )
+    assert adopt(root, empty_url) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "unchanged                    2" in out and "adopted                      1" in out, out
+    assert ids_of(stored(empty_url, "D_1000000001")[TO]) == ["a1", "a2", "a3", "o1", "o3"]
+
+
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def two_urls(request, tmp_path):
     """Two empty databases of one kind."""

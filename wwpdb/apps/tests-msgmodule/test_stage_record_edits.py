@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import site_config
 
 from wwpdb.apps.msgmodule.cli import run
 from wwpdb.apps.msgmodule.db import schema_versions
@@ -31,16 +32,7 @@ svc.set(sys.argv[2], {"message_id": "written-after-the-edit", "message_text": "w
 
 def db_only_site(tmp_path: Path, db_url: str) -> dict[str, str]:
     """A site moved through the stages to db-only, holding three messages only the database has."""
-    config = {
-        "MSGCIF_ROOT": str(tmp_path / "archive"),
-        "MSGDB_URL": db_url,
-        "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
-        "MSGMODULE_CONFIG": str(tmp_path / "site.cfg"),
-    }
-    (tmp_path / "archive").mkdir()
-    Path(config["MSGMODULE_CONFIG"]).write_text(
-        "[msgmodule]\n" + "".join(f"{k} = {v}\n" for k, v in config.items() if k != "MSGMODULE_CONFIG")
-    )
+    config = site_config(tmp_path, db_url)
     schema_versions.upgrade(db_url)
     site = ["--config", config["MSGMODULE_CONFIG"]]
     assert run(["migrate", *site]) == 0 and run(["validate", *site]) == 0

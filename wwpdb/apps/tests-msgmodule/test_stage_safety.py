@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HERE
+from conftest import HERE, site_config
 
 from wwpdb.apps.msgmodule.cli import run
 from wwpdb.apps.msgmodule.config import load_settings
@@ -38,22 +38,6 @@ WRITER = HERE / "fleet_writer.py"
 
 
 # -- a site ----------------------------------------------------------------------------------
-
-
-def site_config(tmp_path: Path, db_url: str) -> dict[str, str]:
-    """The settings every process of the site shares: where the stores are, and no stage."""
-    config = {
-        "MSGCIF_ROOT": str(tmp_path / "archive"),
-        "MSGDB_URL": db_url,
-        "MSGMODULE_STATE_DIR": str(tmp_path / "state"),
-        "MSGMODULE_CONFIG": str(tmp_path / "site.cfg"),
-    }
-    (tmp_path / "archive").mkdir(exist_ok=True)
-    Path(config["MSGMODULE_CONFIG"]).write_text(
-        "# the site's settings: where the stores are\n[msgmodule]\n"
-        + "".join(f"{key} = {value}\n" for key, value in config.items() if key != "MSGMODULE_CONFIG")
-    )
-    return config
 
 
 def cli(config: dict[str, str], *args: str) -> int:

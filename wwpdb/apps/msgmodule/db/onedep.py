@@ -34,33 +34,11 @@ ASIDE_PREFIX = "onedep_"
 # The msgmodule_site entry recording where OneDep's tables are and what the last takeover found.
 ADOPTION_RECORD = "onedep_adoption"
 
-INFO_COLUMNS = (
-    "ordinal_id",
-    "message_id",
-    "deposition_data_set_id",
-    "timestamp",
-    "sender",
-    "context_type",
-    "context_value",
-    "parent_message_id",
-    "message_subject",
-    "message_text",
-    "message_type",
-    "send_status",
-    "content_type",
-)
-FILE_REFERENCE_COLUMNS = (
-    "ordinal_id",
-    "message_id",
-    "deposition_data_set_id",
-    "content_type",
-    "content_format",
-    "partition_number",
-    "version_id",
-    "storage_type",
-    "upload_file_name",
-)
-STATUS_COLUMNS = ("message_id", "deposition_data_set_id", "read_status", "action_reqd", "for_release")
+# OneDep's columns are the archive's items in the archive's order (`read_rows` fills the model's rows
+# from them by position); its info table adds which of the three files a message belongs to.
+INFO_COLUMNS = (*Message.ITEMS, "content_type")
+FILE_REFERENCE_COLUMNS = FileReference.ITEMS
+STATUS_COLUMNS = MessageStatus.ITEMS
 
 
 class OneDepSchemaError(StorageError):
