@@ -22,10 +22,34 @@ from typing import Any
 from urllib.parse import quote
 
 from webob import Request, Response
-from webob.static import DirectoryApp
+from webob.static import DirectoryApp, FileApp
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _DEPOSITION = re.compile(r"[DG]_\d+")
+_LINK_TEXT = re.compile(rb"[A-Za-z0-9_./-]{1,255}")
+
+
+class FrontEndFiles(DirectoryApp):  # type: ignore[misc]
+    """A folder's files; a git symbolic link checked out as a small file holding its target is followed.
+
+    OneDep's front end has such links (`js/jquery/ui/jquery-ui.custom.min.js`);
+    a copy made without symbolic links holds their targets as text. The
+    target must be a file inside the folder.
+    """
+
+    def make_fileapp(self, path: str) -> Any:
+        candidate = Path(path)
+        try:
+            if candidate.is_file() and not candidate.is_symlink() and candidate.stat().st_size < 256:
+                text = candidate.read_bytes()
+                if _LINK_TEXT.fullmatch(text):
+                    target = (candidate.parent / text.decode()).resolve()
+                    root = Path(self.path).resolve()
+                    if target.is_file() and root in target.parents:
+                        return FileApp(str(target))
+        except OSError:
+            pass
+        return super().make_fileapp(path)
 
 
 class SiteApp:
@@ -44,7 +68,7 @@ class SiteApp:
         Path(sessions).mkdir(parents=True, exist_ok=True)
         self.mounts: dict[str, DirectoryApp] = {"sessions": DirectoryApp(str(sessions))}
         if front_end is not None and Path(front_end).is_dir():
-            self.mounts["msgmodule"] = DirectoryApp(str(front_end))
+            self.mounts["msgmodule"] = FrontEndFiles(str(front_end))
         if site_js is not None and Path(site_js).is_dir():
             self.mounts["js"] = DirectoryApp(str(site_js))
 
