@@ -183,7 +183,7 @@ def test_files_and_lookup_endpoints(web: WebSite):
 
 
 @needs_front_end
-def test_compose_letters_and_pages(web: WebSite):
+def test_compose_letters_and_pages(web: WebSite, caplog: pytest.LogCaptureFixture):
     session = web.launch()
     status, letters = web.call("get_msg_tmplts", session, expmethod="X-RAY DIFFRACTION")
     assert status == 200
@@ -198,7 +198,8 @@ def test_compose_letters_and_pages(web: WebSite):
     assert f"var DISPLAYID = '{DEP}'" in page.text and page.text.count("%(") == 1
     history = web.request("view_correspondence", identifier=DEP)
     assert history.status_int == 200 and f"var DEPID     = '{DEP}'" in history.text
-    assert f"var DISPLAYID = '{DEP}'" in history.text
+    assert f"var DISPLAYID = '{DEP}'" in history.text and "%(" not in history.text
+    assert not [r for r in caplog.records if "does not supply" in r.getMessage()]  # every key the pages use
 
 
 # -- sending, drafts, uploads, archiving ----------------------------------------------------------------------
@@ -455,7 +456,7 @@ def test_paths_match_case_insensitively_and_unknown_paths_are_404(sqlite_web: We
 
 
 @needs_front_end
-def test_launch_page_fills_every_key_escaped(sqlite_web: WebSite):
+def test_launch_page_fills_every_key_escaped(sqlite_web: WebSite, caplog: pytest.LogCaptureFixture):
     response = sqlite_web.request(
         "new_session/wf",
         "GET",
@@ -474,8 +475,10 @@ def test_launch_page_fills_every_key_escaped(sqlite_web: WebSite):
     assert f"var DISPLAYID = '{DEP}'" in text and f"var SESS_PATH_PREFIX = '/sessions/{session.group(1)}'" in text
     embedded = sqlite_web.request("launch", "GET", identifier=DEP, embed="true")
     assert embedded.status_int == 200 and "var EMBEDDED_VW = true" in embedded.text.replace("  ", " ")
+    assert "%(" not in embedded.text
     sessions = {sqlite_web.launch() for _ in range(3)}
     assert len(sessions) == 3
+    assert not [r for r in caplog.records if "does not supply" in r.getMessage()]  # every key the pages use
 
 
 def test_without_a_front_end_the_launch_page_names_the_setting_and_json_still_answers(tmp_path: Path):
