@@ -57,6 +57,7 @@ bench: install  ## speed and memory vs baselines (MariaDB at BENCH_MYSQL_URL, sk
 	$(PY) benchmarks/dual_write_latency.py --mysql-url "$(BENCH_MYSQL_URL)" --json bench-results/dual-write-latency.json
 	$(PY) benchmarks/breaker_latency.py --json bench-results/breaker-latency.json
 	$(PY) benchmarks/stage_check.py --json bench-results/stage-check.json
+	$(PY) benchmarks/web_messages_view.py --json bench-results/web-messages-view.json
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check wwpdb scripts benchmarks

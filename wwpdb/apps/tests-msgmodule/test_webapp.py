@@ -529,3 +529,19 @@ def test_notify_flags_are_onedeps_string_in_its_order():
         )
         == "*"
     )
+
+
+def test_a_request_reads_each_document_once_and_sees_its_own_writes(tmp_path: Path):
+    from wwpdb.apps.msgmodule.model import Message
+    from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
+    from wwpdb.apps.msgmodule.webapp.reads import RequestReads
+
+    store = CifMessageStore(tmp_path)
+    store.put_message(DEP, "notes-from-annotator", Message(message_id="m1", message_subject="one"))
+    reads = RequestReads(store)
+    first = reads.load(DEP, "notes-from-annotator")
+    assert reads.load_many(DEP, ["notes-from-annotator"])["notes-from-annotator"] is first  # not read again
+    reads.put_message(DEP, "notes-from-annotator", Message(message_id="m2", message_subject="two"))
+    assert [m.message_id for m in reads.load(DEP, "notes-from-annotator").messages] == ["m1", "m2"]
+    page = reads.page_messages(DEP, ["notes-from-annotator"], None, (), 1, 1)
+    assert [m.message_id for _, m in page.messages] == ["m2"] and page.total == 2

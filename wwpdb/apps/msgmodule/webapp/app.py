@@ -28,6 +28,7 @@ from ..io.notify import NotesFlagging, SiteServiceUnavailable
 from ..io.site import SiteServices
 from ..model import CONTENT_TYPES, validate_deposition_id
 from .pages import PagesMissing, PageTemplates
+from .reads import RequestReads
 from .request import Params
 from .sessions import DEFAULT_UPLOAD_LIMIT, SessionError, SessionFolders, UploadTooLarge, WebSession
 
@@ -204,6 +205,7 @@ class Context:
                 site=self.site,
                 session=self._session.for_io() if self._session is not None else None,
             )
+            self._io.store = RequestReads(self._io.store)  # type: ignore[assignment]
         return self._io
 
     def json(self, items: Mapping[str, Any], status: int = 200, error: str = "") -> Reply:

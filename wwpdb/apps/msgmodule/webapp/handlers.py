@@ -299,10 +299,16 @@ def get_dtbl_config_dtls(context: Context) -> Reply:
     send_status = _send_status(context)
     threaded = context.params.getValue("usethreaded") == "true"
     io = context.io()
+    lists = {
+        "MSGS_ALREADY_READ": io.getMsgReadList(deposition),
+        "MSGS_NO_ACTION_REQD": io.getMsgNoActionReqdList(deposition),
+        "MSGS_FOR_RELEASE": io.getMsgForReleaseList(deposition),
+        "NOTES_MSG_IDS": io.getNotesList(),
+    }
     if threaded:
         rows = io.getMsgRowList(deposition, send_status, False, p_bThreadedRslts=True)
     else:
-        # Only the counts are wanted: a one-row page gives the same counts without reading every row.
+        # Only the counts are wanted: a one-row page gives the same counts without making every row.
         rows = io.getMsgRowList(deposition, send_status, True, 0, 1)
     columns = io.getMsgColList(view == "commhstry")[1]
     headers = "".join(f'<th class="cifitemhdr">{html.escape(COLUMN_LABELS.get(c, c))}</th>' for c in columns)
@@ -314,10 +320,7 @@ def get_dtbl_config_dtls(context: Context) -> Reply:
     config: dict[str, Any] = {
         "DTBL_AOCOLUMNS": [{"mDataProp": column} for column in columns],
         "ORDERED_COLUMN_LIST": columns,
-        "MSGS_ALREADY_READ": io.getMsgReadList(deposition),
-        "MSGS_NO_ACTION_REQD": io.getMsgNoActionReqdList(deposition),
-        "MSGS_FOR_RELEASE": io.getMsgForReleaseList(deposition),
-        "NOTES_MSG_IDS": io.getNotesList(),
+        **lists,
     }
     for key in ("CURRENT_NUM_MSGS_TO_DPSTR", "CURRENT_NUM_NOTES"):
         if key in rows:
