@@ -361,6 +361,8 @@ BAD_REQUESTS = [
         "submit_msg", {"aux-file1": ("../../evil.txt", b"x")}, 400, "not a plain file name", id="upload-path-name"
     ),
     pytest.param("submit_msg", {"aux-file1": (".hidden", b"x")}, 400, "not a plain file name", id="upload-dot-name"),
+    pytest.param("submit_msg", {"aux-file3": ("dir/evil.txt", b"x")}, 400, "not a plain file name", id="upload-folder"),
+    pytest.param("submit_msg", {"aux-file1": ("C:\\evil.txt", b"x")}, 400, "not a plain file name", id="upload-windows"),
     pytest.param(
         "submit_msg", {"aux-file2": ("big.txt", b"x" * 2048)}, 413, "upload limit of 1000 bytes", id="upload-size"
     ),
