@@ -348,6 +348,10 @@ BAD_REQUESTS = [
         "get_dtbl_data", {"identifier": "D_1999999999"}, 404, "not a deposition of this site", id="unknown-dep"
     ),
     pytest.param("get_msg", {"identifier": "../../etc"}, 400, "", id="malformed-dep"),
+    pytest.param(
+        "new_session/wf", {"identifier": "D_1999999999", "sessionid": ""}, 404, "not a deposition", id="launch"
+    ),
+    pytest.param("view_correspondence", {"identifier": "G_1", "sessionid": ""}, 404, "not a deposition", id="history"),
     pytest.param("check_global_msg_status", {"identifier": ""}, 400, "has no identifier", id="missing-dep"),
     pytest.param("get_msg", {"msg_id": ""}, 400, "no msg_id", id="missing-msg-id"),
     pytest.param("get_msg", {"msg_id": "no-such-message"}, 404, "no message 'no-such-message'", id="unknown-msg"),
@@ -362,7 +366,9 @@ BAD_REQUESTS = [
     ),
     pytest.param("submit_msg", {"aux-file1": (".hidden", b"x")}, 400, "not a plain file name", id="upload-dot-name"),
     pytest.param("submit_msg", {"aux-file3": ("dir/evil.txt", b"x")}, 400, "not a plain file name", id="upload-folder"),
-    pytest.param("submit_msg", {"aux-file1": ("C:\\evil.txt", b"x")}, 400, "not a plain file name", id="upload-windows"),
+    pytest.param(
+        "submit_msg", {"aux-file1": ("C:\\evil.txt", b"x")}, 400, "not a plain file name", id="upload-windows"
+    ),
     pytest.param(
         "submit_msg", {"aux-file2": ("big.txt", b"x" * 2048)}, 413, "upload limit of 1000 bytes", id="upload-size"
     ),
@@ -547,3 +553,26 @@ def test_a_request_reads_each_document_once_and_sees_its_own_writes(tmp_path: Pa
     assert [m.message_id for m in reads.load(DEP, "notes-from-annotator").messages] == ["m1", "m2"]
     page = reads.page_messages(DEP, ["notes-from-annotator"], None, (), 1, 1)
     assert [m.message_id for _, m in page.messages] == ["m2"] and page.total == 2
+
+
+@pytest.mark.parametrize("stage", ["dual-write", "db-only"])
+def test_a_group_members_messages_go_to_the_group_and_its_flags_to_both(tmp_path: Path, stage: str):
+    from wwpdb.apps.msgmodule.io.site import SiteServices
+
+    group = "G_1000300"
+    web = make_web_site(tmp_path, stage, f"sqlite:///{tmp_path}/m.db")
+    site = SiteServices.defaults(web.archive, {}, web.config["MSGMODULE_STATE_DIR"])
+    site.group_of = lambda deposition: group if deposition == DEP else ""
+    web.app = MessagingWsgiApp(config=web.config, site=site)
+    session = web.new_session()
+    _, reply = web.call("submit_msg", session, subject="To the group", message="m", sender="CS", content_type="msgs")
+    assert reply["success"] == "true"
+    for store in web.stores():
+        assert [m.message_subject for m in store.load(group, "messages-to-depositor").messages] == ["To the group"]
+        assert "To the group" not in [m.message_subject for m in store.load(DEP, "messages-to-depositor").messages]
+    _, status = web.call("check_global_msg_status", session)
+    recorded = json.loads((Path(web.config["MSGMODULE_STATE_DIR"]) / NOTIFY_FILE).read_text())
+    assert recorded[DEP]["flags"] == recorded[group]["flags"]
+    if FRONT_END.is_dir():
+        page = web.request("new_session/wf", "GET", identifier=DEP, filesource="archive")
+        assert "GROUP/DEPOSITION IDS" in page.text and f"var DISPLAYID = '{group}/{DEP}'" in page.text

@@ -132,8 +132,8 @@ def _high_watermark(context: Context, name: str) -> str:
 
 def launch(context: Context) -> Reply:
     """`new_session/wf` (and aliases): the messaging page, or its embedded form with `embed=true`."""
+    deposition = context.deposition()  # before the session: a refused request leaves no session behind
     session = context.session(create=True)
-    deposition = context.deposition()
     p = context.params
     view = (p.getValue("content_type") or p.getValue("init_content_type") or "msgs").lower()
     if view not in VIEWS:
@@ -172,8 +172,8 @@ def launch(context: Context) -> Reply:
 
 def view_correspondence(context: Context) -> Reply:
     """The stand-alone correspondence history of a deposition (after `verify_depid` found it)."""
-    session = context.session(create=True)
     deposition = context.deposition()
+    session = context.session(create=True)
     values = {
         "sessionid": session.session_id,
         "filesource": "archive",
