@@ -576,3 +576,18 @@ def test_a_group_members_messages_go_to_the_group_and_its_flags_to_both(tmp_path
     if FRONT_END.is_dir():
         page = web.request("new_session/wf", "GET", identifier=DEP, filesource="archive")
         assert "GROUP/DEPOSITION IDS" in page.text and f"var DISPLAYID = '{group}/{DEP}'" in page.text
+
+
+def test_msgmodule_status_shows_the_recorded_notify_flags(sqlite_web: WebSite):
+    from click.testing import CliRunner
+
+    from wwpdb.apps.msgmodule.cli import cli
+
+    sqlite_web.call("check_global_msg_status", sqlite_web.new_session())
+    config = Path(sqlite_web.config["MSGMODULE_CONFIG"])
+    keys = {k: v for k, v in sqlite_web.config.items() if k not in ("MSGMODULE_STAGE", "MSGMODULE_CONFIG")}
+    config.write_text("[msgmodule]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items()))
+    result = CliRunner().invoke(cli, ["status", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "notify:      1 deposition(s) recorded in" in result.output
+    assert re.search(rf"{DEP} N\* at 20\d\d-", result.output), result.output
