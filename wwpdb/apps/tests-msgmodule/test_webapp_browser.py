@@ -107,22 +107,30 @@ class Annotator:
 
     def open_row(self, subject: str) -> None:
         """Double-click the row with this subject: the message opens (and is marked read)."""
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
         from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.common.by import By
 
-        row = self.wait(
-            lambda d: next(
-                (
-                    r
-                    for r in d.find_elements(By.CSS_SELECTOR, "#rslts table.dataTable tbody tr.dt_row")
-                    if r.find_element(By.CSS_SELECTOR, "td").text.strip() == subject
-                ),
-                False,
-            ),
-            f"a row {subject!r}",
-        )
-        ActionChains(self.driver).double_click(row).perform()
-        self.show("#msg_body_display")
+        def find_row(driver: Any) -> Any:
+            for row in driver.find_elements(By.CSS_SELECTOR, "#rslts table.dataTable tbody tr.dt_row"):
+                if row.find_element(By.CSS_SELECTOR, "td").text.strip() == subject:
+                    return row
+            return False
+
+        # The table redraws after each action (the page's own status checks): a double click on a row
+        # being replaced is lost, so wait for quiet and no dialog open, and try again if nothing opened.
+        for attempt in range(3):
+            self.idle()
+            if self.driver.find_element(By.ID, "msg_body_display").is_displayed():
+                self.click("#cancel_display")  # a message still open from before: close it first
+            self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, ".modal-backdrop, .modal.in"), "no dialog open")
+            try:
+                ActionChains(self.driver).double_click(self.wait(find_row, f"a row {subject!r}")).perform()
+                self.show("#msg_body_display")
+                break
+            except (StaleElementReferenceException, TimeoutException):
+                if attempt == 2:
+                    raise
         self.idle()
 
     def service(self, path: str, **params: str) -> dict[str, Any]:
