@@ -105,6 +105,22 @@ class Annotator:
 
         self.wait(ec.visibility_of_element_located((By.CSS_SELECTOR, selector)), f"{selector} visible")
 
+    def fill(self, element_id: str, text: str) -> None:
+        """Type into a field until it holds the text (the page may still be filling it in as the dialog opens)."""
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        for _ in range(3):
+            box = self.driver.find_element("id", element_id)
+            box.clear()
+            box.send_keys(text)
+            try:
+                WebDriverWait(self.driver, 5).until(lambda d, box=box: box.get_attribute("value") == text)
+                return
+            except TimeoutException:
+                continue  # typed over by the page: type again
+        raise AssertionError(f"{element_id} never held {text!r}")
+
     def open_row(self, subject: str) -> None:
         """Double-click the row with this subject: the message opens (and is marked read)."""
         from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
@@ -268,13 +284,11 @@ def test_browser_annotator_reads_searches_composes_tags_and_archives(annotator: 
     attachment = a.archive.parent / "coordinates-note.txt"
     attachment.write_text("notes for the depositor\n")
     subject = "Browser test: your coordinates Å"
-    subject_box = a.driver.find_element("id", "msg_compose_subject")
-    subject_box.clear()  # the default letter fills in a subject of its own
-    subject_box.send_keys(subject)
-    body = a.driver.find_element("id", "msg_compose_body")
-    body.clear()
-    body.send_keys("Dear depositor,\nplease see the attached file.")
+    a.idle()
+    a.fill("msg_compose_subject", subject)  # the default letter fills in a subject of its own
+    a.fill("msg_compose_body", "Dear depositor,\nplease see the attached file.")
     a.driver.find_element("id", "aux-file1").send_keys(str(attachment))
+    assert a.js("return document.getElementById('msg_compose_subject').value") == subject
     a.click("#send_compose")
     a.wait(lambda d: subject in a.rows(), "the sent message in the table")
     a.idle()
