@@ -59,6 +59,7 @@ bench: install  ## speed and memory vs baselines (MariaDB at BENCH_MYSQL_URL, sk
 	$(PY) benchmarks/frozen_database.py --json bench-results/frozen-database.json
 	$(PY) benchmarks/stage_check.py --json bench-results/stage-check.json
 	$(PY) benchmarks/adopt_onedep.py --mysql-url "$(BENCH_MYSQL_URL)" --json bench-results/adopt-onedep.json
+	$(PY) benchmarks/web_messages_view.py --json bench-results/web-messages-view.json
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check wwpdb scripts benchmarks
@@ -130,7 +131,7 @@ clean:  ## remove the virtualenv, demo data and caches
 # unit + integration + database select the whole suite.
 .PHONY: install-dev dev-setup dev-test dev-commit ci-test test-unit test-integration test-database \
 	test-coverage test-tox validate validate-integration validate-config format check-format security \
-	docs serve-docs docs-check logs metrics monitor backup restore
+	docs serve-docs docs-check logs metrics monitor serve backup restore
 
 HOOKS_DIR ?= $(shell git rev-parse --git-path hooks 2>/dev/null)
 FORMAT_PATHS ?= wwpdb scripts benchmarks
@@ -212,6 +213,12 @@ logs: install  ## the last LOG_LINES lines of the library's log (msgmodule.log i
 
 metrics: install  ## print the counters, circuit breakers and journal in Prometheus text format
 	$(MSGMODULE) metrics
+
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 8080
+SERVE_WORKERS ?= 2
+serve: install  ## the messaging web service on gunicorn at SERVE_HOST:SERVE_PORT (front end: MSGMODULE_WEB_TEMPLATE_DIR)
+	$(MSGMODULE) serve --host $(SERVE_HOST) --port $(SERVE_PORT) --workers $(SERVE_WORKERS)
 
 monitor: install  ## serve the metrics at http://MONITOR_HOST:MONITOR_PORT/metrics until stopped
 	$(MSGMODULE) monitor --host $(MONITOR_HOST) --port $(MONITOR_PORT)

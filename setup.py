@@ -31,6 +31,8 @@ setup(
         "tenacity>=8.2",
         "tqdm>=4.60",
         "prometheus_client>=0.17",
+        "WebOb>=1.8",
+        "gunicorn>=21.2",
     ],
     extras_require={
         "onedep": ONEDEP,
@@ -50,6 +52,7 @@ setup(
             "mkdocs>=1.6",
             "mkdocstrings-python>=1.10",
             "mkdocs-include-markdown-plugin>=6",
+            "selenium>=4.15",
         ],
     },
     entry_points={

@@ -340,6 +340,15 @@ def status(count_archive: bool, as_json: bool, **options: str | None) -> None:
     for store, counts in info["counts"].items():
         shown = ", ".join(f"{key} {value}" for key, value in counts.items())
         click.echo(f"{store + ':':<12} {shown}")
+    notify = info["notify_flags"]
+    if "error" in notify:
+        click.echo(f"notify:      {notify['error']}")
+    else:
+        recorded = notify["depositions"]
+        click.echo(f"notify:      {len(recorded)} deposition(s) recorded in {notify['file']}")
+        newest = sorted(recorded.items(), key=lambda item: str(item[1].get("time")), reverse=True)[:10]
+        for deposition, entry in newest:
+            click.echo(f"             {deposition} {entry.get('flags') or '-'} at {entry.get('time')} GMT")
 
 
 @cli.command()

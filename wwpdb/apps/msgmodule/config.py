@@ -59,6 +59,13 @@ SITE_KEYS = (
     "MSGMODULE_DEPOSITION_URL",
     "MSGMODULE_APPROVAL_CONTEXT_TYPES",
 )
+# The web service (webapp/): OneDep's front-end folder, the site's /js/ scripts, session folders, upload limit.
+WEB_KEYS = (
+    "MSGMODULE_WEB_TEMPLATE_DIR",
+    "MSGMODULE_SITE_JS_DIR",
+    "MSGMODULE_SESSIONS_DIR",
+    "MSGMODULE_UPLOAD_MAX_BYTES",
+)
 
 KNOWN_KEYS = (
     *FLAG_NAMES,
@@ -77,6 +84,7 @@ KNOWN_KEYS = (
     "MSGMODULE_SHADOW_SAMPLE",
     "MSGMODULE_RELEASE_SUBJECTS",
     *SITE_KEYS,
+    *WEB_KEYS,
 )
 
 
@@ -111,7 +119,14 @@ def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
 
 
 # Keys holding a path (or an SQLite URL): relative values in a config file are relative to the file.
-PATH_KEYS = ("MSGCIF_ROOT", "MSGMODULE_STATE_DIR", "MSGMODULE_TEMPLATE_DIR")
+PATH_KEYS = (
+    "MSGCIF_ROOT",
+    "MSGMODULE_STATE_DIR",
+    "MSGMODULE_TEMPLATE_DIR",
+    "MSGMODULE_WEB_TEMPLATE_DIR",
+    "MSGMODULE_SITE_JS_DIR",
+    "MSGMODULE_SESSIONS_DIR",
+)
 
 
 def read_config_file(path: Path, site_id: str | None, env_name: str | None = None) -> dict[str, str]:
@@ -180,6 +195,7 @@ class Settings:
     given_flags: dict[str, bool] = field(default_factory=dict)  # the flags this process's settings name
     circuit_breaker: bool = True  # MSGMODULE_CIRCUIT_BREAKER: guard the second store of a dual write
     site_options: dict[str, str] = field(default_factory=dict)  # SITE_KEYS as resolved: for MessagingIo's parts
+    web_options: dict[str, str] = field(default_factory=dict)  # WEB_KEYS as resolved: for the web service
 
     def stage_disagreement(self, stage: Stage) -> list[str]:
         """The stage settings of this process that `stage` does not match (empty when none)."""
@@ -291,6 +307,7 @@ def load_settings(
         given_flags=given_flags,
         circuit_breaker=circuit_breaker,
         site_options={key: str(values[key]) for key in SITE_KEYS if key in values},
+        web_options={key: str(values[key]) for key in WEB_KEYS if key in values},
     )
 
 

@@ -262,6 +262,7 @@ INTEGRATION_MODULES = {
     "test_dual",
     "test_service",
     "test_messaging_io*",
+    "test_webapp*",
     "test_stage_safety",
     "test_operations",
     "test_backup",

@@ -28,7 +28,7 @@ OUR_TARGETS = [
     *("install", "install-dev", "dev-setup", "dev-test", "dev-commit", "ci-test", "test", "test-unit"),
     *("test-integration", "test-database", "test-coverage", "test-tox", "validate", "validate-integration"),
     *("validate-config", "lint", "format", "check-format", "security", "docs", "serve-docs", "docs-check"),
-    *("logs", "metrics", "monitor", "backup", "restore", "bench"),
+    *("logs", "metrics", "monitor", "serve", "backup", "restore", "bench"),
 ]
 COLLECT = "--collect-only -q -p no:cacheprovider"
 

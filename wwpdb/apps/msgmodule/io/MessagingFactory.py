@@ -18,7 +18,9 @@ from typing import Any, TextIO
 
 from ..config import load_settings
 from ..stage.routing import backend_info, open_site_store
+from .attachments import Session
 from .MessagingIo import MessagingIo
+from .site import SiteServices
 
 
 def _site_from_request(req_obj: Any) -> str | None:
@@ -41,14 +43,20 @@ class MessagingFactory:
         req_obj: Any = None,
         verbose: bool = False,
         log: TextIO | None = sys.stderr,
+        site: SiteServices | None = None,
+        session: Session | None = None,
     ) -> MessagingIo:
         """A service on the configured stage's store(s), bound to the request if one is given.
 
-        `verbose` and `log` are OneDep's MessagingIo arguments, passed on.
-        Raises on invalid configuration; never falls back to another backend.
+        `verbose` and `log` are OneDep's MessagingIo arguments, passed on;
+        `site` and `session` are MessagingIo's (the site's parts, where files
+        are copied for the browser). Raises on invalid configuration; never
+        falls back to another backend.
         """
         settings = load_settings(config, site_id or _site_from_request(req_obj))
-        return MessagingIo(req_obj, verbose, log, store=open_site_store(settings), settings=settings)
+        return MessagingIo(
+            req_obj, verbose, log, store=open_site_store(settings), settings=settings, site=site, session=session
+        )
 
     @staticmethod
     def get_backend_info(
@@ -70,11 +78,13 @@ def create_messaging_service(
     *,
     site_id: str | None = None,
     config: Mapping[str, Any] | None = None,
+    site: SiteServices | None = None,
+    session: Session | None = None,
 ) -> MessagingIo:
     """A messaging service; accepts a OneDep request object carrying WWPDB_SITE_ID and identifier.
 
     `create_messaging_service(req_obj, verbose=True)` as OneDep calls it.
     """
     return MessagingFactory.create_messaging_service(
-        site_id=site_id, config=config, req_obj=req_obj, verbose=verbose, log=log
+        site_id=site_id, config=config, req_obj=req_obj, verbose=verbose, log=log, site=site, session=session
     )

@@ -12,6 +12,14 @@
 - mail delivery (`processMsg`, `autoMsg`, `sendSingle`): `mail.MailDelivery`;
   default SMTP to `MSGMODULE_SMTP_HOST`, else none (logged).
 
+- notify flags (`check_global_msg_status` of the web service):
+  `notify.NotifyFlags`; default `StateFileNotifyFlags`, a small file in the
+  site's state folder (`msgmodule status` shows it).
+- converting an EMDB/PDB id to a deposition id (archive and forward):
+  `deposition_id_of`; default `deposition_ids_only` (others refused, named).
+- DepUI passwords (`get_depui_pwd`): `depui_password`; default none
+  (`SiteServiceUnavailable`: "not available on this site").
+
 Plus a few site facts OneDep reads from its site configuration: the
 depositor subjects that ask for release, the depositor context types that
 approve without corrections, the deposition system's URL for e-mails, and
@@ -25,9 +33,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import DEFAULT_STATE_DIR
 from .attachments import ArchiveAttachments, AttachmentResolver
 from .mail import MailDelivery, default_mail_delivery, mail_settings
 from .model_data import ArchiveModelData, ModelDataProvider
+from .notify import NotifyFlags, StateFileNotifyFlags, deposition_ids_only, no_depui_password
 from .templates import MessageTemplates, default_templates
 
 # Depositor messages with these context types approve the entry without asking for corrections.
@@ -56,12 +66,24 @@ class SiteServices:
     annotator_names: Mapping[tuple[str, str], str] = field(default_factory=dict)
     # deposition id -> its group deposition id ('' when none); OneDep asks its status database
     group_of: Callable[[str], str] = lambda deposition_id: ""
+    # Where check_global_msg_status records OneDep's notify flags; None: nowhere (the flags are still answered).
+    notify: NotifyFlags | None = None
+    # An id typed by an annotator (deposition, EMDB or PDB id) -> deposition id; raises InvalidInputError naming it.
+    deposition_id_of: Callable[[str], str] = deposition_ids_only
+    # deposition id -> its DepUI password; raises notify.SiteServiceUnavailable where the site has none.
+    depui_password: Callable[[str], str] = no_depui_password
 
     @classmethod
     def defaults(
-        cls, archive_root: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+        cls,
+        archive_root: str | os.PathLike[str] | None,
+        environ: Mapping[str, str] | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> SiteServices:
-        """The defaults, configured from the environment, over the archive at `archive_root`."""
+        """The defaults, configured from the environment, over the archive at `archive_root`.
+
+        The notify flags go to `state_dir` (else MSGMODULE_STATE_DIR, else the default state folder).
+        """
         env = os.environ if environ is None else environ
         root = Path(archive_root) if archive_root is not None else None
         sender, copies = mail_settings(env)
@@ -74,4 +96,5 @@ class SiteServices:
             mail_copies=copies,
             deposition_url=env.get("MSGMODULE_DEPOSITION_URL", ""),
             approval_context_types=_listed(env.get("MSGMODULE_APPROVAL_CONTEXT_TYPES"), DEFAULT_APPROVAL_CONTEXT_TYPES),
+            notify=StateFileNotifyFlags(state_dir or env.get("MSGMODULE_STATE_DIR") or DEFAULT_STATE_DIR),
         )

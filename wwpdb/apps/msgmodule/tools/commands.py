@@ -52,6 +52,22 @@ def monitor(host: str, port: int, **options: str | None) -> None:
 
 @cli.command()
 @common_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes.")
+def serve(host: str, port: int, workers: int, **options: str | None) -> None:
+    """Serve OneDep's messaging web service (/service/messaging/*) on gunicorn until stopped.
+
+    With MSGMODULE_WEB_TEMPLATE_DIR (OneDep's front end) it also serves /msgmodule/, /js/
+    (MSGMODULE_SITE_JS_DIR) and /sessions/, and lists the archive's depositions at /.
+    """
+    from ..webapp.server import serve as run
+
+    run(host, port, workers, _explicit(options) or None, options.get("site_id"), announce=click.echo)
+
+
+@cli.command()
+@common_options
 @click.option(
     "-n", "--lines", type=click.IntRange(1, 1_000_000), default=50, show_default=True, help="How many lines to show."
 )

@@ -28,7 +28,19 @@ def site_status(settings: Settings, count_archive: bool = False) -> dict[str, An
     info = describe_site(settings)
     info["breakers"] = breaker_states(settings)
     info["counts"] = {"archive": _archive_counts(settings, count_archive), "database": _database_counts(settings)}
+    info["notify_flags"] = _notify_flags(settings)
     return info
+
+
+def _notify_flags(settings: Settings) -> dict[str, Any]:
+    """The notify flags the web service's check_global_msg_status last recorded (the default site part's file)."""
+    from ..io.notify import StateFileNotifyFlags
+
+    flags = StateFileNotifyFlags(settings.state_dir)
+    try:
+        return {"file": str(flags.path), "depositions": flags.read()}
+    except MessagingError as exc:
+        return {"file": str(flags.path), "error": str(exc)}
 
 
 def _archive_counts(settings: Settings, count_messages: bool) -> dict[str, Any]:
