@@ -340,9 +340,7 @@ def test_browser_annotator_reads_searches_composes_tags_and_archives(annotator: 
     a.open_row(shown(depositor.message_subject))
     a.click("#archive_display")
     a.show("#archive_msg")
-    target = a.driver.find_element("id", "archive_msg_target_depid")
-    target.clear()
-    target.send_keys(TARGET)
+    a.fill("archive_msg_target_depid", TARGET)
     a.click("#archive_msg_ok")
     archived_subject = f"ARCHIVED: {depositor.message_subject}"
     a.wait(
