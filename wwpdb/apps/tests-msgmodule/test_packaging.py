@@ -229,7 +229,7 @@ def test_the_wheel_installs_over_onedeps_release_and_satisfies_the_workflow_mana
     left_over = sorted(path for path in onedep_files - our_files if Path(path).exists())
     assert not left_over, left_over
     gone = {path.split("site-packages/", 1)[-1] for path in onedep_files - our_files}
-    assert {"wwpdb/apps/msgmodule/db/DataAccessLayer.py", "wwpdb/apps/msgmodule/webapp/MessagingWebApp.py"} <= gone
+    assert {"wwpdb/apps/msgmodule/db/DataAccessLayer.py", "wwpdb/apps/msgmodule/depict/MessagingDepict.py"} <= gone
 
     # The modules the workflow manager imports are this wheel's, byte for byte.
     where = json.loads(
