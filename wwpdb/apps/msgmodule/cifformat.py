@@ -135,6 +135,11 @@ _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLO
 def read_regular_file(path: str | os.PathLike[str]) -> bytes:
     """The bytes of a message file, which must be a regular file: a symbolic link, FIFO,
     device or folder raises ArchiveEntryError naming the path and is never read."""
+    return read_regular_file_status(path)[0]
+
+
+def read_regular_file_status(path: str | os.PathLike[str]) -> tuple[bytes, os.stat_result]:
+    """`read_regular_file`, with the file's status as it was when it was opened (what was read came from it)."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
@@ -149,7 +154,7 @@ def read_regular_file(path: str | os.PathLike[str]) -> bytes:
         chunks = [os.read(fd, status.st_size + 1)]
         while chunks[-1]:
             chunks.append(os.read(fd, 1 << 20))
-        return chunks[0] if len(chunks) == 2 else b"".join(chunks)
+        return (chunks[0] if len(chunks) == 2 else b"".join(chunks)), status
     except OSError as exc:
         raise CifParseError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
     finally:

@@ -174,3 +174,22 @@ def test_a_killed_writer_never_leaves_a_half_written_current_file(tmp_path):
     # Temporary files of killed writers may remain; they are never read as data.
     assert store.current_file("D_7000000002", TO) == current
     assert all(name.startswith(".") for name in leftovers)
+
+
+def test_a_kept_parse_is_never_changed_by_what_a_caller_does_with_its_copy(tmp_path, monkeypatch):
+    from wwpdb.apps.msgmodule.stores.cif import PARSED_FILES, ParsedFiles
+
+    monkeypatch.setattr(ParsedFiles, "SETTLE_NS", 0)
+    PARSED_FILES.clear()
+    store = CifMessageStore(tmp_path)
+    (tmp_path / "D_1000000001").mkdir()
+    document = Document("D_1000000001", "messages-to-depositor")
+    document.put_message(Message.from_dict({"message_id": "m1", "message_subject": "as written"}))
+    store.save(document)
+    for _ in range(2):  # the first load parses and keeps, the second is answered from what was kept
+        loaded = store.load("D_1000000001", "messages-to-depositor")
+        loaded.messages[0].message_subject = "changed by a caller"
+        loaded.messages.append(loaded.messages[0])
+    again = store.load("D_1000000001", "messages-to-depositor")
+    assert [m.message_subject for m in again.messages] == ["as written"]
+    assert str(store.current_file("D_1000000001", "messages-to-depositor")) in PARSED_FILES._files

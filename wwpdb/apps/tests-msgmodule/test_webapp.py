@@ -591,3 +591,68 @@ def test_msgmodule_status_shows_the_recorded_notify_flags(sqlite_web: WebSite):
     assert result.exit_code == 0, result.output
     assert "notify:      1 deposition(s) recorded in" in result.output
     assert re.search(rf"{DEP} N\* at 20\d\d-", result.output), result.output
+
+
+# -- parsed files kept across requests ---------------------------------------------------------------------------
+
+CHILD_REWRITES_IN_PLACE = """
+import sys
+path = sys.argv[1]
+with open(path, "r+b") as handle:  # same inode, same size: only the times say it changed
+    text = handle.read()
+    handle.seek(0)
+    handle.write(text.replace(b"Validation report ready", b"Validation report READY"))
+"""
+CHILD_WRITES_THROUGH_THE_STORE = """
+import sys
+from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
+store = CifMessageStore(sys.argv[1])
+document = store.load(sys.argv[2], "messages-to-depositor")
+document.messages[0].message_subject = "Changed by another process"
+store.save_new_version(document)
+"""
+
+
+@pytest.mark.parametrize("child", ["in-place", "new-version"])
+def test_a_view_after_another_process_wrote_shows_what_it_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: str
+):
+    import subprocess
+    import sys
+
+    from wwpdb.apps.msgmodule.stores.cif import PARSED_FILES, ParsedFiles
+
+    monkeypatch.setattr(ParsedFiles, "SETTLE_NS", 0)  # keep even fresh files: only the file's identity guards
+    PARSED_FILES.clear()
+    web = make_web_site(tmp_path, "cif-only", f"sqlite:///{tmp_path}/m.db")
+    session = web.new_session()
+
+    def subjects() -> list[str]:
+        status, page = web.call(
+            "get_dtbl_data", session, content_type="msgs", sEcho="1", iDisplayStart="0", iDisplayLength="10"
+        )
+        assert status == 200
+        return [row["message_subject"] for row in page["aaData"]]
+
+    assert "Validation report ready" in subjects()
+    assert "Validation report ready" in subjects()  # the second request is answered from the kept parse
+    current = web.cif.current_file(DEP, "messages-to-depositor")  # type: ignore[union-attr]
+    assert str(current) in PARSED_FILES._files
+    if child == "in-place":
+        command = [sys.executable, "-c", CHILD_REWRITES_IN_PLACE, str(current)]
+    else:
+        command = [sys.executable, "-c", CHILD_WRITES_THROUGH_THE_STORE, str(web.archive), DEP]
+    subprocess.run(command, check=True)
+    expected = "Validation report READY" if child == "in-place" else "Changed by another process"
+    assert expected in subjects()
+
+
+def test_files_changed_just_before_they_were_read_are_not_kept(sqlite_web: WebSite):
+    from wwpdb.apps.msgmodule.stores.cif import PARSED_FILES
+
+    PARSED_FILES.clear()
+    session = sqlite_web.new_session()
+    status, _ = sqlite_web.call("get_dtbl_config_dtls", session, content_type="msgs")
+    assert status == 200
+    # The files were written a moment ago: a second write in the same timestamp tick could go unseen.
+    assert not PARSED_FILES._files

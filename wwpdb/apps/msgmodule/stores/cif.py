@@ -25,6 +25,8 @@ import re
 import stat
 import tempfile
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -33,7 +35,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..archive_files import create_fresh, existing_status, lock, open_file, real_folder, refused, take_attributes
-from ..cifformat import describe_entry, format_document, parse_file, read_regular_file
+from ..cifformat import (
+    decode_bytes,
+    describe_entry,
+    format_document,
+    parse_text,
+    read_regular_file,
+    read_regular_file_status,
+)
 from ..errors import ArchiveEntryError, BackendUnavailableError, StorageError, StoreLockTimeout
 from ..model import (
     CONTENT_TYPES,
@@ -81,6 +90,67 @@ def file_name(deposition_id: str, content_type: str, version: int) -> str:
 # The document locks each thread holds: flock locks are per open file, so a second FileLock on a held
 # path would wait for itself.
 _HELD = threading.local()
+
+
+class ParsedFiles:
+    """Parsed message files kept across requests, each under the identity of the file it was parsed from.
+
+    A file is only ever served from here while its path still names the same
+    file unchanged: same device, inode, size, modification and change times
+    (a store write replaces the file, so a new inode; any other writer changes
+    the times). A file changed less than `SETTLE_NS` before it was read is not
+    kept: a second write within the file system's timestamp tick could leave
+    its times as they were. Callers get copies; what is kept is never handed out.
+    """
+
+    SETTLE_NS = 2_000_000_000
+
+    def __init__(self, limit: int = 64) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._files: OrderedDict[str, tuple[tuple[int, ...], Document]] = OrderedDict()
+
+    @staticmethod
+    def identity(status: os.stat_result) -> tuple[int, ...]:
+        return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+    def parse(self, path: str, deposition_id: str, content_type: str) -> Document:
+        try:
+            now = os.lstat(path)  # never followed: a link here is refused by the read below
+        except OSError:
+            now = None
+        if now is not None and stat.S_ISREG(now.st_mode):
+            with self._lock:
+                kept = self._files.get(path)
+                if kept is not None and kept[0] == self.identity(now):
+                    self._files.move_to_end(path)
+                    document = kept[1]
+                else:
+                    document = None
+            if document is not None:
+                return document.copy()
+        data, status = read_regular_file_status(path)
+        document = parse_text(decode_bytes(data), deposition_id, content_type, source=path)
+        settled = time.time_ns() - self.SETTLE_NS
+        if status.st_mtime_ns < settled and status.st_ctime_ns < settled:
+            with self._lock:
+                self._files[path] = (self.identity(status), document.copy())
+                self._files.move_to_end(path)
+                while len(self._files) > self.limit:
+                    self._files.popitem(last=False)
+        return document
+
+    def forget(self, path: str) -> None:
+        with self._lock:
+            self._files.pop(path, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._files.clear()
+
+
+# One per process: a web worker's requests share it (each checks the file's identity before using it).
+PARSED_FILES = ParsedFiles()
 
 # Called by a write once its new file is in place, before the folder is synced: a dual write's
 # database transaction commits meanwhile (see stores.dual). Set only around one store call.
@@ -184,14 +254,14 @@ class CifMessageStore(MessageStore):
         path = self.current_file(deposition_id, content_type)
         if path is None:
             return Document(deposition_id, content_type)
-        return parse_file(path, deposition_id, content_type)
+        return PARSED_FILES.parse(str(path), deposition_id, content_type)
 
     def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
         self._check_root()
         wanted = [validate_content_type(content_type) for content_type in content_types]
         files = self.current_files(deposition_id)
         return {
-            content_type: parse_file(files[content_type][0], deposition_id, content_type)
+            content_type: PARSED_FILES.parse(files[content_type][0], deposition_id, content_type)
             if content_type in files
             else Document(deposition_id, content_type)
             for content_type in wanted
@@ -339,6 +409,7 @@ class CifMessageStore(MessageStore):
                 os.fsync(handle.fileno())
             if current is not None:
                 _rotate_snapshots(current, source)
+            PARSED_FILES.forget(str(target))  # its own write: never read back from before it
             os.replace(tmp_name, target)
         except OSError as exc:
             _remove_quietly(tmp_name)
