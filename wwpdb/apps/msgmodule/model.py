@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from .errors import InvalidDepositionIdError, InvalidInputError
 
@@ -89,6 +89,8 @@ def checked_value(category: str, item: str, value: object) -> str | None:
         )
     return str(value)  # a str subclass becomes a plain str
 
+
+R = TypeVar("R", bound="Row")
 
 _GETTERS: dict[type, attrgetter[tuple[str | None, ...]]] = {}
 
@@ -285,6 +287,19 @@ def check_flags(**flags: str | None) -> None:
             raise InvalidInputError(f"{name} must be 'Y' or 'N', not {value!r}")
 
 
+def copy_rows(rows: list[R]) -> list[R]:
+    """`row.copy()` of each row, the getter looked up once per run of one class (every read copies)."""
+    copies: list[R] = []
+    cls: type[R] | None = None
+    getter = None
+    for row in rows:
+        if row.__class__ is not cls:
+            cls = row.__class__
+            getter = _getter(cls)
+        copies.append(cls(*getter(row)))  # type: ignore[misc]
+    return copies
+
+
 @dataclass
 class Document:
     """One deposition's message file of one content type, rows in file order.
@@ -314,10 +329,10 @@ class Document:
         return Document(
             self.deposition_id,
             self.content_type,
-            messages=[row.copy() for row in self.messages],
-            file_references=[row.copy() for row in self.file_references],
-            statuses=[row.copy() for row in self.statuses],
-            origcomm_references=[row.copy() for row in self.origcomm_references],
+            messages=copy_rows(self.messages),
+            file_references=copy_rows(self.file_references),
+            statuses=copy_rows(self.statuses),
+            origcomm_references=copy_rows(self.origcomm_references),
         )
 
     # -- lookups ---------------------------------------------------------

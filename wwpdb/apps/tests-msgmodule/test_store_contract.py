@@ -207,3 +207,22 @@ def test_literal_reference_text_and_the_character_it_names_are_different_data(st
     other = loaded.copy()
     other.messages[0].message_text = "use Å for Å"
     assert [d.item for d in differences(loaded, other)] == ["message_text"]
+
+
+def test_status_rows_are_the_documents_status_rows_and_message_ids(store, monkeypatch):
+    from wwpdb.apps.msgmodule.stores.cif import ParsedFiles
+
+    monkeypatch.setattr(ParsedFiles, "SETTLE_NS", 0)  # the CIF store's second read is from its kept parse
+    documents = example_documents()
+    for document in documents:
+        store.save(document)
+    for document in documents:
+        for _ in range(2):
+            statuses, ids = store.status_rows(document.deposition_id, document.content_type)
+            assert statuses == document.statuses, (document.deposition_id, document.content_type)
+            assert ids == [message.message_id for message in document.messages]
+            for row in statuses:  # the caller's copies: changing them changes nothing stored or kept
+                row.read_status = "changed"
+    assert store.status_rows("D_1999999999", TO) == ([], [])
+    for document in documents:
+        assert store.status_rows(document.deposition_id, document.content_type)[0] == document.statuses

@@ -896,11 +896,12 @@ class MessagingIo(MessagingService):
     # -- lists and questions ---------------------------------------------------------------------------
 
     def _status_list(self, flag: str, value: str, given: Any) -> list[str]:
-        document = self.store.load(self._messages_deposition(given), STATUS_CONTENT_TYPE)
-        found = [row.message_id for row in document.statuses if getattr(row, flag) == value and row.message_id]
+        statuses, message_ids = self.store.status_rows(self._messages_deposition(given), STATUS_CONTENT_TYPE)
+        found = [row.message_id for row in statuses if getattr(row, flag) == value and row.message_id]
         if flag == "action_reqd":
             # Annotators' own messages never need their action.
-            found.extend(m.message_id for m in document.messages if m.message_id and m.message_id not in found)
+            listed = set(found)  # a set: a list's `in` made this quadratic in the history
+            found.extend(m for m in message_ids if m and m not in listed)
         return found
 
     @_on_invalid_input(list)

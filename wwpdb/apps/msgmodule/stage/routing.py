@@ -330,6 +330,9 @@ class SiteStore(MessageStore):
     def page_messages(self, deposition_id: str, content_types: Sequence[str], *args: Any, **kwargs: Any) -> MessagePage:
         return self._route(self.reader.current()).page_messages(deposition_id, content_types, *args, **kwargs)
 
+    def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
+        return self._route(self.reader.current()).status_rows(deposition_id, content_type)
+
     # -- writes --------------------------------------------------------------------
 
     def save(self, document: Document) -> None:

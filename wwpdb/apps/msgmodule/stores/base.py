@@ -171,6 +171,12 @@ class MessageStore(ABC):
         validate_deposition_id(deposition_id)
         return {content_type: self.load(deposition_id, content_type) for content_type in content_types}
 
+    def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
+        """The document's status rows and its messages' ids, both in stored order: what the read, no-action
+        and for-release lists need. This default reads the document; a database answers from those columns."""
+        document = self.load(deposition_id, content_type)
+        return document.statuses, [message.message_id for message in document.messages]
+
     def load_all(self, deposition_id: str) -> dict[str, Document]:
         """Every content type's document of a deposition."""
         return self.load_many(deposition_id, CONTENT_TYPES)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import BackendUnavailableError, InvalidInputError, StorageError
-from ..model import Document
+from ..model import Document, MessageStatus
 from .base import MessageStore
 
 T = TypeVar("T")
@@ -280,6 +280,9 @@ class BreakerStore(MessageStore):
     def load_many(self, deposition_id: str, content_types: Iterable[str]) -> dict[str, Document]:
         wanted = list(content_types)
         return self.breaker.call(lambda: self.inner.load_many(deposition_id, wanted))
+
+    def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
+        return self.breaker.call(lambda: self.inner.status_rows(deposition_id, content_type))
 
     def save(self, document: Document) -> None:
         self.breaker.call(lambda: self.inner.save(document))

@@ -49,6 +49,8 @@ from ..model import (
     DEPOSITION_ID_PATTERN,
     MAX_DEPOSITION_ID_LENGTH,
     Document,
+    MessageStatus,
+    copy_rows,
     validate_content_type,
     validate_deposition_id,
 )
@@ -115,6 +117,19 @@ class ParsedFiles:
         return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
     def parse(self, path: str, deposition_id: str, content_type: str) -> Document:
+        """The file's document, the caller's to change."""
+        document, kept = self._read(path, deposition_id, content_type)
+        return document.copy() if kept else document
+
+    def status_rows(
+        self, path: str, deposition_id: str, content_type: str
+    ) -> tuple[list[MessageStatus], list[str | None]]:
+        """`MessageStore.status_rows` of the file: copies of the status rows, the messages' ids."""
+        document, _ = self._read(path, deposition_id, content_type)
+        return copy_rows(document.statuses), [message.message_id for message in document.messages]
+
+    def _read(self, path: str, deposition_id: str, content_type: str) -> tuple[Document, bool]:
+        """The document and whether it is the one kept here (which must not be changed)."""
         try:
             now = os.lstat(path)  # never followed: a link here is refused by the read below
         except OSError:
@@ -124,11 +139,7 @@ class ParsedFiles:
                 kept = self._files.get(path)
                 if kept is not None and kept[0] == self.identity(now):
                     self._files.move_to_end(path)
-                    document = kept[1]
-                else:
-                    document = None
-            if document is not None:
-                return document.copy()
+                    return kept[1], True
         data, status = read_regular_file_status(path)
         document = parse_text(decode_bytes(data), deposition_id, content_type, source=path)
         settled = time.time_ns() - self.SETTLE_NS
@@ -138,7 +149,7 @@ class ParsedFiles:
                 self._files.move_to_end(path)
                 while len(self._files) > self.limit:
                     self._files.popitem(last=False)
-        return document
+        return document, False
 
     def forget(self, path: str) -> None:
         with self._lock:
@@ -266,6 +277,13 @@ class CifMessageStore(MessageStore):
             else Document(deposition_id, content_type)
             for content_type in wanted
         }
+
+    def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
+        self._check_root()
+        path = self.current_file(deposition_id, content_type)
+        if path is None:
+            return [], []
+        return PARSED_FILES.status_rows(str(path), deposition_id, content_type)
 
     def save(self, document: Document) -> None:
         with self._locked(document.deposition_id, document.content_type):

@@ -89,6 +89,17 @@ class DbMessageStore(MessageStore):
         with snapshot_transaction(self.engine) as connection:
             return read_documents(connection, deposition_id, content_types)
 
+    def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
+        """`MessageStore.status_rows` from the status rows and the messages' id column only."""
+        validate_deposition_id(deposition_id)
+        validate_content_type(content_type)
+
+        def work() -> tuple[list[MessageStatus], list[str | None]]:
+            with snapshot_transaction(self.engine) as connection:  # never a message without its status
+                return _status_rows(connection, deposition_id, content_type)
+
+        return self._run(f"read the statuses of {deposition_id} {content_type}", work)
+
     def save(self, document: Document) -> None:
         validate_deposition_id(document.deposition_id)
         validate_content_type(document.content_type)
@@ -412,6 +423,25 @@ def read_documents(connection: Connection, deposition_id: str, content_types: li
         for content_type, *values in connection.execute(query):
             documents[content_type].rows(category).append(row_type(*values))
     return documents
+
+
+def _status_rows(
+    connection: Connection, deposition_id: str, content_type: str
+) -> tuple[list[MessageStatus], list[str | None]]:
+    status_table = CATEGORY_TABLES[MessageStatus.CATEGORY]
+    in_document = _document_filter(status_table, deposition_id, content_type)
+    query = (
+        select(*[status_table.c[item] for item in MessageStatus.ITEMS])
+        .where(in_document)
+        .order_by(status_table.c.row_order, status_table.c.id)
+    )
+    statuses = [MessageStatus(*values) for values in connection.execute(query)]
+    ids = (
+        select(INFO_TABLE.c.message_id)
+        .where(_document_filter(INFO_TABLE, deposition_id, content_type))
+        .order_by(INFO_TABLE.c.row_order, INFO_TABLE.c.id)
+    )
+    return statuses, [row[0] for row in connection.execute(ids)]
 
 
 def read_document(connection: Connection, deposition_id: str, content_type: str) -> Document:

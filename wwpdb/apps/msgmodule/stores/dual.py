@@ -67,6 +67,10 @@ class MeteredStore(MessageStore):
         with self.metrics.measure(self.name, "read"):
             return self.inner.load_many(deposition_id, content_types)
 
+    def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
+        with self.metrics.measure(self.name, "read"):
+            return self.inner.status_rows(deposition_id, content_type)
+
     def save(self, document: Document) -> None:
         with self.metrics.measure(self.name, "write"):
             self.inner.save(document)
@@ -159,6 +163,9 @@ class DualStore(MessageStore):
 
     def page_messages(self, deposition_id: str, content_types: Sequence[str], *args: Any, **kwargs: Any) -> MessagePage:
         return self.primary.page_messages(deposition_id, content_types, *args, **kwargs)
+
+    def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
+        return self.primary.status_rows(deposition_id, content_type)
 
     def _compare(self, deposition_id: str, documents: dict[str, Document]) -> None:
         base = {

@@ -1,4 +1,4 @@
-"""One request's reads: each document is read from the store once per request, not once per question.
+"""One request's reads: each document (or its status rows) is read once per request, not once per question.
 
 Opening the messages table asks MessagingIo several questions (the read,
 no-action and for-release lists, the notes, the counts) that each read the
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..model import Document
+from ..model import Document, MessageStatus
 from ..stores.base import MessagePage, MessageStore
 
 _READS = {"describe", "list_depositions", "scan_depositions", "health", "current_file", "current_files"}
@@ -24,6 +24,7 @@ class RequestReads:
     def __init__(self, store: Any) -> None:
         self.inner = store
         self._documents: dict[tuple[str, str], Document] = {}
+        self._statuses: dict[tuple[str, str], tuple[list[MessageStatus], list[str | None]]] = {}
 
     def load(self, deposition_id: str, content_type: str) -> Document:
         return self.load_many(deposition_id, [content_type])[content_type]
@@ -35,6 +36,17 @@ class RequestReads:
             for content_type, document in self.inner.load_many(deposition_id, missing).items():
                 self._documents[(deposition_id, content_type)] = document
         return {ct: self._documents[(deposition_id, ct)] for ct in wanted}
+
+    def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
+        """From the document already read when there is one, else the store's own (a database reads the
+        status rows and the message ids only)."""
+        key = (deposition_id, content_type)
+        document = self._documents.get(key)
+        if document is not None:
+            return document.statuses, [message.message_id for message in document.messages]
+        if key not in self._statuses:
+            self._statuses[key] = self.inner.status_rows(deposition_id, content_type)
+        return self._statuses[key]
 
     def page_messages(self, deposition_id: str, content_types: Sequence[str], *args: Any, **kwargs: Any) -> MessagePage:
         """From the documents already read when there are any (the default paging over them), else the store's
@@ -50,6 +62,7 @@ class RequestReads:
 
         def passed_on(*args: Any, **kwargs: Any) -> Any:
             self._documents.clear()  # a write (or anything not known to be a read): read afresh after it
+            self._statuses.clear()
             return found(*args, **kwargs)
 
         return passed_on
