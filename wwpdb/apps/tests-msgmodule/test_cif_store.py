@@ -190,6 +190,9 @@ def test_a_kept_parse_is_never_changed_by_what_a_caller_does_with_its_copy(tmp_p
         loaded = store.load("D_1000000001", "messages-to-depositor")
         loaded.messages[0].message_subject = "changed by a caller"
         loaded.messages.append(loaded.messages[0])
+    for _ in range(2):  # a page is read from the kept parse: its rows are copies too
+        page = store.page_messages("D_1000000001", ["messages-to-depositor"])
+        page.messages[0][1].message_subject = "changed in a page"
     again = store.load("D_1000000001", "messages-to-depositor")
     assert [m.message_subject for m in again.messages] == ["as written"]
     assert str(store.current_file("D_1000000001", "messages-to-depositor")) in PARSED_FILES._files

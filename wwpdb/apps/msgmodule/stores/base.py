@@ -43,6 +43,37 @@ class MessagePage:
     origcomm: dict[str, OrigCommReference] = field(default_factory=dict)  # first row of each page message
 
 
+def page_of(
+    documents: Mapping[str, Document],
+    content_types: Sequence[str],
+    send_status: str | None = None,
+    archived_only: Collection[str] = (),
+    offset: int = 0,
+    limit: int | None = None,
+    with_origcomm: bool = False,
+) -> MessagePage:
+    """`MessageStore.page_messages` over documents already read."""
+    found: list[tuple[str, Message]] = []
+    for content_type in content_types:
+        for message in documents[content_type].messages:
+            if content_type in archived_only and "archive" not in (message.message_type or ""):
+                continue
+            if send_status is not None and (message.send_status or "Y") != send_status:
+                continue
+            found.append((content_type, message))
+    found.sort(key=lambda pair: time_order(pair[1].timestamp))
+    shown = found[offset:] if limit is None else found[offset : offset + limit]
+    origcomm: dict[str, OrigCommReference] = {}
+    if with_origcomm:
+        wanted = {message.message_id for _, message in shown}
+        for content_type in content_types:
+            for reference in documents[content_type].origcomm_references:
+                if reference.message_id in wanted and reference.message_id is not None:
+                    origcomm.setdefault(reference.message_id, reference)
+    counts = {content_type: len(documents[content_type].messages) for content_type in content_types}
+    return MessagePage(shown, len(found), counts, origcomm)
+
+
 class MessageStore(ABC):
     """Abstract store of message documents."""
 
@@ -144,25 +175,7 @@ class MessageStore(ABC):
         This default reads the documents; a store may answer from an index.
         """
         documents = self.load_many(deposition_id, content_types)
-        found: list[tuple[str, Message]] = []
-        for content_type in content_types:
-            for message in documents[content_type].messages:
-                if content_type in archived_only and "archive" not in (message.message_type or ""):
-                    continue
-                if send_status is not None and (message.send_status or "Y") != send_status:
-                    continue
-                found.append((content_type, message))
-        found.sort(key=lambda pair: time_order(pair[1].timestamp))
-        shown = found[offset:] if limit is None else found[offset : offset + limit]
-        origcomm: dict[str, OrigCommReference] = {}
-        if with_origcomm:
-            wanted = {message.message_id for _, message in shown}
-            for content_type in content_types:
-                for reference in documents[content_type].origcomm_references:
-                    if reference.message_id in wanted and reference.message_id is not None:
-                        origcomm.setdefault(reference.message_id, reference)
-        counts = {content_type: len(documents[content_type].messages) for content_type in content_types}
-        return MessagePage(shown, len(found), counts, origcomm)
+        return page_of(documents, content_types, send_status, archived_only, offset, limit, with_origcomm)
 
     # -- built on the core ---------------------------------------------------
 

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -54,7 +54,7 @@ from ..model import (
     validate_content_type,
     validate_deposition_id,
 )
-from .base import MessageStore
+from .base import MessagePage, MessageStore, page_of
 
 T = TypeVar("T")
 
@@ -127,6 +127,10 @@ class ParsedFiles:
         """`MessageStore.status_rows` of the file: copies of the status rows, the messages' ids."""
         document, _ = self._read(path, deposition_id, content_type)
         return copy_rows(document.statuses), [message.message_id for message in document.messages]
+
+    def shared(self, path: str, deposition_id: str, content_type: str) -> Document:
+        """The file's document, possibly the one kept here: the caller must not change it (nor hand it on)."""
+        return self._read(path, deposition_id, content_type)[0]
 
     def _read(self, path: str, deposition_id: str, content_type: str) -> tuple[Document, bool]:
         """The document and whether it is the one kept here (which must not be changed)."""
@@ -277,6 +281,31 @@ class CifMessageStore(MessageStore):
             else Document(deposition_id, content_type)
             for content_type in wanted
         }
+
+    def page_messages(
+        self,
+        deposition_id: str,
+        content_types: Sequence[str],
+        send_status: str | None = None,
+        archived_only: Collection[str] = (),
+        offset: int = 0,
+        limit: int | None = None,
+        with_origcomm: bool = False,
+    ) -> MessagePage:
+        """`MessageStore.page_messages` over the kept parses: only the page's rows are copied."""
+        self._check_root()
+        wanted = [validate_content_type(content_type) for content_type in content_types]
+        files = self.current_files(deposition_id)
+        documents = {
+            content_type: PARSED_FILES.shared(files[content_type][0], deposition_id, content_type)
+            if content_type in files
+            else Document(deposition_id, content_type)
+            for content_type in wanted
+        }
+        page = page_of(documents, wanted, send_status, archived_only, offset, limit, with_origcomm)
+        page.messages = [(content_type, message.copy()) for content_type, message in page.messages]
+        page.origcomm = {message_id: row.copy() for message_id, row in page.origcomm.items()}
+        return page
 
     def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
         self._check_root()
