@@ -31,7 +31,7 @@ setup(
         "tenacity>=8.2",
         "tqdm>=4.60",
         "prometheus_client>=0.17",
-        "WebOb>=1.8",
+        "WebOb>=1.8.9",  # 1.8.9 brings legacy-cgi on Python 3.13, where cgi is gone
         "gunicorn>=21.2",
     ],
     extras_require={
