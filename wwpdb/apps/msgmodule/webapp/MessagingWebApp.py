@@ -15,8 +15,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from .app import MessagingWebService
 from .request import Params
+from .service import MessagingWebService
 
 
 class MessagingWebApp:

@@ -1,12 +1,8 @@
-"""The web service: a path and its parameters in, a reply out (status, content type, body).
-
-`MessagingWebService.handle` finds the endpoint (paths matched
-case-insensitively), gives its handler a `Context` (the parameters, the
-session, the deposition, a MessagingIo from `create_messaging_service`) and
-turns typed errors into clear replies: bad input 400, an unknown deposition,
-message or path 404, an upload over the limit 413, a site service the site
-has not plugged in 501, storage or a missing front end 503. JSON replies
-carry OneDep's `ResponseContent` keys plus the handler's own.
+"""What every endpoint's handler works with: its `Context` (the parameters, the
+session, the deposition, a MessagingIo from `create_messaging_service`), its
+`Route`, and the `Reply` it returns. JSON replies carry OneDep's
+`ResponseContent` keys plus the handler's own. The service that routes a
+request to a handler is in `service.py`, above the handlers.
 """
 
 from __future__ import annotations
@@ -14,23 +10,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from ..config import Settings, load_settings
-from ..errors import InvalidDepositionIdError, InvalidInputError, MessagingError
+from ..errors import InvalidInputError, MessagingError
 from ..io.MessagingFactory import create_messaging_service
 from ..io.MessagingIo import MessagingIo
-from ..io.notify import NotesFlagging, SiteServiceUnavailable
+from ..io.notify import NotesFlagging
 from ..io.site import SiteServices
 from ..model import CONTENT_TYPES, validate_deposition_id
-from .pages import PagesMissing, PageTemplates
+from .pages import PageTemplates
 from .reads import RequestReads
 from .request import Params
-from .sessions import DEFAULT_UPLOAD_LIMIT, SessionError, SessionFolders, UploadTooLarge, WebSession
+from .sessions import DEFAULT_UPLOAD_LIMIT, SessionError, SessionFolders, WebSession
 
 logger = logging.getLogger(__name__)
 
@@ -97,11 +92,22 @@ class Route:
     kind: str  # JSON or HTML: how errors are answered
 
 
+class WebService(Protocol):
+    """What a request's Context needs of the service that made it (`service.MessagingWebService`)."""
+
+    config: dict[str, Any] | None
+    site: SiteServices | None
+    verbose: bool
+    log: TextIO | None
+
+    def pages_for(self, directory: str | None) -> PageTemplates: ...
+
+
 @dataclass
 class Context:
     """One request as its handler sees it."""
 
-    web: MessagingWebService
+    web: WebService
     params: Params
     site_id: str | None
     _settings: Settings | None = None
@@ -210,71 +216,3 @@ class Context:
 
     def json(self, items: Mapping[str, Any], status: int = 200, error: str = "") -> Reply:
         return json_reply(items, self.session_id, status, error)
-
-
-class MessagingWebService:
-    """Every `/service/messaging/*` endpoint; `handle(path, params)` answers one request."""
-
-    def __init__(
-        self,
-        config: Mapping[str, Any] | None = None,
-        site_id: str | None = None,
-        site: SiteServices | None = None,
-        verbose: bool = False,
-        log: TextIO | None = sys.stderr,
-    ) -> None:
-        """`config`: explicit settings (above environment and config file); `site`: the site's parts, else defaults."""
-        from .handlers import ROUTES
-
-        self.config = dict(config) if config is not None else None
-        self.site_id = site_id
-        self.site = site
-        self.verbose = verbose
-        self.log = log
-        self.routes: dict[str, Route] = ROUTES
-        self._pages: dict[str | None, PageTemplates] = {}
-
-    def pages_for(self, directory: str | None) -> PageTemplates:
-        if directory not in self._pages:
-            self._pages[directory] = PageTemplates(directory)
-        return self._pages[directory]
-
-    def route(self, path: str) -> Route | None:
-        lowered = path.lower()
-        if not lowered.startswith(SERVICE_PREFIX):
-            return None
-        return self.routes.get(lowered[len(SERVICE_PREFIX) :])
-
-    def handle(self, path: str, params: Params, site_id: str | None = None) -> Reply:
-        """Answer one request; never raises."""
-        route = self.route(path)
-        if route is None:
-            return html_reply(error_page(404, f"unknown operation {path!r}"), 404)
-        context = Context(self, params, site_id or self.site_id)
-        try:
-            return route.handler(context)
-        except (UnknownDeposition, NotFound) as exc:
-            return self._error(context, route, 404, str(exc))
-        except UploadTooLarge as exc:
-            return self._error(context, route, 413, str(exc))
-        except (SessionError, InvalidDepositionIdError, InvalidInputError) as exc:
-            return self._error(context, route, 400, str(exc))
-        except SiteServiceUnavailable as exc:
-            return self._error(context, route, 501, str(exc))
-        except PagesMissing as exc:
-            return self._error(context, route, 503, str(exc))
-        except MessagingError as exc:
-            logger.error("%s: %s", path, exc)
-            return self._error(context, route, 503, f"the messages cannot be reached: {exc}")
-        except Exception:
-            logger.exception("%s: operation failure", path)
-            return self._error(context, route, 500, "Operation failure (logged on the server)")
-        finally:
-            for saved in context.saved_files:
-                saved.unlink(missing_ok=True)
-
-    @staticmethod
-    def _error(context: Context, route: Route, status: int, text: str) -> Reply:
-        if route.kind == HTML:
-            return html_reply(error_page(status, text), status)
-        return context.json({}, status, text)

@@ -17,8 +17,9 @@ from typing import Any, TextIO
 from webob import Request, Response
 
 from ..io.site import SiteServices
-from .app import MessagingWebService, Reply, error_page
+from .app import Reply, error_page
 from .request import Params
+from .service import MessagingWebService
 
 logger = logging.getLogger(__name__)
 
