@@ -25,6 +25,7 @@ from ..model import validate_deposition_id
 from . import pages
 from .app import HTML, JSON, Context, NotFound, Reply, Route, html_reply
 from .pages import Markup
+from .sessions import WebSession
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,27 @@ def _high_watermark(context: Context, name: str) -> str:
 # -- the pages -------------------------------------------------------------------------------------------
 
 
+def _page_values(context: Context, session: WebSession, deposition: str, view: str, shown: str) -> dict[str, Any]:
+    """The values the messaging page and a message's own page both fill in from the request."""
+    p = context.params
+    return {
+        "sessionid": session.session_id,
+        "instance": p.getValue("instance").upper(),
+        "classid": p.getValue("classID").lower(),
+        "filesource": p.getValue("filesource").lower(),
+        "content_type": view,
+        "annotator": _annotator(context),
+        "cntnt_type_btnlbl": "Notes" if view == "notes" else "Messages",
+        "new_cntnt_type_btnlbl": "Note" if view == "notes" else "Message",
+        "caller": p.getValue("caller"),
+        "filepath": p.getValue("filePath"),
+        "filetype": p.getValue("fileType"),
+        "identifier": deposition,
+        "session_url_prefix": session.url_path,
+        "display_identifier": shown,
+    }
+
+
 def launch(context: Context) -> Reply:
     """`new_session/wf` (and aliases): the messaging page, or its embedded form with `embed=true`."""
     deposition = context.deposition()  # before the session: a refused request leaves no session behind
@@ -142,27 +164,14 @@ def launch(context: Context) -> Reply:
     title, shown = _display_ids(context, deposition)
     deposited = context.site.attachments.latest(deposition, "model", "pdbx") is not None
     values = {
-        "sessionid": session.session_id,
-        "instance": p.getValue("instance").upper(),
-        "classid": p.getValue("classID").lower(),
-        "filesource": p.getValue("filesource").lower(),
-        "content_type": view,
-        "annotator": _annotator(context),
+        **_page_values(context, session, deposition, view, shown),
         "content_type_hdr": "Annotator Processing Notes" if view == "notes" else "Communications with Depositor",
-        "cntnt_type_btnlbl": "Notes" if view == "notes" else "Messages",
-        "new_cntnt_type_btnlbl": "Note" if view == "notes" else "Message",
         "auto_launch_compose": "false" if auto_compose.lower() == "false" else "true",
         "expmethod": p.getValue("expmethod"),
         "display_unlock": "" if p.getValue("allowunlock") == "yes" else "hidden",
         "display_rel_status": "" if deposited else "hidden",
         "known_file_extensions": ", ".join(sorted(set(FORMAT_EXTENSIONS.values()))),
-        "caller": p.getValue("caller"),
-        "filepath": p.getValue("filePath"),
-        "filetype": p.getValue("fileType"),
-        "identifier": deposition,
-        "session_url_prefix": session.url_path,
         "display_title": title,
-        "display_identifier": shown,
     }
     if not context.pages.available:
         return html_reply(pages.missing_front_end_page(context.pages.missing_reason()), 503)
@@ -207,17 +216,9 @@ def display_msg(context: Context) -> Reply:
         "</a></span></p>"
         for entry in files
     )
-    p = context.params
     values.update(
         {
-            "sessionid": session.session_id,
-            "instance": p.getValue("instance").upper(),
-            "classid": p.getValue("classID").lower(),
-            "filesource": p.getValue("filesource").lower(),
-            "content_type": view,
-            "annotator": _annotator(context),
-            "cntnt_type_btnlbl": "Notes" if view == "notes" else "Messages",
-            "new_cntnt_type_btnlbl": "Note" if view == "notes" else "Message",
+            **_page_values(context, session, deposition, view, _display_ids(context, deposition)[1]),
             "content_type_hdr": {"notes": "Annotator Processing Notes", "msgs": "Communications with Depositor"}.get(
                 view, "Complete Correspondence History"
             ),
@@ -226,12 +227,6 @@ def display_msg(context: Context) -> Reply:
             "files_rfrncd": Markup(links),
             "files_rfrncd_dsply": "" if files else "displaynone",
             "display_pdbid": "" if len(str(values.get("pdb_id") or "")) > 1 else "displaynone",
-            "caller": p.getValue("caller"),
-            "filepath": p.getValue("filePath"),
-            "filetype": p.getValue("fileType"),
-            "identifier": deposition,
-            "display_identifier": _display_ids(context, deposition)[1],
-            "session_url_prefix": session.url_path,
             "auto_check_all": "",
             "parent_msg_sndr": parent.get("sender", ""),
             "parent_msg_datetime": parent.get("timestamp", ""),
