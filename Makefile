@@ -26,8 +26,14 @@ $(VENV)/.installed: setup.py pyproject.toml
 
 install: $(VENV)/.installed  ## create .venv and install the package with its test tools
 
+# The suite runs without the installation's settings (MSGMODULE_CONFIG, MSGCIF_ROOT, MSGMODULE_STATE_DIR...):
+# its tests make their own sites, so no test reads or writes an installation's state or log.
+TEST_CONTROLS := MSGMODULE_SAMPLES MSGMODULE_REQUIRE_MYSQL MSGMODULE_TEST_MYSQL_URL
+PYTEST := env $(foreach v,$(filter-out $(TEST_CONTROLS),$(filter MSGCIF_% MSGDB_% MSGMODULE_% WWPDB_SITE_ID,$(.VARIABLES))),-u $(v)) \
+	$(PY) -m pytest
+
 test: install  ## run the whole test suite (MySQL tests run when a server answers)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 DEMO_CFG := $(DEMO_DIR)/msgmodule.cfg
 DEMO_ENV := MSGMODULE_CONFIG=$(DEMO_CFG)
@@ -160,7 +166,7 @@ dev-setup: install-dev  ## install-dev, plus a git pre-commit hook running check
 	@echo "pre-commit hook installed at $(HOOKS_DIR)/pre-commit"
 
 dev-test: install  ## the fast subset: unit tests that are not slow, stopping at the first failure
-	$(PY) -m pytest -m "unit and not slow" -x -q $(PYTEST_ARGS)
+	$(PYTEST) -m "unit and not slow" -x -q $(PYTEST_ARGS)
 
 dev-commit: check-format lint dev-test  ## before a commit: check-format, lint and dev-test
 
@@ -168,16 +174,16 @@ ci-test: install  ## what CI runs: .ci/run (starts MariaDB if needed, the whole 
 	bash .ci/run
 
 test-unit: install  ## unit tests: no database server needed (SQLite and files only)
-	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+	$(PYTEST) -m unit $(PYTEST_ARGS)
 
 test-integration: install  ## integration tests: command line, worker processes, HTTP, packaging
-	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+	$(PYTEST) -m integration $(PYTEST_ARGS)
 
 test-database: install  ## database tests: the SQLite and MySQL/MariaDB stores and tools
-	$(PY) -m pytest -m database $(PYTEST_ARGS)
+	$(PYTEST) -m database $(PYTEST_ARGS)
 
 test-coverage: install  ## the suite under pytest-cov: the total on screen, an HTML report in COV_DIR
-	$(PY) -m pytest --cov=wwpdb.apps.msgmodule --cov-report=term --cov-report=html:$(COV_DIR) $(PYTEST_ARGS)
+	$(PYTEST) --cov=wwpdb.apps.msgmodule --cov-report=term --cov-report=html:$(COV_DIR) $(PYTEST_ARGS)
 	@echo "HTML coverage report: $(COV_DIR)/index.html"
 
 test-tox: tox  ## the suite on every Python 3.10-3.13 found here, plus lint (same as make tox)

@@ -22,7 +22,10 @@ from .tools.logfile import LoggingGroup, start_command_log
 def common_options(function):  # type: ignore[no-untyped-def]
     """--db-url, --cif-root, --site, --env and --config: explicit settings, above environment and file."""
     function = click.option(
-        "--config", "config_file", default=None, help="Config file (else MSGMODULE_CONFIG, else ./msgmodule.cfg)."
+        "--config",
+        "config_file",
+        default=None,
+        help="Config file, which must exist (else MSGMODULE_CONFIG, else ./msgmodule.cfg if present).",
     )(function)
     function = click.option(
         "--env",
@@ -37,12 +40,13 @@ def common_options(function):  # type: ignore[no-untyped-def]
     function = click.option(
         "--cif-root",
         default=None,
-        help="Archive root holding D_* folders (else MSGCIF_ROOT, config, ./msgmodule-data/archive).",
+        help="Archive root holding D_* folders (else MSGCIF_ROOT or the config file; one is needed).",
     )(function)
     function = click.option(
         "--db-url",
         default=None,
-        help="SQLAlchemy URL of the message database (else MSGDB_URL or MSGDB_HOST..., config, the SQLite default).",
+        help="SQLAlchemy URL of the message database (else MSGDB_URL or MSGDB_HOST..., config, else SQLite in "
+        "<archive root>/.msgmodule/messaging.db).",
     )(function)
     return function
 
@@ -56,7 +60,11 @@ def settings_from(
         "MSGMODULE_CONFIG": config_file,
         "MSGMODULE_ENV": env_name,
     }
-    return load_settings({k: v for k, v in explicit.items() if v}, site_id)
+    settings = load_settings({k: v for k, v in explicit.items() if v}, site_id)
+    from .stage.earlier_state import warn_of_earlier_state
+
+    warn_of_earlier_state(settings)  # an earlier version's state in ./msgmodule-data is named, never ignored
+    return settings
 
 
 @click.group(cls=LoggingGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -337,6 +345,9 @@ def status(count_archive: bool, as_json: bool, **options: str | None) -> None:
     )
     for name, breaker in sorted(info["breakers"].items()):
         click.echo(f"breaker:     {name} {breaker.get('state')}")
+    click.echo(f"state:       {info['state_dir']}")
+    if info["earlier_state"]:
+        click.echo(f"EARLIER:     {info['earlier_state']}")
     for store, counts in info["counts"].items():
         shown = ", ".join(f"{key} {value}" for key, value in counts.items())
         click.echo(f"{store + ':':<12} {shown}")
@@ -372,6 +383,7 @@ def troubleshoot(**options: str | None) -> None:
 @common_options
 def reconcile(**options: str | None) -> None:
     """Re-copy every journaled document from the authoritative backend; clear what succeeded."""
+    from .stage.earlier_state import earlier_journal_problem
     from .stage.lifecycle import adopt_legacy_journal
     from .stage.reconcile import ReconcileResult
     from .stage.reconcile import reconcile as run_reconcile
@@ -380,6 +392,7 @@ def reconcile(**options: str | None) -> None:
 
     settings = settings_from(**options)
     adopt_legacy_journal(settings)
+    earlier = earlier_journal_problem(settings)
     with SiteLock.of(settings.cif_root).shared():  # a write like any other: not while the stage moves
         record = SiteRecordReader(settings.cif_root).confirm()
         stage = STAGES[record.stage]
@@ -398,8 +411,33 @@ def reconcile(**options: str | None) -> None:
     for deposition_id, content_type, into, error in result.failed:
         click.echo(f"FAILED {deposition_id} {content_type} into {into}: {error}", err=True)
     click.echo(f"reconciled {len(result.copied)}, failed {len(result.failed)}")
-    if result.failed:
+    if earlier:
+        click.echo(f"NOT reconciled: {earlier}", err=True)
+    if result.failed or earlier:
         raise SystemExit(1)
+
+
+@cli.command("adopt-state")
+@common_options
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def adopt_state(folder: Path, **options: str | None) -> None:
+    """Take over FOLDER, the state folder of an earlier version (./msgmodule-data), if it is this site's.
+
+    Its journal's entries go into the site's journal (then run msgmodule reconcile); its counters,
+    notify flags, shadow differences and logs move into the site's state folder where that has
+    none of the same name. What stays is listed.
+    """
+    from .stage.earlier_state import adopt_earlier_state
+
+    settings = settings_from(**options)
+    result = adopt_earlier_state(settings, folder)
+    click.echo(f"journal: {result.journal_entries} entry(ies) taken into {settings.journal_path}")
+    for name in result.moved:
+        click.echo(f"moved:   {name} -> {settings.state_dir}")
+    for line in result.left:
+        click.echo(f"left:    {line}")
+    if result.journal_entries:
+        click.echo("next: msgmodule reconcile")
 
 
 @cli.command()

@@ -1,7 +1,8 @@
 """Configuration (SPEC section 5): explicit arguments > environment > config file > OneDep's site config > defaults.
 
-The config file (`MSGMODULE_CONFIG`, default `msgmodule.cfg` in the working
-directory) is INI. Keys are the environment variables' names. `[msgmodule]`
+The config file (`MSGMODULE_CONFIG` or `--config`, else `msgmodule.cfg` in the
+working directory when there is one) is INI; a named file that does not exist is
+an error (ConfigFileNotFound), never silently skipped. Keys are the environment variables' names. `[msgmodule]`
 applies everywhere; an `[env:<NAME>]` section (chosen with `MSGMODULE_ENV` or
 `--env`: development, staging, production...) overrides it, and a
 `[site:<SITE_ID>]` section overrides both for one site. Relative paths in the
@@ -18,6 +19,13 @@ file are relative to the file:
 
 At a OneDep site, `wwpdb.utils.config`'s ConfigInfo fills what these leave
 unset (see `wwpdb.apps.msgmodule.onedep_site`).
+
+Everything else a site keeps is found from its archive root, never from the
+working directory: the state folder defaults to `<MSGCIF_ROOT>/.msgmodule/state`
+(breakers, counters, logs, notify flags, shadow differences, web sessions), and
+without a database setting the database is SQLite in
+`<MSGCIF_ROOT>/.msgmodule/messaging.db`. There is no default archive root: a
+process with none configured stops with ConfigurationError saying how to set it.
 
 Configuration says where the stores are. The stage is the site's, recorded in
 the archive (see `wwpdb.apps.msgmodule.stage`); a stage or flags set here must
@@ -41,10 +49,13 @@ from urllib.parse import quote, quote_plus
 from .onedep_site import OneDepSite, read_onedep_site
 from .stage.policy import FLAG_NAMES, ConfigurationError, Stage, decide, parse_flag
 
-DEFAULT_CIF_ROOT = "./msgmodule-data/archive"
-DEFAULT_DB_URL = "sqlite:///./msgmodule-data/messaging.db"
-DEFAULT_STATE_DIR = "./msgmodule-data"
 DEFAULT_CONFIG_FILE = "msgmodule.cfg"
+# The site's folder in the archive root (stage record, journal), and the parts of it this module names.
+SITE_FOLDER = ".msgmodule"
+STATE_FOLDER = "state"
+DEFAULT_DB_FILE = "messaging.db"
+# Where earlier versions kept state, archive and database by default: relative to the working directory.
+EARLIER_DATA_DIR = "msgmodule-data"
 GLOBAL_SECTION = "msgmodule"
 # OneDep's usual subjects of a depositor's request to release an entry.
 DEFAULT_RELEASE_SUBJECTS = ("Release request", "Request to release", "Release of entry", "Release now")
@@ -88,8 +99,34 @@ KNOWN_KEYS = (
 )
 
 
-def resolve_db_url(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The database URL: an explicit one, else MSGDB_URL, else MSGDB_HOST/PORT/NAME/USER/PASS/SOCKET, else SQLite."""
+class ConfigFileNotFound(ConfigurationError):
+    """A config file was named (MSGMODULE_CONFIG, --config, a library's config argument) and is not there."""
+
+    def __init__(self, path: Path, named_by: str) -> None:
+        self.path = path
+        self.named_by = named_by
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        super().__init__(
+            f"the config file {path} named by {named_by} {problem} (working directory {Path.cwd()}); nothing was "
+            f"read or written. Correct the name, or unset {named_by} to read ./{DEFAULT_CONFIG_FILE} when present"
+        )
+
+
+def default_state_dir(cif_root: str | os.PathLike[str]) -> str:
+    """The site's own state folder: `<archive root>/.msgmodule/state`, whatever the working directory."""
+    return os.path.join(os.path.abspath(cif_root), SITE_FOLDER, STATE_FOLDER)
+
+
+def default_db_url(cif_root: str | os.PathLike[str]) -> str:
+    """The site's SQLite database when none is configured: `<archive root>/.msgmodule/messaging.db`."""
+    return f"sqlite:///{os.path.join(os.path.abspath(cif_root), SITE_FOLDER, DEFAULT_DB_FILE)}"
+
+
+def resolve_db_url(
+    explicit: str | None = None, environ: Mapping[str, str] | None = None, cif_root: str | None = None
+) -> str:
+    """The database URL: an explicit one, else MSGDB_URL, else MSGDB_HOST/PORT/NAME/USER/PASS/SOCKET, else
+    SQLite in the site folder of `cif_root` (ConfigurationError when there is no archive root either)."""
     env = os.environ if environ is None else environ
     if explicit:
         return explicit
@@ -104,7 +141,9 @@ def resolve_db_url(explicit: str | None = None, environ: Mapping[str, str] | Non
         name = env.get("MSGDB_NAME") or "wwpdb_messaging"
         socket = f"&unix_socket={quote(env['MSGDB_SOCKET'])}" if env.get("MSGDB_SOCKET") else ""
         return f"mysql+pymysql://{credentials}@{host}:{port}/{name}?charset=utf8mb4{socket}"
-    return DEFAULT_DB_URL
+    if not cif_root:
+        raise ConfigurationError("no database configured (MSGDB_URL or MSGDB_HOST...), and no archive root to hold one")
+    return default_db_url(cif_root)
 
 
 def database_exists(url: str) -> bool:
@@ -117,6 +156,25 @@ def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     return Path(env.get("MSGMODULE_CONFIG") or DEFAULT_CONFIG_FILE)
 
+
+def named_config_file(explicit: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Path, str | None]:
+    """The config file to read, and what named it (None: the optional ./msgmodule.cfg).
+
+    A named file must be there: ConfigFileNotFound names it otherwise.
+    """
+    if explicit.get("MSGMODULE_CONFIG"):
+        path, named_by = Path(str(explicit["MSGMODULE_CONFIG"])), "the config argument (--config)"
+    elif environ.get("MSGMODULE_CONFIG"):
+        path, named_by = Path(environ["MSGMODULE_CONFIG"]), "MSGMODULE_CONFIG"
+    else:
+        return Path(DEFAULT_CONFIG_FILE), None
+    if not path.exists() or path.is_dir():
+        raise ConfigFileNotFound(path, named_by)
+    return path, named_by
+
+
+# Keys that configure the database; without any, the database is SQLite in the site folder.
+DB_URL_KEYS = ("MSGDB_URL", "MSGDB_HOST", "MSGDB_SOCKET")
 
 # Keys holding a path (or an SQLite URL): relative values in a config file are relative to the file.
 PATH_KEYS = (
@@ -180,9 +238,9 @@ class Settings:
     """Resolved configuration: where the data is, and the stage."""
 
     stage: Stage
-    cif_root: str
-    db_url: str
-    state_dir: str
+    archive_root: str | None  # MSGCIF_ROOT as configured (None: none; `cif_root` then says how to set it)
+    configured_db_url: str | None  # MSGDB_URL or the MSGDB_* parts; None: the site's SQLite default
+    configured_state_dir: str | None  # MSGMODULE_STATE_DIR; None: the site's own state folder
     shadow_sample: float
     release_subjects: tuple[str, ...]
     site_id: str | None
@@ -222,6 +280,43 @@ class Settings:
         )
 
     @property
+    def cif_root(self) -> str:
+        """The archive root; ConfigurationError saying how to set it when none is configured (never a guess)."""
+        if not self.archive_root:
+            raise ConfigurationError(no_archive_root(self.config_file))
+        return self.archive_root
+
+    @property
+    def db_url(self) -> str:
+        """The database: as configured, else SQLite in the site folder."""
+        return self.configured_db_url or default_db_url(self.cif_root)
+
+    @property
+    def state_dir(self) -> str:
+        """The state folder: MSGMODULE_STATE_DIR, else the site's own in the archive root."""
+        return self.configured_state_dir or default_state_dir(self.cif_root)
+
+    @property
+    def state_dir_given(self) -> bool:
+        """Whether MSGMODULE_STATE_DIR was set; else the state folder is the site's own, in the archive root."""
+        return self.configured_state_dir is not None
+
+    def prepare_state_dir(self) -> Path:
+        """The state folder, made when missing. The site's own (the default) is made as the site folder is:
+        a real folder in the archive root with the site's mode and group, never through a link; a missing
+        archive root is never created (BackendUnavailableError). A configured one is made as given."""
+        path = Path(self.state_dir)
+        if self.state_dir_given:
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        from .archive_files import real_folder
+        from .stage.record import site_folder
+
+        site_folder(self.cif_root)
+        real_folder(path, what="the site's state folder")
+        return path
+
+    @property
     def site_dir(self) -> Path:
         """The site's shared folder in the archive root: stage record, site lock, journal."""
         return Path(self.cif_root) / ".msgmodule"
@@ -253,7 +348,7 @@ def load_settings(
             raise ConfigurationError(f"unknown configuration key {key}; known: {', '.join(KNOWN_KEYS)}")
     site_id = site_id or env.get("WWPDB_SITE_ID") or None
     env_name = explicit.get("MSGMODULE_ENV") or env.get("MSGMODULE_ENV") or None
-    path = Path(explicit["MSGMODULE_CONFIG"]) if "MSGMODULE_CONFIG" in explicit else config_file_path(env)
+    path, _named_by = named_config_file(explicit, env)
     from_file = read_config_sections(path, site_id, env_name)
 
     values: dict[str, Any] = {}
@@ -290,11 +385,13 @@ def load_settings(
     db_enabled = parse_flag("MSGDB_ENABLED", values.get("MSGDB_ENABLED", True))
     circuit_breaker = parse_flag("MSGMODULE_CIRCUIT_BREAKER", values.get("MSGMODULE_CIRCUIT_BREAKER", True))
     db_parts = {k: str(v) for k, v in values.items() if k.startswith("MSGDB_")}
+    cif_root = str(values.get("MSGCIF_ROOT") or "") or None
+    configured_db = resolve_db_url(None, db_parts) if any(values.get(key) for key in DB_URL_KEYS) else None
     return Settings(
         stage=stage,
-        cif_root=str(values.get("MSGCIF_ROOT") or DEFAULT_CIF_ROOT),
-        db_url=resolve_db_url(None, db_parts),
-        state_dir=str(values.get("MSGMODULE_STATE_DIR") or DEFAULT_STATE_DIR),
+        archive_root=cif_root,
+        configured_db_url=configured_db,
+        configured_state_dir=str(values["MSGMODULE_STATE_DIR"]) if values.get("MSGMODULE_STATE_DIR") else None,
         shadow_sample=sample,
         release_subjects=release_subjects,
         site_id=site_id,
@@ -309,6 +406,26 @@ def load_settings(
         site_options={key: str(values[key]) for key in SITE_KEYS if key in values},
         web_options={key: str(values[key]) for key in WEB_KEYS if key in values},
     )
+
+
+def no_archive_root(config_file: Path) -> str:
+    """Why a process has no archive root, and how to give it one."""
+    read = (
+        f"the config file {config_file} has none"
+        if config_file.exists()
+        else f"no config file was read (none named, and no ./{DEFAULT_CONFIG_FILE} in {Path.cwd()})"
+    )
+    text = (
+        "no archive root is configured: set MSGCIF_ROOT in the environment or in the config file's "
+        f"[{GLOBAL_SECTION}] section, or give --cif-root; {read}. It is never taken from the working directory"
+    )
+    earlier = Path(EARLIER_DATA_DIR, "archive")
+    if earlier.is_dir():
+        text += (
+            f". Earlier versions used ./{earlier} here by default: to keep that archive, set "
+            f"MSGCIF_ROOT={earlier.absolute()}"
+        )
+    return text
 
 
 def remove_config_keys(path: Path, keys: Iterable[str]) -> dict[str, str]:

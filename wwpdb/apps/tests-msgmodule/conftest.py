@@ -191,7 +191,11 @@ _TEST_CONTROLS = {"MSGMODULE_SAMPLES", "MSGMODULE_REQUIRE_MYSQL", "MSGMODULE_TES
 
 @pytest.fixture(autouse=True)
 def isolated_configuration(tmp_path, monkeypatch):
-    """No MSG* setting or msgmodule.cfg from the developer's shell or checkout leaks into a test."""
+    """No MSG* setting or msgmodule.cfg from the developer's shell or checkout leaks into a test.
+
+    Each test runs in a folder of its own; state and logs go where its settings say (by default the
+    archive root it configures), so no test writes into an installation's state folder or log.
+    """
     for name in list(os.environ):
         if name.startswith(("MSGCIF_", "MSGDB_", "MSGMODULE_")) and name not in _TEST_CONTROLS:
             monkeypatch.delenv(name)
@@ -229,6 +233,9 @@ def stage_config(tmp_path: Path, stage: str, db_url: str, **extra: str) -> dict[
     }
     (tmp_path / "archive").mkdir(parents=True, exist_ok=True)
     config.update(extra)
+    config_file = Path(config["MSGMODULE_CONFIG"])
+    if not config_file.exists():  # a named config file must exist; this one adds nothing to the settings
+        config_file.write_text("[msgmodule]\n")
     put_site_in_stage(config, stage)
     return config
 

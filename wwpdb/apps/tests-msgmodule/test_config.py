@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wwpdb.apps.msgmodule.config import DEFAULT_DB_URL, load_settings, remove_config_keys
+from wwpdb.apps.msgmodule.config import ConfigFileNotFound, load_settings, remove_config_keys
 from wwpdb.apps.msgmodule.stage.policy import ConfigurationError
 
 
@@ -15,15 +15,69 @@ def write_cfg(path, text):
     return {"MSGMODULE_CONFIG": str(path)}
 
 
-def test_defaults_without_anything(isolated_configuration):
-    settings = load_settings()
+@pytest.fixture
+def archive_root(tmp_path, monkeypatch):
+    """An archive root in the environment: the one setting every process needs."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    monkeypatch.setenv("MSGCIF_ROOT", str(root))
+    return root
+
+
+def test_without_an_archive_root_nothing_is_guessed_from_the_working_directory(isolated_configuration):
+    settings = load_settings()  # a database-only command (init-db --db-url) needs none
+    for needs_the_site in ("cif_root", "state_dir", "db_url"):
+        with pytest.raises(ConfigurationError, match="no archive root is configured: set MSGCIF_ROOT") as raised:
+            getattr(settings, needs_the_site)
+    assert load_settings({"MSGDB_URL": "sqlite:////db/m.db"}).db_url == "sqlite:////db/m.db"
+    assert "never taken from the working directory" in str(raised.value)
+    assert list(isolated_configuration.iterdir()) == []  # nothing made here
+
+
+def test_an_earlier_default_archive_in_the_working_directory_is_named(isolated_configuration):
+    (isolated_configuration / "msgmodule-data" / "archive").mkdir(parents=True)
+    with pytest.raises(ConfigurationError, match="MSGCIF_ROOT=" + str(isolated_configuration / "msgmodule-data")):
+        load_settings().state_dir
+
+
+def test_defaults_are_the_sites_own_whatever_the_working_directory(archive_root, tmp_path, monkeypatch):
+    seen = []
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        settings = load_settings()
+        seen.append((settings.state_dir, settings.db_url, settings.journal_path))
+    assert seen[0] == seen[1]
     assert settings.stage.name == "cif-only"
-    assert settings.cif_root == "./msgmodule-data/archive"
-    assert settings.db_url == DEFAULT_DB_URL
+    assert settings.state_dir == str(archive_root / ".msgmodule" / "state")
+    assert settings.db_url == f"sqlite:///{archive_root}/.msgmodule/messaging.db"
     assert settings.shadow_sample == 1.0
+    assert not settings.state_dir_given
+    monkeypatch.setenv("MSGMODULE_STATE_DIR", str(tmp_path / "chosen"))
+    assert load_settings().state_dir == str(tmp_path / "chosen")  # an explicit one still wins
 
 
-def test_default_config_file_in_the_working_directory_is_read(isolated_configuration):
+def test_a_relative_archive_root_gives_an_absolute_state_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({"MSGCIF_ROOT": "archive"})
+    assert settings.state_dir == str(tmp_path / "archive" / ".msgmodule" / "state")
+
+
+def test_a_named_config_file_that_is_missing_is_an_error_naming_it(isolated_configuration, tmp_path, monkeypatch):
+    missing = tmp_path / "msgmodule.cgf"
+    with pytest.raises(ConfigFileNotFound, match=f"the config file {missing} named by the config argument"):
+        load_settings({"MSGMODULE_CONFIG": str(missing), "MSGCIF_ROOT": str(tmp_path)})
+    monkeypatch.setenv("MSGMODULE_CONFIG", str(missing))
+    with pytest.raises(ConfigFileNotFound, match=f"{missing} named by MSGMODULE_CONFIG does not exist") as raised:
+        load_settings({"MSGCIF_ROOT": str(tmp_path)})
+    assert isinstance(raised.value, ConfigurationError) and raised.value.path == missing
+    monkeypatch.setenv("MSGMODULE_CONFIG", str(tmp_path))
+    with pytest.raises(ConfigFileNotFound, match="is a folder, not a file"):
+        load_settings({"MSGCIF_ROOT": str(tmp_path)})
+    assert list(isolated_configuration.iterdir()) == []
+
+
+def test_default_config_file_in_the_working_directory_is_read(isolated_configuration, archive_root):
     (isolated_configuration / "msgmodule.cfg").write_text("[msgmodule]\nMSGMODULE_STAGE = dual-write\n")
     assert load_settings().stage.name == "dual-write"
 
@@ -39,7 +93,7 @@ def test_precedence_argument_over_environment_over_file(tmp_path, monkeypatch):
     assert load_settings({**cfg, "MSGCIF_ROOT": "/from/arg"}).cif_root == "/from/arg"
 
 
-def test_site_section_overrides_the_global_section(tmp_path, monkeypatch):
+def test_site_section_overrides_the_global_section(tmp_path, monkeypatch, archive_root):
     cfg = write_cfg(
         tmp_path / "m.cfg",
         "[msgmodule]\nMSGMODULE_STAGE = cif-only\n\n[site:PDBE]\nMSGMODULE_STAGE = dual-write\n",
@@ -70,7 +124,7 @@ def test_unknown_key_in_the_file_is_an_error(tmp_path):
         load_settings(cfg)
 
 
-def test_shadow_sample_is_checked(monkeypatch):
+def test_shadow_sample_is_checked(monkeypatch, archive_root):
     monkeypatch.setenv("MSGMODULE_SHADOW_SAMPLE", "0.25")
     assert load_settings().shadow_sample == 0.25
     monkeypatch.setenv("MSGMODULE_SHADOW_SAMPLE", "2")
@@ -135,7 +189,7 @@ def test_relative_paths_in_a_config_file_are_relative_to_the_file(tmp_path):
     assert load_settings({"MSGMODULE_CONFIG": str(path), "MSGCIF_ROOT": "given"}).cif_root == "given"
 
 
-def test_msgdb_enabled_is_a_flag(tmp_path):
+def test_msgdb_enabled_is_a_flag(tmp_path, archive_root):
     assert load_settings({}).db_enabled is True
     assert load_settings({"MSGDB_ENABLED": "off"}).db_enabled is False
     with pytest.raises(ConfigurationError, match="MSGDB_ENABLED='maybe'"):

@@ -13,7 +13,7 @@ from conftest import REPO_ROOT, scratch_mysql_database
 from sqlalchemy import create_engine, func, select, text
 
 from wwpdb.apps.msgmodule.cli import run
-from wwpdb.apps.msgmodule.config import DEFAULT_DB_URL, resolve_db_url
+from wwpdb.apps.msgmodule.config import resolve_db_url
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.db.engine import (
     DatabaseLoginError,
@@ -26,6 +26,7 @@ from wwpdb.apps.msgmodule.db.engine import (
 from wwpdb.apps.msgmodule.db.schema import documents
 from wwpdb.apps.msgmodule.errors import BackendUnavailableError, MessagingError
 from wwpdb.apps.msgmodule.model import Message
+from wwpdb.apps.msgmodule.stage.policy import ConfigurationError
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 
 TO = "messages-to-depositor"
@@ -86,7 +87,9 @@ def test_a_store_on_a_database_without_schema_says_to_run_the_init_script(empty_
 
 
 def test_db_url_precedence_and_mysql_parts():
-    assert resolve_db_url(None, {}) == DEFAULT_DB_URL
+    assert resolve_db_url(None, {}, "/site/archive") == "sqlite:////site/archive/.msgmodule/messaging.db"
+    with pytest.raises(ConfigurationError, match="no database configured"):
+        resolve_db_url(None, {})
     assert resolve_db_url(None, {"MSGDB_URL": "sqlite:///x.db", "MSGDB_HOST": "h"}) == "sqlite:///x.db"
     assert resolve_db_url("sqlite:///arg.db", {"MSGDB_URL": "sqlite:///x.db"}) == "sqlite:///arg.db"
     url = resolve_db_url(

@@ -21,7 +21,7 @@ from unittest.mock import MagicMock, Mock
 import pytest
 from conftest import MYSQL_SERVER_URL
 
-from wwpdb.apps.msgmodule.config import DEFAULT_DB_URL, DEFAULT_RELEASE_SUBJECTS, KNOWN_KEYS, load_settings
+from wwpdb.apps.msgmodule.config import DEFAULT_RELEASE_SUBJECTS, KNOWN_KEYS, default_db_url, load_settings
 
 pytest.importorskip("wwpdb.utils.config.ConfigInfoFileExec", reason="the dev extra installs wwpdb.utils.config")
 
@@ -209,14 +209,19 @@ def test_the_site_id_comes_from_an_argument_or_a_request_object(make_site, tmp_p
             def getValue(self, name):
                 return {"WWPDB_SITE_ID": "MSGTEST"}.get(name, "")
 
-        print(json.dumps({"none": load_settings().cif_root, "argument": load_settings(site_id="MSGTEST").cif_root,
+        none = load_settings()
+        try:
+            none = none.cif_root
+        except ValueError as exc:  # ConfigurationError: no site, so no archive root
+            none = str(exc)[:35]
+        print(json.dumps({"none": none, "argument": load_settings(site_id="MSGTEST").cif_root,
                           "request": MessagingFactory.get_backend_info(Request())["cif_root"]}))
         """,
         site.environ(site_id=None),
         tmp_path,
     )
     archive = f"{tmp_path}/onedep-data/archive"
-    assert got == {"none": "./msgmodule-data/archive", "argument": archive, "request": archive}
+    assert got == {"none": "no archive root is configured: set", "argument": archive, "request": archive}
 
 
 def test_arguments_environment_and_config_file_override_onedep_which_overrides_defaults(make_site, tmp_path):
@@ -247,7 +252,7 @@ def test_arguments_environment_and_config_file_override_onedep_which_overrides_d
     onedep, file, environment, argument = got["onedep"], got["file"], got["environment"], got["argument"]
     assert onedep["cif_root"] == f"{tmp_path}/onedep-data/archive"
     assert onedep["mail_from"] == "noreply@site.example.org"
-    assert onedep["state_dir"] == "./msgmodule-data"  # nothing sets it: the default
+    assert onedep["state_dir"] == f"{tmp_path}/onedep-data/archive/.msgmodule/state"  # the site's own
     assert "MSGMODULE_STATE_DIR" not in onedep["sources"]
 
     assert file["cif_root"] == "/from/file"
@@ -303,7 +308,8 @@ def test_backend_info_says_where_each_setting_came_from_with_the_password_masked
 
 def test_without_wwpdb_utils_config_nothing_changes(make_site, tmp_path):
     site = make_site(**full_site_keys(tmp_path))
-    (tmp_path / "msgmodule-data" / "archive").mkdir(parents=True)
+    archive = tmp_path / "msgmodule-data" / "archive"
+    archive.mkdir(parents=True)
     hidden = run_python(
         """
         try:
@@ -315,7 +321,7 @@ def test_without_wwpdb_utils_config_nothing_changes(make_site, tmp_path):
         info = MessagingFactory.get_backend_info()
         print(json.dumps({"importable": importable, "info": info}))
         """,
-        site.environ(),
+        {**site.environ(), "MSGCIF_ROOT": str(archive)},  # the one setting a process needs
         tmp_path,
         prelude=HIDE_ONEDEP,
     )
@@ -323,23 +329,24 @@ def test_without_wwpdb_utils_config_nothing_changes(make_site, tmp_path):
     info = hidden["info"]
     assert info["site_id"] == "MSGTEST"
     assert info["onedep_site_config"] == "wwpdb.utils.config is not installed"
-    assert info["cif_root"] == "msgmodule-data/archive"
-    assert info["db_url"] == DEFAULT_DB_URL
-    assert info["sources"] == {}
-    assert not [key for key, s in info["settings"].items() if s["source"] != "default"]
+    assert info["cif_root"] == str(archive)
+    assert info["db_url"] == default_db_url(archive)
+    assert info["sources"] == {"MSGCIF_ROOT": "environment"}
+    assert not [key for key, s in info["settings"].items() if s["source"] not in ("default", "environment")]
 
     # The same process, with OneDep's package there, does read the site: the hiding is what differs.
     with_package = settings_in(site, tmp_path)
     assert with_package["cif_root"] == f"{tmp_path}/onedep-data/archive"
 
-    shown = run_cli(["backend-info"], site.environ(), tmp_path, prelude=HIDE_ONEDEP)
+    shown = run_cli(["backend-info"], {**site.environ(), "MSGCIF_ROOT": str(archive)}, tmp_path, prelude=HIDE_ONEDEP)
     assert shown.returncode == 0, shown.stderr
     assert "OneDep site config: wwpdb.utils.config is not installed" in shown.stdout
 
 
 def test_a_mocked_configinfo_module_neither_breaks_import_nor_configures(make_site, tmp_path):
     site = make_site(**full_site_keys(tmp_path))
-    (tmp_path / "msgmodule-data" / "archive").mkdir(parents=True)
+    archive = tmp_path / "msgmodule-data" / "archive"
+    archive.mkdir(parents=True)
     got = run_python(
         """
         import wwpdb.apps.msgmodule.io.MessagingIo
@@ -352,35 +359,36 @@ def test_a_mocked_configinfo_module_neither_breaks_import_nor_configures(make_si
                           "db_url": settings.db_url, "sender": svc.site.mail_sender,
                           "subjects": list(settings.release_subjects)}))
         """,
-        site.environ(),
+        {**site.environ(), "MSGCIF_ROOT": str(archive)},
         tmp_path,
         prelude=MOCK_CONFIGINFO,
     )
     assert got == {
         "status": "wwpdb.utils.config.ConfigInfo is a stand-in (Mock), not OneDep's module: not used",
-        "cif_root": "./msgmodule-data/archive",
-        "db_url": DEFAULT_DB_URL,
+        "cif_root": str(archive),
+        "db_url": default_db_url(archive),
         "sender": "noreply@mail.wwpdb.org",
         "subjects": list(DEFAULT_RELEASE_SUBJECTS),
     }
 
 
 @pytest.mark.parametrize("stand_in", [Mock(), MagicMock()], ids=["Mock", "MagicMock"])
-def test_a_stand_in_put_in_sys_modules_later_is_ignored_too(monkeypatch, stand_in):
+def test_a_stand_in_put_in_sys_modules_later_is_ignored_too(monkeypatch, stand_in, tmp_path):
     monkeypatch.setitem(sys.modules, "wwpdb.utils.config.ConfigInfo", stand_in)
+    monkeypatch.setenv("MSGCIF_ROOT", str(tmp_path))
     settings = load_settings(site_id="RCSB")
-    assert settings.cif_root == "./msgmodule-data/archive"
-    assert settings.db_url == DEFAULT_DB_URL
+    assert settings.cif_root == str(tmp_path)
+    assert settings.db_url == default_db_url(tmp_path)
     assert settings.release_subjects == DEFAULT_RELEASE_SUBJECTS
     assert "stand-in" in settings.onedep.status
 
 
-def test_a_site_id_without_a_onedep_configuration_changes_nothing():
+def test_a_site_id_without_a_onedep_configuration_changes_nothing(tmp_path):
     # Installed, but no ConfigInfoFileCache on this process's path: ConfigInfo knows no site.
-    settings = load_settings(site_id="RCSB")
+    settings = load_settings({"MSGCIF_ROOT": str(tmp_path)}, site_id="RCSB")
     assert settings.onedep.status.startswith("no OneDep site configuration for site RCSB")
     assert settings.release_subjects == DEFAULT_RELEASE_SUBJECTS  # not OneDep's package-wide list
-    assert settings.sources == {}
+    assert settings.sources == {"MSGCIF_ROOT": "argument"}
 
 
 def test_without_site_message_db_name_the_site_is_cif_only_and_refuses_database_stages(make_site, tmp_path):
@@ -389,7 +397,7 @@ def test_without_site_message_db_name_the_site_is_cif_only_and_refuses_database_
     site = make_site(**keys)
     info = json.loads(run_cli(["backend-info", "--json"], site.environ(), tmp_path).stdout)
     assert info["stage"] == "cif-only"
-    assert info["db_url"] == DEFAULT_DB_URL  # the other SITE_MESSAGE_DB_* keys count only with a name
+    assert info["db_url"] == default_db_url(f"{tmp_path}/onedep-data/archive")  # other keys count only with a name
     assert info["settings"]["MSGDB_ENABLED"] == {
         "value": "false",
         "source": "OneDep site config MSGTEST SITE_MESSAGE_DB_NAME unset",

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import DEFAULT_STATE_DIR
+from ..config import default_state_dir
 from .attachments import ArchiveAttachments, AttachmentResolver
 from .mail import MailDelivery, default_mail_delivery, mail_settings
 from .model_data import ArchiveModelData, ModelDataProvider
@@ -82,10 +82,12 @@ class SiteServices:
     ) -> SiteServices:
         """The defaults, configured from the environment, over the archive at `archive_root`.
 
-        The notify flags go to `state_dir` (else MSGMODULE_STATE_DIR, else the default state folder).
+        The notify flags go to `state_dir` (else MSGMODULE_STATE_DIR, else the site's state folder in the
+        archive root; with neither nor an archive root, none are recorded).
         """
         env = os.environ if environ is None else environ
         root = Path(archive_root) if archive_root is not None else None
+        folder = state_dir or env.get("MSGMODULE_STATE_DIR") or (default_state_dir(root) if root else None)
         sender, copies = mail_settings(env)
         return cls(
             templates=default_templates(env),
@@ -96,5 +98,5 @@ class SiteServices:
             mail_copies=copies,
             deposition_url=env.get("MSGMODULE_DEPOSITION_URL", ""),
             approval_context_types=_listed(env.get("MSGMODULE_APPROVAL_CONTEXT_TYPES"), DEFAULT_APPROVAL_CONTEXT_TYPES),
-            notify=StateFileNotifyFlags(state_dir or env.get("MSGMODULE_STATE_DIR") or DEFAULT_STATE_DIR),
+            notify=StateFileNotifyFlags(folder) if folder else None,
         )

@@ -30,7 +30,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,11 @@ from ..config import Settings, database_exists, remove_config_keys
 from ..db.engine import get_engine, mask_url, run_with_retries
 from ..equivalence import differences
 from ..errors import MessagingError, StorageError
-from ..journal import Journal
 from ..stores.cif import CifMessageStore
 from ..stores.db import DbMessageStore
 from ..stores.dual import copy_document
 from . import evidence
+from .earlier_state import adopt_journal, earlier_journal_problem
 from .policy import CIF, DB, FLAG_NAMES, STAGES, ConfigurationError, Stage, stage_named
 from .reconcile import reconcile
 from .record import (
@@ -308,6 +308,9 @@ def _guard(
     adopted = adopt_legacy_journal(settings)
     if adopted:
         say(f"took over {adopted} entry(ies) of the journal that earlier versions kept in the state directory")
+    earlier = earlier_journal_problem(settings)
+    if earlier:
+        reasons.append(earlier)
     stores = {CIF: CifMessageStore(settings.cif_root), DB: DbMessageStore(settings.db_url)}
     for journal in site_journals(settings):
         try:
@@ -349,16 +352,7 @@ def adopt_legacy_journal(settings: Settings) -> int:
     The journal is site-wide now, beside the stage record; entries left in the
     old place would otherwise never be reconciled. Returns how many were moved.
     """
-    legacy = Path(settings.state_dir) / "journal.jsonl"
-    if not legacy.exists() or legacy.resolve() == Path(settings.journal_path).resolve():
-        return 0
-    old = Journal(legacy)
-    entries = old.entries(all_intents=True)
-    site = Journal(settings.journal_path, within=settings.cif_root)
-    for entry in entries:
-        site.lines.append(asdict(entry))
-    old.clear([entry.id for entry in entries])
-    return len(entries)
+    return adopt_journal(settings, Path(settings.state_dir) / "journal.jsonl")
 
 
 def why_not_validated(settings: Settings, revalidate: bool = False) -> list[str]:

@@ -10,6 +10,7 @@ the registry, so a CIF-only configuration never imports a database driver.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -42,6 +43,7 @@ from .record import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class StageConflictError(ConfigurationError):
@@ -61,6 +63,10 @@ def open_backend(name: str, settings: Settings) -> MessageStore:
 
 def build_store(settings: Settings, stage: Stage) -> MessageStore:
     """The store of one stage: one backend, or two in step."""
+    try:
+        settings.prepare_state_dir()  # the site's own, made as the site folder is; its files are advisory
+    except (MessagingError, OSError) as exc:
+        log.warning("cannot make the state folder %s (%s): breakers, counters unrecorded", settings.state_dir, exc)
     METRICS.persist_to(settings.stats_path)
     stores: list[MessageStore] = [MeteredStore(open_backend(name, settings)) for name in stage.write_order]
     if len(stores) == 1:
@@ -455,6 +461,11 @@ def _check_health(settings: Settings) -> list[HealthCheck]:
                     + (f" after {state.get('consecutive_failures')} failure(s)" if shown != "closed" else ""),
                 )
             )
+    from .earlier_state import earlier_journal_problem
+
+    earlier = earlier_journal_problem(settings)
+    if earlier:
+        checks.append(HealthCheck("earlier journal", False, earlier))
     journals = site_journals(settings)
     pending, problems = pending_in(journals)
     if problems and DB not in stage.write_order:

@@ -76,12 +76,23 @@ class BackupResult:
 
 
 def _state_folders(settings: Settings) -> dict[str, Path]:
-    """Folders of state, by name in the backup: the state directory, and the site folder when there is one."""
+    """Folders of state, by name in the backup: the site's state folder, and the site folder when there is one.
+
+    The state folder is the settings' own (by default inside the site folder), never one the working
+    directory decides.
+    """
     folders = {"state": Path(settings.state_dir)}
     site_dir = getattr(settings, "site_dir", None)  # the site-wide folder in the archive root
     if site_dir is not None:
         folders["site"] = Path(site_dir)
     return folders
+
+
+def _nested(role: str, folders: dict[str, Path]) -> list[Path]:
+    """The other folders below this role's one (the default state folder is in the site folder): each is
+    backed up and restored under its own role only."""
+    mine = folders[role].resolve()
+    return [path.resolve() for other, path in folders.items() if other != role and mine in path.resolve().parents]
 
 
 def _database_kind(url: str) -> str:
@@ -352,7 +363,7 @@ def _fill(settings: Settings, folder: Path, output: Path) -> dict[str, Any]:
     excluded = _excluded(settings, [output])
     folders = _state_folders(settings)
     for role, source_dir in folders.items():
-        for relative in _state_files(source_dir, excluded):
+        for relative in _state_files(source_dir, excluded + _nested(role, folders)):
             target = folder / role / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             with _locked_if_journal(source_dir / relative):
@@ -580,7 +591,8 @@ def _restore(settings: Settings, folder: Path, manifest: dict[str, Any], folders
     excluded = _excluded(settings, [folder])
     for role, target_dir in folders.items():  # a folder the backup was made without (older layout) stays
         kept = SITE_RECORD_FILES if role == "site" else ()
-        for relative in list(_state_files(target_dir, excluded)):  # what a backup would hold goes...
+        held = list(_state_files(target_dir, excluded + _nested(role, folders)))
+        for relative in held:  # what a backup would hold goes...
             if str(relative) not in kept:
                 (target_dir / relative).unlink()
         for entry in manifest["files"]:  # ...and the backup's copy comes back

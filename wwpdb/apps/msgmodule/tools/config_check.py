@@ -46,7 +46,9 @@ def check_config_file(path: str | os.PathLike[str]) -> list[str]:
         layered = values if section == GLOBAL_SECTION else {**base, **values}
         try:
             # os.devnull: no file is read a second time; environ={}: the shell does not mask the file.
-            settings = load_settings({**layered, "MSGMODULE_CONFIG": os.devnull}, environ={})
+            # An archive root may come from the environment: a stand-in when the file names none.
+            given = {"MSGCIF_ROOT": os.sep, **layered, "MSGMODULE_CONFIG": os.devnull}
+            settings = load_settings(given, environ={})
         except (MessagingError, ValueError) as exc:
             problems.append(f"{path} [{section}]: {exc}")
             continue

@@ -113,30 +113,42 @@ class LoggingGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _config_argument(args: Sequence[str]) -> str | None:
+# The command line's options that decide the settings, hence the state folder the log goes to.
+_SETTING_OPTIONS = {"--config": "MSGMODULE_CONFIG", "--cif-root": "MSGCIF_ROOT", "--env": "MSGMODULE_ENV"}
+
+
+def _setting_arguments(args: Sequence[str]) -> tuple[dict[str, str], str | None]:
+    """(settings given by options among `args`, the --site given), as `load_settings` takes them."""
+    found: dict[str, str] = {}
+    site = None
     for index, arg in enumerate(args):
-        if arg == "--config" and index + 1 < len(args):
-            return args[index + 1]
-        if arg.startswith("--config="):
-            return arg.split("=", 1)[1]
-    return None
+        name, _, value = arg.partition("=")
+        if not value and index + 1 < len(args):
+            value = args[index + 1]
+        if name in _SETTING_OPTIONS and value:
+            found[_SETTING_OPTIONS[name]] = value
+        elif name == "--site" and value:
+            site = value
+    return found, site
 
 
-def _state_dir(config_file: str | None) -> str | None:
+def _state_dir(args: Sequence[str]) -> str | None:
+    """The state folder of the settings this command line names, made when missing; None when there is none
+    (a missing config file, no archive root...: the command reports that itself, and nothing is created)."""
     from ..config import load_settings
     from ..errors import MessagingError
 
+    explicit, site = _setting_arguments(args)
     try:
-        return load_settings({"MSGMODULE_CONFIG": config_file} if config_file else None).state_dir
+        return str(load_settings(explicit or None, site).prepare_state_dir())
     except (MessagingError, ValueError, OSError):
-        # A bad configuration is the command's to report; log where the environment says.
-        return os.environ.get("MSGMODULE_STATE_DIR") or None
+        return None
 
 
 def start_command_log(ctx: click.Context, verbosity: int, quiet: bool, log_format: str) -> None:
     """Set up logging for one command line run, and log its start and end in the file."""
     args = ctx.meta.get("msgmodule.args", [])
-    path = configure_logging(verbosity, quiet, log_format, _state_dir(_config_argument(args)))
+    path = configure_logging(verbosity, quiet, log_format, _state_dir(args))
     command = ctx.invoked_subcommand or ""
     logged = path is not None and command not in QUIET_COMMANDS
     started = time.monotonic()
@@ -169,7 +181,7 @@ def reset_logging() -> None:
 @contextmanager
 def log_script_run(command: str, args: Sequence[str]) -> Iterator[None]:
     """Logging for a console script that runs one subcommand without the group (`msgmodule-migrate`)."""
-    path = configure_logging(state_dir=_state_dir(_config_argument(args)))
+    path = configure_logging(state_dir=_state_dir(args))
     started = time.monotonic()
     if path is not None:
         log.info("start: msgmodule %s %s", command, " ".join(_mask(args)), extra={"command": command})

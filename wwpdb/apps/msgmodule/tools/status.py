@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from .. import __version__
 from ..config import Settings, database_exists
 from ..errors import MessagingError
+from ..stage.earlier_state import find_earlier_state
 from ..stage.lifecycle import describe_site
 from ..stage.policy import STAGES
 from ..stage.routing import check_health
@@ -29,6 +30,9 @@ def site_status(settings: Settings, count_archive: bool = False) -> dict[str, An
     info["breakers"] = breaker_states(settings)
     info["counts"] = {"archive": _archive_counts(settings, count_archive), "database": _database_counts(settings)}
     info["notify_flags"] = _notify_flags(settings)
+    info["state_dir"] = settings.state_dir
+    earlier = find_earlier_state(settings)
+    info["earlier_state"] = earlier.describe(settings.state_dir) if earlier else None
     return info
 
 
@@ -94,6 +98,7 @@ FIXES = (
     ("refusing to serve", "unset MSGMODULE_STAGE and the *_ENABLED flags: processes follow `msgmodule stage`"),
     ("no validated migration", "run: msgmodule migrate, then msgmodule validate"),
     ("awaiting reconcile", "run: msgmodule reconcile"),
+    ("adopt-state", "if it is this site's: msgmodule adopt-state FOLDER, then msgmodule reconcile"),
     ("circuit breaker", "bring the database back; the breaker closes by itself after its cool-down"),
 )
 
@@ -110,7 +115,14 @@ def diagnose(settings: Settings) -> Iterator[tuple[str, list[tuple[bool, str]]]]
     yield (
         "settings",
         [(True, f"{key} from {source}") for key, source in sorted(settings.sources.items())]
-        + [(True, f"config file {settings.config_file}" + ("" if Path(settings.config_file).exists() else " (none)"))],
+        + [(True, f"config file {settings.config_file}" + ("" if Path(settings.config_file).exists() else " (none)"))]
+        + [
+            (
+                True,
+                f"state folder {settings.state_dir}"
+                + (" (MSGMODULE_STATE_DIR)" if settings.state_dir_given else " (the site's own, in the archive root)"),
+            )
+        ],
     )
     versions = [f"msgmodule {__version__}", f"python {platform.python_version()}"]
     for package in ("SQLAlchemy", "PyMySQL", "gemmi", "alembic"):
