@@ -703,7 +703,7 @@ def validate(
     else:
         root, ids, whole = _selection(settings, directory, deposition_ids, more_ids, depositions_file, shard)
     _require_schema(settings.db_url)
-    site_archive = os.path.abspath(root) == os.path.abspath(settings.cif_root)
+    site_archive = settings.archive_root is not None and os.path.abspath(root) == os.path.abspath(settings.cif_root)
     archive_id = ensure_archive_id(settings).archive_id if site_archive else None
     if changed:
         ids = changed_depositions(root, settings.db_url)

@@ -213,7 +213,7 @@ def test_the_site_id_comes_from_an_argument_or_a_request_object(make_site, tmp_p
         try:
             none = none.cif_root
         except ValueError as exc:  # ConfigurationError: no site, so no archive root
-            none = str(exc)[:35]
+            none = str(exc)[:34]
         print(json.dumps({"none": none, "argument": load_settings(site_id="MSGTEST").cif_root,
                           "request": MessagingFactory.get_backend_info(Request())["cif_root"]}))
         """,
