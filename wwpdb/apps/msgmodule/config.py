@@ -108,7 +108,8 @@ class ConfigFileNotFound(ConfigurationError):
         problem = "is a folder, not a file" if path.is_dir() else "does not exist"
         super().__init__(
             f"the config file {path} named by {named_by} {problem} (working directory {Path.cwd()}); nothing was "
-            f"read or written. Correct the name, or unset {named_by} to read ./{DEFAULT_CONFIG_FILE} when present"
+            f"read or written. Correct the name, or {'leave it out' if '--config' in named_by else 'unset it'} to read "
+            f"./{DEFAULT_CONFIG_FILE} when present"
         )
 
 

@@ -37,7 +37,7 @@ def test_without_an_archive_root_nothing_is_guessed_from_the_working_directory(i
 def test_an_earlier_default_archive_in_the_working_directory_is_named(isolated_configuration):
     (isolated_configuration / "msgmodule-data" / "archive").mkdir(parents=True)
     with pytest.raises(ConfigurationError, match="MSGCIF_ROOT=" + str(isolated_configuration / "msgmodule-data")):
-        load_settings().state_dir
+        assert load_settings().state_dir
 
 
 def test_defaults_are_the_sites_own_whatever_the_working_directory(archive_root, tmp_path, monkeypatch):

@@ -355,6 +355,7 @@ def test_a_move_warns_of_a_stage_set_in_the_environment(tmp_path, monkeypatch, c
     (tmp_path / "archive").mkdir()
     monkeypatch.setenv("MSGCIF_ROOT", str(tmp_path / "archive"))
     monkeypatch.setenv("MSGMODULE_STAGE", "cif-only")
+    (tmp_path / "c.cfg").write_text("[msgmodule]\n")
     assert run(["stage", "dual-write", "--config", str(tmp_path / "c.cfg")]) == 0
     assert "MSGMODULE_STAGE set in this environment: processes that set a stage" in capsys.readouterr().err
     with pytest.raises(MessagingError, match="set to stage cif-only .* but the site is in stage dual-write"):
