@@ -3,7 +3,8 @@
 What is exported, read afresh at every scrape: the per-backend call counts,
 errors and latencies of `metrics.py` (merged from every process through the
 stats file in the state directory, plus this process's own), the circuit
-breakers' states (this process's and those recorded in the state directory),
+breakers' states (this process's and those recorded in the state directory;
+one recorded by a process that has ended counts as closed),
 the journal's pending entries, and the library version and stage.
 """
 
@@ -76,6 +77,10 @@ class MessagingCollector(Collector):
             "msgmodule_circuit_breaker_consecutive_failures", "Consecutive backend failures seen", labels=["backend"]
         )
         for name, snapshot in sorted(breaker_states(settings).items()):
+            if snapshot.get("stale"):  # left by a process that has ended: no running process skips the backend
+                state.add_metric([name], BREAKER_STATE_VALUES[BreakerState.CLOSED.value])
+                failures.add_metric([name], 0)
+                continue
             state.add_metric([name], BREAKER_STATE_VALUES.get(snapshot["state"], 0))
             failures.add_metric([name], snapshot.get("consecutive_failures", 0))
         yield from (state, failures)
