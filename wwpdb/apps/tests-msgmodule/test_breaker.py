@@ -318,7 +318,9 @@ def cli_lines(capsys, *args: str) -> tuple[int, list[str]]:
 
 
 def breaker_line(lines: list[str]) -> str:
-    (line,) = [line for line in lines if "breaker db" in line or line.startswith("breaker:")]
+    found = [line for line in lines if "breaker db" in line or line.startswith("breaker:")]
+    assert len(found) == 1, lines
+    (line,) = found
     return line
 
 

@@ -10,6 +10,7 @@ the journal's pending entries, and the library version and stage.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -98,10 +99,13 @@ def site_stage(settings: Settings) -> str:
 
 
 def breaker_states(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Breakers by name: recorded in the state directory, overridden by this process's live ones."""
+    """Breakers by name: recorded in the state directory, overridden by this process's live ones that record there."""
     states = read_breaker_states(settings.state_dir)
+    here = os.path.realpath(settings.state_dir)
     for breaker in live_breakers():
-        states[breaker.name] = breaker.snapshot()
+        # Only this site's: a breaker of another state directory (or none) says nothing about this one.
+        if breaker.state_file is not None and os.path.realpath(breaker.state_file.parent) == here:
+            states[breaker.name] = breaker.snapshot()
     return states
 
 
