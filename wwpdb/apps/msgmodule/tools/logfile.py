@@ -283,7 +283,7 @@ def status_of(error: BaseException | None) -> int:
     if isinstance(error, SystemExit):
         code = error.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    if isinstance(error, (click.exceptions.Exit)):
+    if isinstance(error, click.exceptions.Exit):
         return error.exit_code
     if isinstance(error, click.ClickException):
         return error.exit_code
