@@ -139,7 +139,7 @@ clean:  ## remove the virtualenv, demo data and caches
 # unit + integration + database select the whole suite.
 .PHONY: install-dev dev-setup dev-test dev-commit ci-test test-unit test-integration test-database \
 	test-coverage test-tox validate validate-integration validate-config format check-format security \
-	docs serve-docs docs-check logs metrics monitor serve backup restore
+	docs serve-docs docs-check logs metrics monitor serve backup restore breaker-reset
 
 HOOKS_DIR ?= $(shell git rev-parse --git-path hooks 2>/dev/null)
 FORMAT_PATHS ?= wwpdb scripts benchmarks
@@ -221,6 +221,10 @@ logs: install  ## the last LOG_LINES lines of the library's log (msgmodule.log i
 
 metrics: install  ## print the counters, circuit breakers and journal in Prometheus text format
 	$(MSGMODULE) metrics
+
+BREAKER ?= all
+breaker-reset: install  ## clear the recorded circuit breaker state of BREAKER=db, cif or all (the default)
+	$(MSGMODULE) breaker reset $(BREAKER)
 
 SERVE_HOST ?= 127.0.0.1
 SERVE_PORT ?= 8080

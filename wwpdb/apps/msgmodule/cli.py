@@ -16,7 +16,7 @@ from .config import Settings, load_settings
 from .errors import MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, validate_deposition_id
 from .stage.policy import STAGES
-from .tools.logfile import LoggingGroup, start_command_log
+from .tools.logfile import LoggingGroup, note_error, note_figures, start_command_log
 
 
 def common_options(function):  # type: ignore[no-untyped-def]
@@ -191,7 +191,11 @@ def health(**options: str | None) -> None:
     checks = check_health(settings_from(**options))
     for check in checks:
         click.echo(f"{'OK  ' if check.ok else 'FAIL'} {check.backend:<8} {check.detail}")
-    if not all(check.ok for check in checks):
+    failing = [check.backend for check in checks if not check.ok]
+    note_figures(
+        {"ok": len(checks) - len(failing), "failed": len(failing), **({"failing": failing} if failing else {})}
+    )
+    if failing:
         raise SystemExit(1)
 
 
@@ -263,6 +267,7 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
         return
     for skipped in move.skipped:
         click.echo(f"FORCED past: {skipped}", err=True)
+    note_figures({"stage": f"{move.old} -> {move.new}", "epoch": move.epoch, "reconciled": move.reconciled})
     click.echo(
         f"stage {move.old} -> {move.new} (epoch {move.epoch})"
         + (f"; reconciled {move.reconciled} document(s)" if move.reconciled else "")
@@ -321,6 +326,7 @@ def feature_flags_disable(flag: str, force: bool, **options: str | None) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(count_archive: bool, as_json: bool, **options: str | None) -> None:
     """Stage and epoch, journal, last validation, breakers, and counts of depositions and messages per store."""
+    from .stores.breaker import describe_breaker
     from .tools.status import site_status
 
     info = site_status(settings_from(**options), count_archive)
@@ -344,7 +350,7 @@ def status(count_archive: bool, as_json: bool, **options: str | None) -> None:
         )
     )
     for name, breaker in sorted(info["breakers"].items()):
-        click.echo(f"breaker:     {name} {breaker.get('state')}")
+        click.echo(f"breaker:     {describe_breaker(name, breaker).removeprefix('circuit breaker of ')}")
     click.echo(f"state:       {info['state_dir']}")
     if info["earlier_state"]:
         click.echo(f"EARLIER:     {info['earlier_state']}")
@@ -375,6 +381,7 @@ def troubleshoot(**options: str | None) -> None:
             problems += not ok
             click.echo(f"  {'ok  ' if ok else 'FIX '} {line}")
     click.echo("no problem found" if not problems else f"{problems} problem(s): see the FIX lines")
+    note_figures({"problems": problems})
     if problems:
         raise SystemExit(1)
 
@@ -411,6 +418,7 @@ def reconcile(**options: str | None) -> None:
     for deposition_id, content_type, into, error in result.failed:
         click.echo(f"FAILED {deposition_id} {content_type} into {into}: {error}", err=True)
     click.echo(f"reconciled {len(result.copied)}, failed {len(result.failed)}")
+    note_figures({"reconciled": len(result.copied), "failed": len(result.failed)})
     if earlier:
         click.echo(f"NOT reconciled: {earlier}", err=True)
     if result.failed or earlier:
@@ -454,6 +462,7 @@ def resync(deposition_ids: tuple[str, ...], **options: str | None) -> None:
     for deposition_id, error in result.failed:
         click.echo(f"FAILED {deposition_id}: {error}", err=True)
     click.echo(f"resynced {len(result.copied)} document(s), failed {len(result.failed)}")
+    note_figures({"resynced": len(result.copied), "failed": len(result.failed)})
     if result.failed:
         raise SystemExit(1)
 
@@ -559,6 +568,16 @@ def _require_schema(db_url: str) -> None:
 
 
 def _print_summary(verb: str, summary: Any, target: str, report: Path | None) -> None:
+    statuses = {status: count for status, count in sorted(summary.statuses.items()) if count and status != "failed"}
+    first = summary.failures[0] if summary.failures else None
+    note_figures(
+        {
+            verb: summary.total,
+            **statuses,
+            "failed": summary.failed,
+            **({"first failure": f"{first[0]}: {first[1]}"[:300]} if first else {}),
+        }
+    )
     rate = summary.total / summary.elapsed if summary.elapsed else 0.0
     click.echo(f"{verb} {summary.total} deposition(s) in {summary.elapsed:.1f} s ({rate:.0f}/s): {target}")
     for status, count in sorted(summary.statuses.items(), key=lambda item: -item[1]):
@@ -987,14 +1006,17 @@ def run(argv: list[str] | None = None, command: str | None = None, prog_name: st
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        note_error(exc)
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        note_error(exc)
         click.echo("Aborted.", err=True)
         return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     except (MessagingError, ValueError) as exc:
+        note_error(exc)  # for the log's end line of a script's run (the group's run logged it already)
         click.echo(f"error: {exc}", err=True)
         return 1
     return 0

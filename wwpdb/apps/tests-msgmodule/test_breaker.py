@@ -6,13 +6,18 @@ import contextlib
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from conftest import stage_config
 from sqlalchemy.engine import make_url
 
+from wwpdb.apps.msgmodule.cli import run
+from wwpdb.apps.msgmodule.config import load_settings
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.errors import BackendUnavailableError, InvalidInputError
 from wwpdb.apps.msgmodule.journal import Journal
@@ -29,6 +34,7 @@ from wwpdb.apps.msgmodule.stores.breaker import (
 from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 from wwpdb.apps.msgmodule.stores.dual import DualStore
+from wwpdb.apps.msgmodule.tools.monitoring import metrics_text
 
 TO = "messages-to-depositor"
 
@@ -262,3 +268,158 @@ def test_breaker_arguments_are_checked():
     with pytest.raises(ValueError):
         CircuitBreaker("db", cooldown=-1)
     assert read_breaker_states(Path("/nonexistent/state")) == {}
+
+
+# -- the recorded state describes running processes ------------------------------------------------
+
+TRIPPER = """
+import json, sys, time
+from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
+svc = MessagingFactory.create_messaging_service(config=json.loads(sys.argv[1]))
+for n in range(8):
+    svc.set("D_1000000042", {"message_text": f"written while the database is down {n}"})
+print("tripped", flush=True)
+time.sleep(600)
+"""
+
+WRITER = """
+import json, sys
+from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
+svc = MessagingFactory.create_messaging_service(config=json.loads(sys.argv[1]))
+svc.set("D_1000000043", {"message_text": "written once the database answers"})
+"""
+
+
+def site_with_the_database_down(tmp_path: Path) -> dict[str, str]:
+    """A dual-write site whose database nothing answers for, with its settings in its config file too."""
+    config = stage_config(tmp_path, "dual-write", unreachable_db_url())
+    Path(config["MSGMODULE_CONFIG"]).write_text(
+        "[msgmodule]\n" + "".join(f"{key} = {value}\n" for key, value in config.items() if key != "MSGMODULE_CONFIG")
+    )
+    return config
+
+
+@contextlib.contextmanager
+def process_with_an_open_breaker(config: dict[str, str]):
+    """A real process whose writes opened its breaker of the database; it waits until killed."""
+    process = subprocess.Popen([sys.executable, "-c", TRIPPER, json.dumps(config)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "tripped"
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def cli_lines(capsys, *args: str) -> tuple[int, list[str]]:
+    capsys.readouterr()
+    status = run(list(args))
+    return status, capsys.readouterr().out.splitlines()
+
+
+def breaker_line(lines: list[str]) -> str:
+    found = [line for line in lines if "breaker db" in line or line.startswith("breaker:")]
+    assert len(found) == 1, lines
+    (line,) = found
+    return line
+
+
+@pytest.mark.integration
+def test_a_breaker_left_open_by_a_killed_process_is_stale_not_a_failure(tmp_path, capsys):
+    config = site_with_the_database_down(tmp_path)
+    settings = load_settings(config)
+    with process_with_an_open_breaker(config) as process:
+        recorded = read_breaker_states(settings.state_dir)["db"]
+        assert (recorded["state"], recorded["pid"], recorded["writer_alive"]) == ("open", process.pid, True)
+        _, lines = cli_lines(capsys, "health", "--config", config["MSGMODULE_CONFIG"])
+        assert breaker_line(lines).startswith("FAIL") and "open" in breaker_line(lines)  # a live process skips it
+
+    recorded = read_breaker_states(settings.state_dir)["db"]
+    assert recorded["writer_alive"] is False and recorded["stale"]
+    _, lines = cli_lines(capsys, "health", "--config", config["MSGMODULE_CONFIG"])
+    line = breaker_line(lines)
+    assert line.startswith("OK") and "stale" in line and f"process {process.pid}" in line, line
+    assert "msgmodule breaker reset db" in line
+    _, lines = cli_lines(capsys, "status", "--config", config["MSGMODULE_CONFIG"])
+    assert "stale" in breaker_line(lines)
+    assert 'msgmodule_circuit_breaker_state{backend="db"} 0.0' in metrics_text(settings)
+    _, lines = cli_lines(capsys, "troubleshoot", "--config", config["MSGMODULE_CONFIG"])
+    assert not [line for line in lines if "FIX" in line and "circuit breaker" in line]
+
+
+@pytest.mark.integration
+def test_a_success_in_another_process_records_the_breaker_closed(tmp_path, capsys, sqlite_url):
+    config = site_with_the_database_down(tmp_path)
+    settings = load_settings(config)
+    schema_versions.upgrade(sqlite_url)
+    with process_with_an_open_breaker(config) as tripped:
+        assert read_breaker_states(settings.state_dir)["db"]["state"] == "open"
+        # The database answers again, for a new process: its first write goes through.
+        writer = subprocess.run(
+            [sys.executable, "-c", WRITER, json.dumps({**config, "MSGDB_URL": sqlite_url})], capture_output=True
+        )
+        assert writer.returncode == 0, writer.stderr
+        recorded = read_breaker_states(settings.state_dir)["db"]
+        assert recorded["state"] == "closed" and recorded["pid"] != tripped.pid
+        _, lines = cli_lines(capsys, "health", "--config", config["MSGMODULE_CONFIG"], "--db-url", sqlite_url)
+        assert breaker_line(lines).startswith("OK") and "closed" in breaker_line(lines)
+    assert DbMessageStore(sqlite_url).load("D_1000000043", TO).messages[0].message_text.startswith("written once")
+
+
+def test_a_success_overwrites_an_open_state_recorded_earlier(tmp_path):
+    archive = tmp_path / "archive"
+    state_file = breaker_state_path(tmp_path / "state", "cif")
+    failing = BreakerStore(CifMessageStore(archive), CircuitBreaker("cif", 1, 600.0, state_file))
+    with pytest.raises(BackendUnavailableError):
+        failing.list_depositions()
+    assert read_breaker_states(tmp_path / "state")["cif"]["state"] == "open"
+
+    archive.mkdir()
+    answering = BreakerStore(CifMessageStore(archive), CircuitBreaker("cif", 1, 600.0, state_file))
+    assert answering.list_depositions() == []
+    assert read_breaker_states(tmp_path / "state")["cif"]["state"] == "closed"
+
+
+def test_a_reused_pid_or_a_reboot_is_not_the_process_that_wrote_the_state(tmp_path):
+    state = tmp_path / "state"
+    store = BreakerStore(
+        CifMessageStore(tmp_path / "missing"), CircuitBreaker("cif", 1, 600.0, breaker_state_path(state, "cif"))
+    )
+    with pytest.raises(BackendUnavailableError):
+        store.list_depositions()
+    path = breaker_state_path(state, "cif")
+    written = json.loads(path.read_text())
+    assert read_breaker_states(state)["cif"]["writer_alive"] is True  # this very process
+    # No way to make the kernel hand this pid to a new process here: the record is edited instead.
+    for changed in ({"process_start": str(int(written["process_start"]) + 1)}, {"boot_id": "another boot"}):
+        path.write_text(json.dumps({**written, **changed}))
+        recorded = read_breaker_states(state)["cif"]
+        assert recorded["writer_alive"] is False and recorded["stale"], changed
+    path.write_text(json.dumps({**written, "host": "another-host"}))
+    assert read_breaker_states(state)["cif"]["writer_alive"] is None  # cannot be told: counted as it says
+
+
+def test_breaker_reset_removes_the_recorded_states(tmp_path, capsys):
+    config = tmp_path / "msgmodule.cfg"
+    state = tmp_path / "state"
+    config.write_text(f"[msgmodule]\nMSGCIF_ROOT = {tmp_path / 'archive'}\nMSGMODULE_STATE_DIR = {state}\n")
+    for name in ("db", "cif"):
+        store = BreakerStore(
+            CifMessageStore(tmp_path / "missing"), CircuitBreaker(name, 1, 600.0, breaker_state_path(state, name))
+        )
+        with pytest.raises(BackendUnavailableError):
+            store.list_depositions()
+    assert set(read_breaker_states(state)) == {"db", "cif"}
+
+    assert run(["breaker", "show", "--config", str(config)]) == 0
+    assert "circuit breaker of db: open" in capsys.readouterr().out
+    assert run(["breaker", "reset", "db", "--config", str(config)]) == 0
+    out = capsys.readouterr()
+    assert "removed" in out.out and "breaker-db.json" in out.out
+    assert "still runs" in out.err  # this process's breaker is open in its memory: said so
+    assert set(read_breaker_states(state)) == {"cif"}
+    assert run(["breaker", "reset", "db", "--config", str(config)]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert run(["breaker", "reset", "--config", str(config)]) == 0  # all
+    assert read_breaker_states(state) == {}
+    assert run(["breaker", "reset", "sideways", "--config", str(config)]) == 2

@@ -16,7 +16,10 @@ import pytest
 from conftest import REPO_ROOT
 
 from wwpdb.apps.msgmodule.db import schema_versions
+from wwpdb.apps.msgmodule.errors import BackendUnavailableError
 from wwpdb.apps.msgmodule.model import Message
+from wwpdb.apps.msgmodule.stores.breaker import BreakerStore, CircuitBreaker, breaker_state_path
+from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 
 pytestmark = pytest.mark.skipif(
@@ -28,7 +31,7 @@ OUR_TARGETS = [
     *("install", "install-dev", "dev-setup", "dev-test", "dev-commit", "ci-test", "test", "test-unit"),
     *("test-integration", "test-database", "test-coverage", "test-tox", "validate", "validate-integration"),
     *("validate-config", "lint", "format", "check-format", "security", "docs", "serve-docs", "docs-check"),
-    *("logs", "metrics", "monitor", "serve", "backup", "restore", "bench"),
+    *("logs", "metrics", "monitor", "serve", "backup", "restore", "bench", "breaker-reset"),
 ]
 COLLECT = "--collect-only -q -p no:cacheprovider"
 
@@ -253,7 +256,7 @@ def test_logs_metrics_and_monitor_through_make(tmp_path):
     env = installation(tmp_path)
     make("health", env=env, check=False)  # something to log
     lines = make("logs", "LOG_LINES=1", env=env).stdout.splitlines()
-    assert len(lines) == 1 and "end: msgmodule health" in lines[0]
+    assert len(lines) == 1 and "end: msgmodule health: exit " in lines[0] and "; ok " in lines[0]
     assert "msgmodule_info{" in make("metrics", env=env).stdout
 
     port = free_port()
@@ -270,6 +273,19 @@ def test_logs_metrics_and_monitor_through_make(tmp_path):
         assert "msgmodule_journal_pending 0.0" in fetch_until_up(f"http://127.0.0.1:{port}/metrics", process)
     finally:
         stop(process)
+
+
+def test_breaker_reset_through_make(tmp_path):
+    env = installation(tmp_path)
+    state = tmp_path / "s"
+    store = BreakerStore(
+        CifMessageStore(tmp_path / "missing"), CircuitBreaker("db", 1, 600.0, breaker_state_path(state, "db"))
+    )
+    with pytest.raises(BackendUnavailableError):
+        store.list_depositions()
+    assert "removed" in make("breaker-reset", "BREAKER=db", env=env).stdout
+    assert not breaker_state_path(state, "db").exists()
+    assert "nothing to do" in make("breaker-reset", env=env).stdout
 
 
 @pytest.mark.slow

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import EXAMPLE_ARCHIVE, REPO_ROOT
 from sqlalchemy import func, select
 
 from wwpdb.apps.msgmodule import __version__
@@ -92,6 +95,108 @@ def test_logs_without_a_log_says_so(tmp_path, capsys):
     config = installation(tmp_path, f"sqlite:///{tmp_path}/m.db")
     assert run(["-q", "logs", "--config", str(config)]) == 0
     assert "no log yet" in capsys.readouterr().err
+
+
+def end_lines(config: Path) -> list[str]:
+    """The end lines of the runs logged in the state folder of `config`'s installation."""
+    return [
+        line for line in (config.parent / "state" / LOG_FILE_NAME).read_text().splitlines() if "end: msgmodule " in line
+    ]
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_log_says_how_each_command_ended(tmp_path, capsys, sqlite_url):
+    schema_versions.upgrade(sqlite_url)
+    archive = tmp_path / "archive"
+    shutil.copytree(EXAMPLE_ARCHIVE, archive)
+    shutil.copytree(EXAMPLE_ARCHIVE.parent / "broken" / "D_1000000009", archive / "D_1000000009")  # unparseable
+    config = installation(tmp_path, sqlite_url)
+
+    assert run(["feature-flags", "--config", str(config)]) == 0
+    assert "end: msgmodule feature-flags: exit 0 (ok) after" in end_lines(config)[-1]
+
+    assert run(["migrate", "--workers", "1", "--no-progress", "--config", str(config)]) == 1
+    line = end_lines(config)[-1]
+    depositions = len([d for d in archive.iterdir() if d.is_dir() and not d.name.startswith(".")])
+    assert "end: msgmodule migrate: exit 1 (failed)" in line and " ERROR " in line, line
+    assert f"processed {depositions}, migrated {depositions - 1}, failed 1" in line, line
+    assert "first failure D_1000000009: " in line, line
+
+    down = f"mysql+pymysql://someone:s3cret-word@127.0.0.1:{closed_port()}/x"
+    assert run(["validate", "--db-url", down, "--config", str(config)]) == 1
+    line = end_lines(config)[-1]
+    assert "end: msgmodule validate: exit 1 (failed)" in line and "; error: " in line, line
+    assert "cannot reach the database server" in line and "s3cret" not in line, line
+
+    assert run(["migrate", "--bogus", "--config", str(config)]) == 2
+    assert "end: msgmodule migrate: exit 2 (usage error)" in end_lines(config)[-1]
+    assert "error: NoSuchOption: No such option '--bogus'" in end_lines(config)[-1]
+    assert run(["migrate", "--workers", down, "--config", str(config)]) == 2  # the message quotes the URL
+    assert "(usage error)" in end_lines(config)[-1] and "s3cret" not in end_lines(config)[-1]
+    assert run(["migrat", "--config", str(config)]) == 2  # no such command: the group's own usage error
+    line = end_lines(config)[-1]
+    assert "end: msgmodule migrat: exit 2 (usage error)" in line and "error: NoSuchCommand" in line, line
+    assert "s3cret" not in (tmp_path / "state" / LOG_FILE_NAME).read_text()
+    assert "end:" not in capsys.readouterr().err  # on stderr only with -v: the command said what went wrong
+
+
+def test_the_json_log_has_the_outcome_the_figures_and_the_error(tmp_path, capsys, sqlite_url):
+    schema_versions.upgrade(sqlite_url)
+    config = installation(tmp_path, sqlite_url)
+    assert run(["--log-format", "json", "resync", "D_1000000001", "--config", str(config)]) == 0
+    down = f"mysql+pymysql://root@127.0.0.1:{closed_port()}/x"
+    assert run(["--log-format", "json", "health", "--db-url", down, "--config", str(config)]) == 0
+    assert run(["--log-format", "json", "init-db", "--verify-only", "--db-url", down, "--config", str(config)]) == 1
+    ends = [json.loads(line) for line in end_lines(config)]
+    assert [(e["command"], e["exit_status"], e["outcome"]) for e in ends] == [
+        ("resync", 0, "ok"),
+        ("health", 0, "ok"),  # the stage is cif-only: the database is not its concern
+        ("init-db", 1, "failed"),
+    ]
+    assert ends[0]["counts"] == {"resynced": 0, "failed": 0} and ends[0]["level"] == "INFO"
+    assert ends[2]["level"] == "ERROR" and ends[2]["error_type"] and "cannot reach" in ends[2]["error"]
+
+
+def test_a_script_run_logs_its_failure_with_the_error(tmp_path):
+    config = installation(tmp_path, f"mysql+pymysql://root@127.0.0.1:{closed_port()}/x")
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "validate_migration.py"), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    line = end_lines(config)[-1]
+    assert "end: msgmodule validate: exit 1 (failed)" in line and "cannot reach the database server" in line, line
+
+
+def test_a_command_interrupted_with_ctrl_c_is_logged_as_interrupted(tmp_path):
+    config = installation(tmp_path, f"sqlite:///{tmp_path}/m.db")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("msgmodule")), "init-db", "--reset", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        asked = b""
+        while b"?" not in asked:  # the question, waiting for an answer
+            chunk = process.stdout.read1(256)  # type: ignore[union-attr]
+            assert chunk, process.stderr.read()  # type: ignore[union-attr]
+            asked += chunk
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 1
+    line = end_lines(config)[-1]
+    assert "end: msgmodule init-db: exit 1 (interrupted)" in line and "error: KeyboardInterrupt" in line, line
 
 
 # -- validate-config ---------------------------------------------------------------------------------

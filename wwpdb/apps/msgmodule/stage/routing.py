@@ -446,21 +446,15 @@ def _check_health(settings: Settings) -> list[HealthCheck]:
         except MessagingError as exc:
             checks.append(HealthCheck("migration", False, str(exc)))
     if len(stage.write_order) > 1:
-        from ..stores.breaker import read_breaker_states
+        from ..stores.breaker import describe_breaker, read_breaker_states
 
-        states = read_breaker_states(settings.state_dir)  # this site's, as its processes left them
+        # This site's, as its running processes left them: one left by a process that has ended is stale.
+        states = read_breaker_states(settings.state_dir)
         mine = os.path.realpath(settings.state_dir)
         states.update({name: breaker.snapshot() for (where, name), breaker in _BREAKERS.items() if where == mine})
         for name, state in sorted(states.items()):
-            shown = state.get("state", "unknown")
-            checks.append(
-                HealthCheck(
-                    f"breaker {name}",
-                    shown == "closed",
-                    f"circuit breaker of {name}: {shown}"
-                    + (f" after {state.get('consecutive_failures')} failure(s)" if shown != "closed" else ""),
-                )
-            )
+            ok = state.get("state") == "closed" or bool(state.get("stale"))
+            checks.append(HealthCheck(f"breaker {name}", ok, describe_breaker(name, state)))
     from .earlier_state import earlier_journal_problem
 
     earlier = earlier_journal_problem(settings)

@@ -11,14 +11,20 @@ backend fails again it opens for another cool-down.
 
 A breaker's state is readable in the process (`snapshot`, `live_breakers`) and,
 when it has a `state_file`, by other processes (`read_breaker_states`), which is
-how `health`, `status` and the metrics see what the web processes see.
+how `health`, `status` and the metrics see what the web processes see. The file
+describes live processes only: it names the process that wrote it (host, pid,
+the process's start time and the boot), so a file left by a process that has
+ended reads as stale, not as an outage; and a call that goes through in any
+process writes its closed breaker over a file that says otherwise.
+`clear_breaker_states` removes the files (`msgmodule breaker reset`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import socket
+import tempfile
 import threading
 import time
 import weakref
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import BackendUnavailableError, InvalidInputError, StorageError
+from ..journal import HOST, process_start
 from ..model import Document, MessageStatus
 from .base import MessageStore
 
@@ -37,6 +44,9 @@ T = TypeVar("T")
 DEFAULT_FAILURE_THRESHOLD = 5
 DEFAULT_COOLDOWN = 30.0  # seconds
 STATE_FILE_PREFIX = "breaker-"
+# How often, at most, a process whose breaker is closed looks whether the state file says otherwise.
+RECHECK_SECONDS = 1.0
+_BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 
 
 class BreakerState(str, Enum):
@@ -102,6 +112,8 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probing = False
         self._last_error: str | None = None
+        self._next_look = 0.0  # when a success may next look at the state file
+        self._write_lock = threading.Lock()  # one write of the state file at a time, the newest last
         self.opened_total = 0
         self.rejected_total = 0
         _live.add(self)
@@ -196,7 +208,27 @@ class CircuitBreaker:
                 self._failures = 0
                 self._state = BreakerState.CLOSED
             changed = self._state is not before or (probe and self._state is BreakerState.OPEN)
+            look = not changed and self._state is BreakerState.CLOSED and self._due_for_a_look()
         if changed:
+            self._record()
+        elif look:
+            self._overwrite_if_not_closed()
+
+    def _due_for_a_look(self) -> bool:
+        if self.state_file is None:
+            return False
+        now = time.monotonic()
+        if now < self._next_look:
+            return False
+        self._next_look = now + RECHECK_SECONDS
+        return True
+
+    def _overwrite_if_not_closed(self) -> None:
+        """The backend answered this process: a state file that says the breaker is open (another
+        process's, or this one's from before) no longer describes it, so record this closed one over it."""
+        assert self.state_file is not None
+        recorded = _read_record(self.state_file)
+        if recorded is not None and recorded.get("state") != BreakerState.CLOSED.value:
             self._record()
 
     def reset(self) -> None:
@@ -210,23 +242,72 @@ class CircuitBreaker:
     def _record(self) -> None:
         if self.state_file is None:
             return
-        record = self.snapshot()
-        record.update(
-            {
-                "time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                # Wall-clock end of the cool-down, meaningful to other processes.
-                "open_until": time.time() + record["retry_in_s"] if record["state"] == "open" else None,
-            }
-        )
-        try:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self.state_file)
-        except OSError:
-            pass  # the state file is advisory: a caller's write must not fail over it
+        with self._write_lock:  # the snapshot taken and written in turn: a later state never loses to an earlier
+            record = self.snapshot()
+            pid = os.getpid()
+            record.update(
+                {
+                    "time": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                    # Who wrote it, so readers can tell a live process from one that has ended.
+                    "host": HOST,
+                    "pid": pid,
+                    "process_start": process_start(pid),
+                    "boot_id": boot_id(),
+                    # Wall-clock end of the cool-down, meaningful to other processes.
+                    "open_until": time.time() + record["retry_in_s"] if record["state"] == "open" else None,
+                }
+            )
+            with contextlib.suppress(OSError):  # the state file is advisory: a caller's write must not fail over it
+                _write_atomically(self.state_file, json.dumps(record, indent=1, sort_keys=True))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def boot_id() -> str | None:
+    """This boot of the machine (Linux), or None: with a pid and its start time it names one process for good."""
+    try:
+        with open(_BOOT_ID_FILE, encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def writer_alive(record: dict[str, Any]) -> bool | None:
+    """Whether the process that wrote a breaker's record still runs; None when it cannot be told from here
+    (another host, no /proc, or a record from before processes were named by their start time)."""
+    pid = record.get("pid")
+    if record.get("host") != HOST or not isinstance(pid, int) or process_start(os.getpid()) is None:
+        return None
+    recorded_boot = record.get("boot_id")
+    if recorded_boot is not None and boot_id() is not None and recorded_boot != boot_id():
+        return False  # the machine restarted since
+    running_since = process_start(pid)
+    if running_since is None:
+        return False  # no such process
+    recorded_start = record.get("process_start")
+    if recorded_start is None:
+        return None  # a pid is running, but nothing tells whether it is the writer
+    return running_since == recorded_start  # another start time: the pid was reused
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "state" in record else None
 
 
 def live_breakers() -> list[CircuitBreaker]:
@@ -237,24 +318,70 @@ def live_breakers() -> list[CircuitBreaker]:
 def read_breaker_states(state_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """The last recorded state of every breaker with a state file in `state_dir`, by name.
 
-    An open breaker whose cool-down has passed reads as half-open.
+    An open breaker whose cool-down has passed reads as half-open. Each record
+    also says whether its writer still runs (`writer_alive`: True, False, or
+    None when that cannot be told) and whether it is `stale`: not closed, and
+    left by a process that has ended, so it describes no running process.
     """
     states: dict[str, dict[str, Any]] = {}
     folder = Path(state_dir)
     if not folder.is_dir():
         return states
     for path in sorted(folder.glob(f"{STATE_FILE_PREFIX}*.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(record, dict) or "state" not in record:
+        record = _read_record(path)
+        if record is None:
             continue
         until = record.get("open_until")
         if record["state"] == BreakerState.OPEN.value and isinstance(until, (int, float)) and until <= time.time():
             record["state"] = BreakerState.HALF_OPEN.value
+        record["writer_alive"] = writer_alive(record)
+        record["stale"] = record["state"] != BreakerState.CLOSED.value and record["writer_alive"] is False
+        record["file"] = str(path)
         states[str(record.get("name") or path.stem.removeprefix(STATE_FILE_PREFIX))] = record
     return states
+
+
+def describe_breaker(name: str, record: dict[str, Any]) -> str:
+    """One line on a breaker's recorded state, for health, status and troubleshoot."""
+    state = record.get("state", "unknown")
+    line = f"circuit breaker of {name}: {state}"
+    if state == BreakerState.CLOSED.value:
+        return line
+    line += f" after {record.get('consecutive_failures')} failure(s)"
+    writer = f"process {record['pid']} on {record.get('host')}" if "pid" in record else None
+    if record.get("stale"):
+        return (
+            f"{line}, recorded by {writer}, which has ended: stale, not counted "
+            f"(msgmodule breaker reset {name} removes it)"
+        )
+    if writer is not None:
+        line += f" in {writer}" + (", still running" if record.get("writer_alive") else "")
+    return line
+
+
+def clear_breaker_states(
+    state_dir: str | os.PathLike[str], names: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Remove the state files of the breakers called `names` (all when None); returns what each recorded.
+
+    A running process's breaker is not changed by this: it is in that process's memory,
+    and is written again at its next change (its probe after the cool-down, at the latest).
+    """
+    recorded = read_breaker_states(state_dir)
+    if names is None:  # every file, also one that cannot be read
+        names = [
+            path.stem.removeprefix(STATE_FILE_PREFIX) for path in Path(state_dir).glob(f"{STATE_FILE_PREFIX}*.json")
+        ]
+    wanted = set(names)
+    removed: dict[str, dict[str, Any]] = {}
+    for name in sorted(wanted):
+        path = breaker_state_path(state_dir, name)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed[name] = recorded.get(name, {"state": "unreadable", "file": str(path)})
+    return removed
 
 
 class BreakerStore(MessageStore):

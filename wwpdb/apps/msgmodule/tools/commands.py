@@ -1,4 +1,5 @@
-"""Operator commands of `msgmodule`: metrics, monitor, logs, backup, restore, validate-config, validate-integration.
+"""Operator commands of `msgmodule`: metrics, monitor, logs, breaker, backup, restore, validate-config,
+validate-integration.
 
 Imported at the end of `cli.py`, which registers them on the `cli` group. Each
 is a few lines over the library code in this package.
@@ -12,6 +13,7 @@ import click
 
 from ..cli import cli, common_options, settings_from
 from ..config import config_file_path
+from .logfile import note_figures
 
 
 def _explicit(options: dict[str, str | None]) -> dict[str, str]:
@@ -83,6 +85,53 @@ def logs(lines: int, **options: str | None) -> None:
         click.echo(line)
 
 
+@cli.group()
+def breaker() -> None:
+    """The circuit breakers' states recorded in the state directory: show them, or clear them."""
+
+
+@breaker.command("show")
+@common_options
+def breaker_show(**options: str | None) -> None:
+    """Each breaker's recorded state, the process that recorded it, and whether that process still runs."""
+    from ..stores.breaker import describe_breaker, read_breaker_states
+
+    states = read_breaker_states(settings_from(**options).state_dir)
+    if not states:
+        click.echo("no circuit breaker state recorded")
+    for name, record in sorted(states.items()):
+        click.echo(describe_breaker(name, record) + f" ({record['file']}, written {record.get('time')} GMT)")
+
+
+@breaker.command("reset")
+@common_options
+@click.argument("name", required=False, default="all", type=click.Choice(["db", "cif", "all"]))
+def breaker_reset(name: str, **options: str | None) -> None:
+    """Remove the recorded state of the breaker of NAME (db, cif, or all, the default).
+
+    `health` and `status` then show no breaker for it until a process records one again.
+    A running process whose breaker is open keeps skipping the backend until its own
+    probe, after its cool-down, succeeds.
+    """
+    from ..stores.breaker import clear_breaker_states
+
+    removed = clear_breaker_states(settings_from(**options).state_dir, None if name == "all" else [name])
+    note_figures({"removed": len(removed)})
+    if not removed:
+        click.echo("no circuit breaker state recorded" + ("" if name == "all" else f" for {name}") + ": nothing to do")
+    for each, record in removed.items():
+        writer = f"process {record['pid']} on {record.get('host')}" if "pid" in record else "an unknown process"
+        alive = record.get("writer_alive")
+        ended = "" if alive is None else ", still running" if alive else ", which has ended"
+        click.echo(f"removed {record['file']}: {each} {record.get('state')}, recorded by {writer}{ended}")
+        if record.get("writer_alive") and record.get("state") != "closed":
+            click.echo(
+                f"  process {record.get('pid')} still runs with its breaker {record.get('state')}: it skips the "
+                f"{each} backend until its next probe succeeds, and records its state again then",
+                err=True,
+            )
+
+
 @cli.command()
 @common_options
 @click.option(
@@ -152,6 +201,13 @@ def validate_integration(**options: str | None) -> None:
     for check in checks:
         click.echo(f"{'OK  ' if check.ok else 'FAIL'} {check.name:<13} {check.detail}")
     failed = [check.name for check in checks if not check.ok]
+    note_figures(
+        {
+            "passed": len(checks) - len(failed),
+            "failed": len(failed),
+            **({"failing": failed} if failed else {}),
+        }
+    )
     if failed:
         click.echo(f"failed: {', '.join(failed)}", err=True)
         raise SystemExit(1)

@@ -14,9 +14,8 @@ from .logfile import log_script_run
 
 def _run(command: str) -> None:
     args = sys.argv[1:]
-    with log_script_run(command, args):
-        status = run(args, command=command, prog_name=Path(sys.argv[0]).name)
-    sys.exit(status)
+    with log_script_run(command, args):  # logs the run's end, the status it exits with among it
+        sys.exit(run(args, command=command, prog_name=Path(sys.argv[0]).name))
 
 
 def init_db() -> None:

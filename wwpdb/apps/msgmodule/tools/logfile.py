@@ -4,6 +4,12 @@
 file always gets INFO and above (DEBUG with `-vv`), as text or, with
 `--log-format json`, one JSON object per line. `msgmodule logs` prints the
 last lines of the file, reaching back into rotated files when needed.
+
+Each run of a command is a start line and an end line. The end line says how
+the run ended: exit status, outcome (ok, failed, usage error, interrupted,
+aborted), duration, the figures the command noted (`note_figures`: depositions
+migrated, failed, ...) and, for a failure, the error's type and message, with
+passwords hidden.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ import json
 import logging
 import logging.handlers
 import os
+import re
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,10 +56,10 @@ class JsonLineFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+                entry[key] = value if isinstance(value, (str, int, float, bool, type(None), dict)) else repr(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=repr)
 
 
 def log_path(state_dir: str | os.PathLike[str]) -> Path:
@@ -78,6 +85,9 @@ def configure_logging(
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(console_level)
     console.setFormatter(formatter)
+    if verbosity < 1:
+        # A run's end line is for the file (and -v): on failure the command already told stderr what went wrong.
+        console.addFilter(lambda record: not getattr(record, "_command_end", False))
     _add(logger, console)
 
     path: Path | None = None
@@ -106,11 +116,36 @@ def _add(logger: logging.Logger, handler: logging.Handler) -> None:
 
 
 class LoggingGroup(click.Group):
-    """A click group that keeps its raw arguments, so logging can honour a subcommand's --config."""
+    """A click group that logs each run: a start line, and an end line saying how it ended."""
+
+    def main(self, args: Sequence[str] | None = None, *more: Any, **options: Any) -> Any:
+        arguments = list(sys.argv[1:] if args is None else args)
+        run = _begin_run(CommandRun(arguments, _named_command(arguments)))
+        try:
+            result = super().main(arguments, *more, **options)
+        except BaseException as error:
+            _end_run(run, status_of(error), error)
+            raise
+        _end_run(run, result if isinstance(result, int) else 0, None)
+        return result
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # The raw arguments, so logging can honour a subcommand's --config.
         ctx.meta["msgmodule.args"] = list(args)
         return super().parse_args(ctx, args)
+
+
+def _named_command(args: Sequence[str]) -> str:
+    """The subcommand `args` name, as far as can be told before click parses them."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--log-format":  # the group's one option that takes a value
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return ""
 
 
 # The command line's options that decide the settings, hence the state folder the log goes to.
@@ -145,26 +180,181 @@ def _state_dir(args: Sequence[str]) -> str | None:
         return None
 
 
+# -- one run of a command, from its start line to its end line --------------------------------------
+
+
+class CommandRun:
+    """One run of a command line: what ran, since when, the figures it noted, and the error that ended it."""
+
+    def __init__(self, args: Sequence[str], command: str = "") -> None:
+        self.args = list(args)
+        self.command = command
+        self.started = time.monotonic()
+        self.figures: dict[str, Any] = {}
+        self.error: BaseException | None = None
+        self.begun = False  # logging is set up for it
+        self.logged = False  # and its lines go to the log file
+
+    def begin(self, verbosity: int = 0, quiet: bool = False, log_format: str = "text", command: str = "") -> None:
+        """Set up logging and write the start line."""
+        self.command = command or self.command
+        path = configure_logging(verbosity, quiet, log_format, _state_dir(self.args))
+        self.begun = True
+        self.logged = path is not None and self.command not in QUIET_COMMANDS
+        if self.logged:
+            log.info("start: msgmodule %s", " ".join(_mask(self.args)), extra={"command": self.command})
+
+    def end(self, status: int, error: BaseException | None = None) -> None:
+        """Write the end line (exit status, outcome, duration, figures, error); then drop the handlers."""
+        if self.error is not None and (error is None or isinstance(error, SystemExit)):
+            error = self.error  # the error `cli.run` turned into the status the run exits with
+        outcome = outcome_of(status, error)
+        if not self.begun:
+            if outcome == "ok" or not self.command:
+                return  # --help, --version, or a bare `msgmodule`: no command ran
+            self.begin()  # it failed before the command started (a usage error): log it all the same
+        try:
+            if self.logged:
+                self._write_end(status, outcome, error)
+        finally:
+            reset_logging()  # a run inside a longer-lived process (tests, a shell) leaves no handler behind
+
+    def _write_end(self, status: int, outcome: str, error: BaseException | None) -> None:
+        seconds = time.monotonic() - self.started
+        figures = {key: _without_secrets(value) for key, value in self.figures.items()}
+        described = describe_error(error) if error is not None and outcome != "ok" else None
+        text = f"end: msgmodule {self.command}: exit {status} ({outcome}) after {seconds:.2f} s"
+        if figures:
+            text += "; " + ", ".join(f"{key} {_shown(value)}" for key, value in figures.items())
+        extra: dict[str, Any] = {
+            "command": self.command,
+            "exit_status": status,
+            "outcome": outcome,
+            "duration_s": round(seconds, 3),
+            "_command_end": True,
+        }
+        if figures:
+            extra["counts"] = figures
+        if described is not None:
+            kind, message = described
+            text += f"; error: {kind}" + (f": {message}" if message else "")
+            extra["error_type"], extra["error"] = kind, message
+        log.log(logging.INFO if outcome == "ok" else logging.ERROR, "%s", text, extra=extra)
+
+
+def _shown(value: Any) -> str:
+    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, (list, tuple)) else str(value)
+
+
+_active: CommandRun | None = None
+
+
+def _begin_run(run: CommandRun) -> CommandRun:
+    global _active
+    _active = run
+    return run
+
+
+def _end_run(run: CommandRun, status: int, error: BaseException | None) -> None:
+    global _active
+    if _active is run:
+        _active = None
+        run.end(status, error)
+
+
+def note_figures(figures: Mapping[str, Any]) -> None:
+    """Figures of the running command, for its end line in the log (migrated 10, failed 2, ...)."""
+    if _active is not None:
+        _active.figures.update(figures)
+
+
+def note_error(error: BaseException) -> None:
+    """The error that ended the running command, when it is turned into an exit status before the run ends."""
+    if _active is not None and _active.error is None:
+        _active.error = error
+
+
 def start_command_log(ctx: click.Context, verbosity: int, quiet: bool, log_format: str) -> None:
-    """Set up logging for one command line run, and log its start and end in the file."""
-    args = ctx.meta.get("msgmodule.args", [])
-    path = configure_logging(verbosity, quiet, log_format, _state_dir(args))
+    """Set up logging for the run `ctx` belongs to and write its start line (the group's callback calls it)."""
+    run = _active
+    if run is None:  # the group was invoked without its main(): end the run when its context closes
+        run = _begin_run(CommandRun(ctx.meta.get("msgmodule.args", [])))
+        ctx.call_on_close(lambda: _end_run(run, 0, None))
     command = ctx.invoked_subcommand or ""
-    logged = path is not None and command not in QUIET_COMMANDS
-    started = time.monotonic()
-    if logged:
-        log.info("start: msgmodule %s", " ".join(_mask(args)), extra={"command": command})
-    done: list[bool] = []
+    chosen = ctx.command.commands.get(command) if isinstance(ctx.command, click.Group) else None
+    if isinstance(chosen, click.Group):  # `breaker reset`: name the command of the group too
+        words = run.args[run.args.index(command) + 1 :] if command in run.args else []
+        command = f"{command} {_named_command(words)}".strip()
+    run.begin(verbosity, quiet, log_format, command)
 
-    def finished() -> None:
-        if done:  # click may close the context twice when the command exits with a status
-            return
-        done.append(True)
-        if logged:
-            log.info("end: msgmodule %s after %.2f s", command, time.monotonic() - started, extra={"command": command})
-        reset_logging()  # a run inside a longer-lived process (tests, a shell) leaves no handler behind
 
-    ctx.call_on_close(finished)
+def status_of(error: BaseException | None) -> int:
+    """The exit status of a run that ended with `error`, as `cli.run` gives it."""
+    if error is None:
+        return 0
+    if isinstance(error, SystemExit):
+        code = error.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    if isinstance(error, click.exceptions.Exit):
+        return error.exit_code
+    if isinstance(error, click.ClickException):
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    return 1
+
+
+def outcome_of(status: int, error: BaseException | None) -> str:
+    """How a run ended: ok, failed, usage error, interrupted (Ctrl-C) or aborted (a question answered no)."""
+    if isinstance(error, click.UsageError):
+        return "usage error"
+    if isinstance(error, KeyboardInterrupt) or isinstance(_cause(error), KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(error, click.exceptions.Abort):
+        return "aborted"
+    return "ok" if status == 0 else "failed"
+
+
+def _cause(error: BaseException | None) -> BaseException | None:
+    # click turns Ctrl-C into Abort, raised from (or while handling) the KeyboardInterrupt.
+    return None if error is None else (error.__cause__ or error.__context__)
+
+
+MAX_ERROR_CHARS = 2000
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def describe_error(error: BaseException) -> tuple[str, str] | None:
+    """The type and message of the error that ended a run: one line, passwords hidden (None for an exit status)."""
+    if isinstance(error, SystemExit):
+        return None  # the command chose its status; its figures say why
+    cause = _cause(error)
+    if isinstance(error, click.exceptions.Abort) and cause is not None:
+        error = cause
+    message = error.format_message() if isinstance(error, click.ClickException) else str(error)
+    message = " ".join(hide_secrets(message).split())
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 3] + "..."
+    return type(error).__name__, message
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, str):
+        return hide_secrets(value)
+    if isinstance(value, (list, tuple)):
+        return [_without_secrets(each) for each in value]
+    return value
+
+
+def hide_secrets(text: str) -> str:
+    """`text` with the password of every URL in it hidden, and MSGDB_PASS's value wherever it appears."""
+    from ..db.engine import mask_url
+
+    text = _URL.sub(lambda match: mask_url(match.group(0)), text)
+    password = os.environ.get("MSGDB_PASS")
+    if password:
+        text = text.replace(password, "***")
+    return text
 
 
 def reset_logging() -> None:
@@ -179,18 +369,20 @@ def reset_logging() -> None:
 
 
 @contextmanager
-def log_script_run(command: str, args: Sequence[str]) -> Iterator[None]:
-    """Logging for a console script that runs one subcommand without the group (`msgmodule-migrate`)."""
-    path = configure_logging(state_dir=_state_dir(args))
-    started = time.monotonic()
-    if path is not None:
-        log.info("start: msgmodule %s %s", command, " ".join(_mask(args)), extra={"command": command})
+def log_script_run(command: str, args: Sequence[str]) -> Iterator[CommandRun]:
+    """Logging for a console script that runs one subcommand without the group (`msgmodule-migrate`).
+
+    The script exits inside the block (sys.exit with the run's status), so its end line has the status;
+    `cli.run` notes the error it turned into that status (`note_error`).
+    """
+    run = _begin_run(CommandRun([command, *args], command))
+    run.begin(command=command)
     try:
-        yield
-    finally:
-        if path is not None:
-            log.info("end: msgmodule %s after %.2f s", command, time.monotonic() - started, extra={"command": command})
-        reset_logging()
+        yield run
+    except BaseException as error:
+        _end_run(run, status_of(error), error)
+        raise
+    _end_run(run, 0, None)
 
 
 def _mask(args: Sequence[str]) -> list[str]:

@@ -3,12 +3,14 @@
 What is exported, read afresh at every scrape: the per-backend call counts,
 errors and latencies of `metrics.py` (merged from every process through the
 stats file in the state directory, plus this process's own), the circuit
-breakers' states (this process's and those recorded in the state directory),
+breakers' states (this process's and those recorded in the state directory;
+one recorded by a process that has ended counts as closed),
 the journal's pending entries, and the library version and stage.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -76,6 +78,10 @@ class MessagingCollector(Collector):
             "msgmodule_circuit_breaker_consecutive_failures", "Consecutive backend failures seen", labels=["backend"]
         )
         for name, snapshot in sorted(breaker_states(settings).items()):
+            if snapshot.get("stale"):  # left by a process that has ended: no running process skips the backend
+                state.add_metric([name], BREAKER_STATE_VALUES[BreakerState.CLOSED.value])
+                failures.add_metric([name], 0)
+                continue
             state.add_metric([name], BREAKER_STATE_VALUES.get(snapshot["state"], 0))
             failures.add_metric([name], snapshot.get("consecutive_failures", 0))
         yield from (state, failures)
@@ -93,10 +99,13 @@ def site_stage(settings: Settings) -> str:
 
 
 def breaker_states(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Breakers by name: recorded in the state directory, overridden by this process's live ones."""
+    """Breakers by name: recorded in the state directory, overridden by this process's live ones that record there."""
     states = read_breaker_states(settings.state_dir)
+    here = os.path.realpath(settings.state_dir)
     for breaker in live_breakers():
-        states[breaker.name] = breaker.snapshot()
+        # Only this site's: a breaker of another state directory (or none) says nothing about this one.
+        if breaker.state_file is not None and os.path.realpath(breaker.state_file.parent) == here:
+            states[breaker.name] = breaker.snapshot()
     return states
 
 

@@ -99,7 +99,12 @@ FIXES = (
     ("no validated migration", "run: msgmodule migrate, then msgmodule validate"),
     ("awaiting reconcile", "run: msgmodule reconcile"),
     ("adopt-state", "if it is this site's: msgmodule adopt-state FOLDER, then msgmodule reconcile"),
-    ("circuit breaker", "bring the database back; the breaker closes by itself after its cool-down"),
+    (
+        "circuit breaker",
+        "bring the backend back: a running process's breaker lets one call through after its cool-down "
+        "and closes when it succeeds, and any call that succeeds in any process records the breaker closed; "
+        "to clear what is recorded at once: msgmodule breaker reset [db|cif|all]",
+    ),
 )
 
 
