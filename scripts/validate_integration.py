@@ -4,9 +4,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout too
-
-from wwpdb.apps.msgmodule.cli import run  # noqa: E402
+from _checkout import entry_point  # the checkout's package, under its .venv when this Python lacks it
 
 if __name__ == "__main__":
+    run = entry_point("wwpdb.apps.msgmodule.cli", "run")
     sys.exit(run(sys.argv[1:], command="validate-integration", prog_name=Path(sys.argv[0]).name))
