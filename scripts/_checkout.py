@@ -27,7 +27,7 @@ def _in_checkout_venv() -> bool:
 
 
 def entry_point(module: str, name: str) -> Callable[..., object]:
-    """`module.name`, imported from this checkout; under .venv/bin/python if this Python lacks a dependency."""
+    """`module.name`, imported from this checkout; under .venv/bin/python if this Python lacks the package."""
     try:  # installed for this Python (the checkout's .venv, tox, a site's environment): its dependencies are here
         metadata.distribution("wwpdb.apps.msgmodule")
     except metadata.PackageNotFoundError:
