@@ -4,7 +4,9 @@
 import sys
 from pathlib import Path
 
-from _checkout import entry_point  # the checkout's package, under its .venv when this Python lacks it
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _checkout.py beside it, however the script is run
+
+from _checkout import entry_point  # noqa: E402 - the checkout's package, under its .venv if this Python lacks it
 
 if __name__ == "__main__":
     run = entry_point("wwpdb.apps.msgmodule.cli", "run")
