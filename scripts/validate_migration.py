@@ -4,9 +4,9 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout too
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _checkout.py beside it, however the script is run
 
-from wwpdb.apps.msgmodule.tools.console import validate  # noqa: E402
+from _checkout import entry_point  # noqa: E402 - the checkout's package, under its .venv if this Python lacks it
 
 if __name__ == "__main__":
-    validate()  # logs the run, as the installed console script does
+    entry_point("wwpdb.apps.msgmodule.tools.console", "validate")()  # logs the run, as the console script does

@@ -16,6 +16,7 @@ from .config import Settings, load_settings
 from .errors import MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, validate_deposition_id
 from .stage.policy import STAGES
+from .tools.invocation import spelled
 from .tools.logfile import LoggingGroup, note_error, note_figures, start_command_log
 
 
@@ -190,7 +191,7 @@ def health(**options: str | None) -> None:
 
     checks = check_health(settings_from(**options))
     for check in checks:
-        click.echo(f"{'OK  ' if check.ok else 'FAIL'} {check.backend:<8} {check.detail}")
+        click.echo(spelled(f"{'OK  ' if check.ok else 'FAIL'} {check.backend:<8} {check.detail}"))
     failing = [check.backend for check in checks if not check.ok]
     note_figures(
         {"ok": len(checks) - len(failing), "failed": len(failing), **({"failing": failing} if failing else {})}
@@ -379,7 +380,7 @@ def troubleshoot(**options: str | None) -> None:
         click.echo(f"{section}:")
         for ok, line in lines:
             problems += not ok
-            click.echo(f"  {'ok  ' if ok else 'FIX '} {line}")
+            click.echo(spelled(f"  {'ok  ' if ok else 'FIX '} {line}"))
     click.echo("no problem found" if not problems else f"{problems} problem(s): see the FIX lines")
     note_figures({"problems": problems})
     if problems:
@@ -866,9 +867,9 @@ def export(
 @cli.command("migration-guide")
 def migration_guide() -> None:
     """Print the step-by-step walkthrough from CIF-only to db-only."""
-    from .guide import MIGRATION_GUIDE
+    from .guide import migration_guide as guide
 
-    click.echo(MIGRATION_GUIDE)
+    click.echo(guide())
 
 
 @cli.command("init-db")
@@ -1017,7 +1018,7 @@ def run(argv: list[str] | None = None, command: str | None = None, prog_name: st
         return exc.code if isinstance(exc.code, int) else 1
     except (MessagingError, ValueError) as exc:
         note_error(exc)  # for the log's end line of a script's run (the group's run logged it already)
-        click.echo(f"error: {exc}", err=True)
+        click.echo(spelled(f"error: {exc}"), err=True)  # its hints (run: msgmodule init-db) as they run here
         return 1
     return 0
 

@@ -55,6 +55,7 @@ def test_the_sdist_holds_the_tests_their_data_and_the_tools_around_them(dist):
         "wwpdb/apps/tests-msgmodule/test_backup.py",
         "wwpdb/apps/tests-msgmodule/test_data/archive/G_1000003/G_1000003_messages-to-depositor_P1.cif.V1",
         "scripts/validate_integration.py",
+        "scripts/_checkout.py",
         "benchmarks/bench.py",
     ):
         assert wanted in names, wanted

@@ -13,6 +13,7 @@ import click
 
 from ..cli import cli, common_options, settings_from
 from ..config import config_file_path
+from .invocation import msgmodule_command
 from .logfile import note_figures
 
 
@@ -153,7 +154,7 @@ def backup(output_dir: Path, name: str | None, **options: str | None) -> None:
         f"  database {database['kind']} {database['url']} at schema revision {result.manifest['schema_revision']}"
     )
     click.echo(f"  {len(result.manifest['files'])} file(s); manifest {result.path / 'manifest.json'}")
-    click.echo(f"restore with: msgmodule restore {result.path}")
+    click.echo(f"restore with: {msgmodule_command()} restore {result.path}")
 
 
 @cli.command()
