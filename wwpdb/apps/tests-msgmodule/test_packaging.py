@@ -56,6 +56,7 @@ def test_the_sdist_holds_the_tests_their_data_and_the_tools_around_them(dist):
         "wwpdb/apps/tests-msgmodule/test_data/archive/G_1000003/G_1000003_messages-to-depositor_P1.cif.V1",
         "scripts/validate_integration.py",
         "benchmarks/bench.py",
+        "monitoring/grafana-dashboard.json",
     ):
         assert wanted in names, wanted
     assert not [name for name in names if "__pycache__" in name]
