@@ -36,8 +36,10 @@ setup(
     ],
     extras_require={
         "onedep": ONEDEP,
+        "plot": ["matplotlib>=3.7"],  # msgmodule status --plot
         "dev": [
             *ONEDEP,
+            "matplotlib>=3.7",
             "pytest>=8",
             "hypothesis>=6",
             "mmcif>=0.90",

@@ -53,6 +53,7 @@ from .db.schema import CATEGORY_TABLES, documents
 from .equivalence import differences
 from .errors import BackendUnavailableError, CifParseError, InvalidInputError, MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, Document, validate_deposition_id
+from .stores.authority import SITE_WRITER
 from .stores.cif import CifMessageStore
 from .stores.db import DbMessageStore, bulk_insert_rows, check_document_packet, read_document, row_params
 
@@ -566,7 +567,8 @@ class ExportOptions:
 def export_batch(options: ExportOptions, deposition_ids: list[str]) -> list[DepositionOutcome]:
     """Write database documents as archive files (V1 in a new tree, or a new version in place)."""
     db = DbMessageStore(options.db_url)
-    target = CifMessageStore(options.output_dir)
+    # Export is the site's own copy from the database: in place, it writes the archive whatever the stage.
+    target = CifMessageStore(options.output_dir, site_writer=SITE_WRITER)
     outcomes = []
     stored = set(db.document_keys(deposition_ids))
     for deposition_id in deposition_ids:

@@ -325,12 +325,23 @@ def feature_flags_disable(flag: str, force: bool, **options: str | None) -> None
 @common_options
 @click.option("--count-archive", is_flag=True, help="Also count the messages in the archive (reads every file).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(count_archive: bool, as_json: bool, **options: str | None) -> None:
+@click.option(
+    "--plot",
+    "plot_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw the stage history and the writes per stage into this .png, .svg or .pdf file (needs matplotlib).",
+)
+def status(count_archive: bool, as_json: bool, plot_file: Path | None, **options: str | None) -> None:
     """Stage and epoch, journal, last validation, breakers, and counts of depositions and messages per store."""
     from .stores.breaker import describe_breaker
     from .tools.status import site_status
 
     info = site_status(settings_from(**options), count_archive)
+    if plot_file is not None:
+        from .tools.plots import write_status_plot
+
+        written = write_status_plot(info, plot_file)
+        click.echo(f"wrote the stage history and the writes per stage to {written}", err=as_json)
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True, default=str))
         return
@@ -348,6 +359,15 @@ def status(count_archive: bool, as_json: bool, **options: str | None) -> None:
             if not validation
             else f"{'passed' if validation['passed'] else 'FAILED'} at {validation['time']} GMT, "
             f"{validation['depositions']} deposition(s)"
+        )
+    )
+    counted = info["stage_writes"]
+    click.echo(
+        "writes:      "
+        + (
+            ", ".join(f"{stage} {figures['calls']} ({figures['errors']} failed)" for stage, figures in counted.items())
+            if counted
+            else "none counted yet"
         )
     )
     for name, breaker in sorted(info["breakers"].items()):

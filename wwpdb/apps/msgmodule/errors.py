@@ -30,6 +30,22 @@ class StoreLockTimeout(MessagingError):
     """The exclusive lock on a message file could not be taken in time."""
 
 
+class NotAuthoritativeError(MessagingError):
+    """A direct write to a store the site's stage does not let be written on its own.
+
+    `backend` is the store refused ("cif" or "db"), `stage` the stage in force;
+    the message says why and what to write through instead.
+    """
+
+    def __init__(self, backend: str, stage: str, message: str) -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.stage = stage
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:  # crosses process boundaries whole
+        return (type(self), (self.backend, self.stage, str(self)))
+
+
 class StorageError(MessagingError):
     """A backend could not read or write; the message says which and why."""
 

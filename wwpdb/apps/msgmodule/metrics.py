@@ -1,4 +1,8 @@
-"""Per-backend counters and latencies, in-process and merged into a stats file for `backend-info`."""
+"""Per-backend counters and latencies, in-process and merged into a stats file for `backend-info`.
+
+Besides the backends ("cif", "db"), the site's writes are counted by the stage
+they ran in, under the name `STAGE_WRITES` with the stage as the operation.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import Any
 from filelock import FileLock
 
 FLUSH_EVERY = 60.0  # seconds between merges into the stats file
+STAGE_WRITES = "stage-writes"  # counted like a backend: the operation is the stage a site's write ran in
 
 
 def _empty() -> dict[str, float]:
@@ -118,6 +123,16 @@ def combined(path: Path, live: Metrics) -> dict[str, Any]:
     with live._lock:
         merge(data, json.loads(json.dumps(live._unflushed)))
     return _with_means(data)
+
+
+def by_stage(data: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The per-stage write figures of `combined` (stage -> calls, errors, total_ms, ...)."""
+    return dict(data.get(STAGE_WRITES, {}))
+
+
+def by_backend(data: dict[str, Any]) -> dict[str, Any]:
+    """The per-backend figures of `combined`, without the per-stage ones."""
+    return {name: operations for name, operations in data.items() if name != STAGE_WRITES}
 
 
 METRICS = Metrics()

@@ -23,6 +23,7 @@ from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
 from wwpdb.apps.msgmodule.service import MessagingService
 from wwpdb.apps.msgmodule.stage.reconcile import reconcile
 from wwpdb.apps.msgmodule.stage.routing import journal_outside
+from wwpdb.apps.msgmodule.stores.authority import SITE_WRITER
 from wwpdb.apps.msgmodule.stores.cif import CifMessageStore, file_name
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 
@@ -195,7 +196,10 @@ def test_a_link_at_the_journals_temporary_file_stops_reconcile_before_it_writes_
     journal.record(MINE, TO, "db", "a second write that failed")
     planted = site["site"] / ".journal.jsonl.tmp"
     planted.symlink_to(theirs)
-    stores = {"cif": CifMessageStore(site["root"]), "db": DbMessageStore(site["db_url"])}
+    stores = {  # as the site's reconcile opens them: written whatever the stage
+        "cif": CifMessageStore(site["root"], site_writer=SITE_WRITER),
+        "db": DbMessageStore(site["db_url"], site_writer=SITE_WRITER),
+    }
     with pytest.raises(ArchiveEntryError) as raised:
         reconcile(stores, journal, authoritative="cif")
     assert raised.value.path == str(planted)

@@ -27,6 +27,7 @@ from wwpdb.apps.msgmodule.io.MessagingFactory import create_messaging_service
 from wwpdb.apps.msgmodule.io.MessagingIo import MessagingIo
 from wwpdb.apps.msgmodule.model import CONTENT_TYPES
 from wwpdb.apps.msgmodule.stage.policy import CIF, DB, STAGES
+from wwpdb.apps.msgmodule.stores.authority import SITE_WRITER
 from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 from wwpdb.apps.msgmodule.util.AutoMessage import AutoMessage
@@ -71,7 +72,8 @@ def onedep_site(
             if DB in writes:
                 for content_type in CONTENT_TYPES:
                     if source.current_file(deposition, content_type) is not None:
-                        DbMessageStore(db_url).save(source.load(deposition, content_type))
+                        # As a migration fills it: the site's own path, whatever the stage.
+                        DbMessageStore(db_url, site_writer=SITE_WRITER).save(source.load(deposition, content_type))
     return config
 
 

@@ -57,6 +57,7 @@ def test_the_sdist_holds_the_tests_their_data_and_the_tools_around_them(dist):
         "scripts/validate_integration.py",
         "scripts/_checkout.py",
         "benchmarks/bench.py",
+        "monitoring/grafana-dashboard.json",
     ):
         assert wanted in names, wanted
     assert not [name for name in names if "__pycache__" in name]

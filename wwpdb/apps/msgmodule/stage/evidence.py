@@ -30,6 +30,7 @@ from ..db.engine import get_engine, run_with_retries, write_transaction
 from ..db.schema import documents, site, validated
 from ..errors import ArchiveEntryError, MessagingError, StorageError
 from ..model import CONTENT_TYPES, Document
+from ..stores.authority import forget_database_stage
 from ..stores.cif import CifMessageStore
 
 Key = tuple[str, str]  # (deposition, content type)
@@ -242,6 +243,8 @@ def write_site_value(engine: Engine, name: str, value: dict[str, Any]) -> None:
             connection.execute(site.insert().values(name=name, value=text))
 
     run_with_retries(engine, f"record {name} in msgmodule_site", work)
+    if name == "stage":
+        forget_database_stage(engine)  # this process's stores check the new stage at once
 
 
 def read_site_value(engine: Engine, name: str) -> dict[str, Any] | None:

@@ -38,6 +38,7 @@ from ..config import Settings, database_exists, remove_config_keys
 from ..db.engine import get_engine, mask_url, run_with_retries
 from ..equivalence import differences
 from ..errors import MessagingError, StorageError
+from ..stores.authority import SITE_WRITER
 from ..stores.cif import CifMessageStore
 from ..stores.db import DbMessageStore
 from ..stores.dual import copy_document
@@ -311,7 +312,10 @@ def _guard(
     earlier = earlier_journal_problem(settings)
     if earlier:
         reasons.append(earlier)
-    stores = {CIF: CifMessageStore(settings.cif_root), DB: DbMessageStore(settings.db_url)}
+    stores = {
+        CIF: CifMessageStore(settings.cif_root, site_writer=SITE_WRITER),
+        DB: DbMessageStore(settings.db_url, site_writer=SITE_WRITER),
+    }
     for journal in site_journals(settings):
         try:
             open_entries = journal.pending(all_intents=True)
@@ -424,7 +428,10 @@ def resync(settings: Settings, deposition_ids: list[str]) -> ResyncResult:
     result = ResyncResult()
     with SiteLock.of(settings.cif_root).shared():
         stage = STAGES[read_site(settings).stage]
-        stores = {CIF: CifMessageStore(settings.cif_root), DB: DbMessageStore(settings.db_url)}
+        stores = {
+            CIF: CifMessageStore(settings.cif_root, site_writer=SITE_WRITER),
+            DB: DbMessageStore(settings.db_url, site_writer=SITE_WRITER),
+        }
         source = stores[stage.read_from]
         target = stores[DB if stage.read_from == CIF else CIF]
         for deposition_id in deposition_ids:
@@ -452,7 +459,9 @@ def _export_differing(
     the revisions seen before this pass, the problems, and the documents that failed.
     """
     db = DbMessageStore(settings.db_url)
-    cif = CifMessageStore(settings.cif_root)
+    cif = CifMessageStore(
+        settings.cif_root, site_writer=SITE_WRITER
+    )  # the rollback's export: the archive is not yet read
     engine = get_engine(settings.db_url)
 
     def read_revisions() -> dict[tuple[str, str], int]:

@@ -110,6 +110,27 @@ class SiteRecord:
 class SiteRecordReader:
     """Reads a site's record, re-parsing it only when the file changed (moves replace it)."""
 
+    _registry: dict[str, SiteRecordReader] = {}
+    _registry_mutex = threading.Lock()
+
+    @classmethod
+    def of(cls, cif_root: str | os.PathLike[str]) -> SiteRecordReader:
+        """The process's one reader of this site's record: routing and the stores' checks share its look."""
+        key = os.path.realpath(cif_root)
+        with cls._registry_mutex:
+            reader = cls._registry.get(key)
+            if reader is None:
+                reader = cls._registry[key] = cls(cif_root)
+            return reader
+
+    @classmethod
+    def expire(cls, cif_root: str | os.PathLike[str]) -> None:
+        """Make the shared reader of this site look again at its next use (this process just wrote the record)."""
+        with cls._registry_mutex:
+            reader = cls._registry.get(os.path.realpath(cif_root))
+        if reader is not None:
+            reader._checked_at = float("-inf")
+
     def __init__(self, cif_root: str | os.PathLike[str]) -> None:
         self.path = site_dir(cif_root) / "stage.json"
         self._seen: tuple[int, int, int] | None = None
@@ -167,6 +188,7 @@ def write_record(cif_root: str | os.PathLike[str], record: SiteRecord) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        SiteRecordReader.expire(cif_root)
         fd = os.open(folder, os.O_RDONLY | os.O_NOFOLLOW)
         try:
             os.fsync(fd)

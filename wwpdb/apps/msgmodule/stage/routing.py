@@ -24,9 +24,10 @@ from typing import Any, TypeVar
 from ..config import Settings, database_exists
 from ..errors import MessagingError
 from ..journal import Journal, JsonLines
-from ..metrics import METRICS, combined
+from ..metrics import METRICS, STAGE_WRITES, combined
 from ..model import Document, FileReference, Message, MessageStatus, OrigCommReference
 from ..stores import open_store
+from ..stores.authority import SITE_WRITER
 from ..stores.base import MessagePage, MessageStore
 from ..stores.breaker import BreakerStore, CircuitBreaker, breaker_state_path
 from ..stores.dual import DualStore, MeteredStore
@@ -55,10 +56,11 @@ class UnvalidatedDatabaseError(ConfigurationError):
 
 
 def open_backend(name: str, settings: Settings) -> MessageStore:
-    """The plain store of one backend ("cif" or "db") as configured."""
+    """The plain store of one backend ("cif" or "db") as configured, for the site's own layers: it writes
+    whatever the stage (routing puts it in the stage's order; reconcile copies from the authority)."""
     if name == CIF:
-        return open_store(CIF, root=settings.cif_root)
-    return open_store(DB, url=settings.db_url)
+        return open_store(CIF, root=settings.cif_root, site_writer=SITE_WRITER)
+    return open_store(DB, url=settings.db_url, site_writer=SITE_WRITER)
 
 
 def build_store(settings: Settings, stage: Stage) -> MessageStore:
@@ -249,7 +251,7 @@ class SiteStore(MessageStore):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.reader = SiteRecordReader(settings.cif_root)
+        self.reader = SiteRecordReader.of(settings.cif_root)  # shared with the stores' own checks
         self.lock = SiteLock.of(settings.cif_root)
         self._stores: dict[str, MessageStore] = {}
         self._database_checked: tuple[str, int] | None = None
@@ -311,7 +313,11 @@ class SiteStore(MessageStore):
                 if record.moving_to is None or depth > 0 or not mover_alive(self.settings.cif_root):
                     self._depth.value = depth + 1
                     try:
-                        yield self._route(record)
+                        if depth:
+                            yield self._route(record)
+                        else:  # one site write, counted once under the stage it ran in
+                            with METRICS.measure(STAGE_WRITES, record.stage):
+                                yield self._route(record)
                     finally:
                         self._depth.value = depth
                     return

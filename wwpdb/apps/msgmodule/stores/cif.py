@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..archive_files import create_fresh, existing_status, lock, open_file, real_folder, refused, take_attributes
 from ..cifformat import (
@@ -54,7 +54,11 @@ from ..model import (
     validate_content_type,
     validate_deposition_id,
 )
+from .authority import check_archive_write, checks_authority
 from .base import MessagePage, MessageStore, page_of
+
+if TYPE_CHECKING:
+    from ..stage.record import SiteRecordReader
 
 T = TypeVar("T")
 
@@ -173,13 +177,23 @@ AFTER_REPLACE: ContextVar[Callable[[], None] | None] = ContextVar("msgmodule_aft
 
 
 class CifMessageStore(MessageStore):
-    """Message documents in an archive of OneDep mmCIF files."""
+    """Message documents in an archive of OneDep mmCIF files.
+
+    Writes are refused (NotAuthoritativeError) while the site's record at the
+    root names a stage that reads the database: write through
+    `create_messaging_service` then. `site_writer` is for the site's own layers
+    (see stores.authority).
+    """
 
     name = "cif"
 
-    def __init__(self, root: str | os.PathLike[str], lock_timeout: float = 120.0) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], lock_timeout: float = 120.0, *, site_writer: object = None
+    ) -> None:
         self.root = Path(root)
         self.lock_timeout = lock_timeout
+        self._checks_stage = checks_authority(site_writer)
+        self._site_reader: SiteRecordReader | None = None
 
     def describe(self) -> str:
         return f"cif archive at {self.root}"
@@ -404,6 +418,8 @@ class CifMessageStore(MessageStore):
             return
         folder = self.deposition_dir(deposition_id)
         self._check_root()
+        if self._checks_stage:
+            self._check_stage(deposition_id, content_type)
         try:
             # Never write through a link (out of the archive, or round a loop), nor over a file.
             real_folder(folder, what="a deposition folder")
@@ -431,6 +447,13 @@ class CifMessageStore(MessageStore):
         finally:
             held.discard(key)
             os.close(fd)  # releases the lock
+
+    def _check_stage(self, deposition_id: str, content_type: str) -> None:
+        from ..stage.record import SiteRecordReader  # the stage sits above the stores: imported when first needed
+
+        if self._site_reader is None:
+            self._site_reader = SiteRecordReader.of(self.root)
+        check_archive_write(self.root, deposition_id, content_type, self._site_reader)
 
     def _write(self, document: Document, target: Path | None = None, like: str | None = None) -> None:
         """Write the document in place as the current version (or as `target`, a new version following

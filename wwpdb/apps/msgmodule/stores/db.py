@@ -53,6 +53,7 @@ from ..model import (
     validate_content_type,
     validate_deposition_id,
 )
+from .authority import check_database_write, checks_authority
 from .base import MessagePage, MessageStore
 
 T = TypeVar("T")
@@ -63,13 +64,20 @@ BATCH_BYTES = 4 * 1024 * 1024
 
 
 class DbMessageStore(MessageStore):
-    """Message documents in a SQL database (MySQL/MariaDB or SQLite)."""
+    """Message documents in a SQL database (MySQL/MariaDB or SQLite).
+
+    Writes are refused (NotAuthoritativeError) while the database's copy of the
+    site's record names a stage that reads the archive: write through
+    `create_messaging_service` then. `site_writer` is for the site's own layers
+    (see stores.authority).
+    """
 
     name = "db"
 
-    def __init__(self, url: str, engine: Engine | None = None) -> None:
+    def __init__(self, url: str, engine: Engine | None = None, *, site_writer: object = None) -> None:
         self.url = url
         self.engine = engine or get_engine(url)
+        self._checks_stage = checks_authority(site_writer)
 
     def describe(self) -> str:
         return f"database at {mask_url(self.url)}"
@@ -105,7 +113,7 @@ class DbMessageStore(MessageStore):
         validate_content_type(document.content_type)
 
         def work() -> None:
-            with self._write_transaction() as connection:
+            with self._write_transaction(document.deposition_id, document.content_type) as connection:
                 _lock_document(connection, document.deposition_id, document.content_type)
                 _delete_document(connection, document.deposition_id, document.content_type)
                 insert_document(connection, document)
@@ -117,7 +125,7 @@ class DbMessageStore(MessageStore):
         validate_content_type(content_type)
 
         def work() -> T:
-            with self._write_transaction() as connection:
+            with self._write_transaction(deposition_id, content_type) as connection:
                 _lock_document(connection, deposition_id, content_type)
                 before = read_document(connection, deposition_id, content_type)
                 document = before.copy()
@@ -151,7 +159,7 @@ class DbMessageStore(MessageStore):
         validate_content_type(content_type)
 
         def work() -> None:
-            with self._write_transaction() as connection:
+            with self._write_transaction(deposition_id, content_type) as connection:
                 if before is not None:
                     held = _write_if_held(connection, before, after)
                 else:
@@ -191,7 +199,7 @@ class DbMessageStore(MessageStore):
         given_items = None if given is None else list(given)
 
         def work() -> bool:
-            with self._write_transaction() as connection:
+            with self._write_transaction(deposition_id, content_type) as connection:
                 _lock_document(connection, deposition_id, content_type)
                 if _has_message(connection, deposition_id, content_type, message_id):
                     return False
@@ -260,7 +268,7 @@ class DbMessageStore(MessageStore):
         check_flags(read_status=read_status, action_reqd=action_reqd, for_release=for_release)
 
         def work() -> MessageStatus:
-            with self._write_transaction() as connection:
+            with self._write_transaction(deposition_id, STATUS_CONTENT_TYPE) as connection:
                 _lock_document(connection, deposition_id, STATUS_CONTENT_TYPE)
                 return _set_status_row(
                     connection,
@@ -341,7 +349,9 @@ class DbMessageStore(MessageStore):
         return run_with_retries(self.engine, what, work)
 
     @contextmanager
-    def _write_transaction(self) -> Iterator[Connection]:
+    def _write_transaction(self, deposition_id: str, content_type: str) -> Iterator[Connection]:
+        if self._checks_stage:  # before the transaction: the check reads on its own connection
+            check_database_write(self.engine, self.describe(), deposition_id, content_type)
         with write_transaction(self.engine) as connection:
             yield connection
 

@@ -1,18 +1,23 @@
 """The library's counters in Prometheus text format, printed once or served over HTTP.
 
 What is exported, read afresh at every scrape: the per-backend call counts,
-errors and latencies of `metrics.py` (merged from every process through the
-stats file in the state directory, plus this process's own), the circuit
-breakers' states (this process's and those recorded in the state directory;
-one recorded by a process that has ended counts as closed),
-the journal's pending entries, and the library version and stage.
+errors and latencies of `metrics.py` and the site's writes counted by the stage
+they ran in (merged from every process through the stats file in the state
+directory, plus this process's own), the circuit breakers' states (this
+process's and those recorded in the state directory; one recorded by a process
+that has ended counts as closed), the journal's pending
+entries, the library version, the stage and its epoch, and the outcome of the
+last validation. `monitoring/grafana-dashboard.json` in the source tree is a
+Grafana dashboard of these.
 """
 
 from __future__ import annotations
 
+import calendar
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,9 +26,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from .. import __version__
-from ..config import Settings
+from ..config import Settings, database_exists
 from ..errors import MessagingError
-from ..metrics import METRICS, combined
+from ..metrics import METRICS, by_backend, by_stage, combined
+from ..stage.record import SiteRecord
 from ..stage.routing import pending_in, site_journals
 from ..stores.breaker import BreakerState, live_breakers, read_breaker_states
 
@@ -40,13 +46,17 @@ class MessagingCollector(Collector):
         settings = self.settings
         info = GaugeMetricFamily("msgmodule_info", "Library version and the site's stage", labels=["version", "stage"])
         scrape_errors: list[str] = []
+        epoch = GaugeMetricFamily("msgmodule_stage_epoch", "The site's stage epoch: one more at every stage move")
         try:
-            stage = site_stage(settings)
+            record = site_record(settings)
+            stage = record.stage
+            epoch.add_metric([], record.epoch)
         except MessagingError as exc:
             stage = "unknown"
             scrape_errors.append(f"stage: {exc}")
         info.add_metric([__version__, stage], 1)
         yield info
+        yield epoch
 
         labels = ["backend", "operation"]
         calls = CounterMetricFamily("msgmodule_backend_calls", "Calls to a backend", labels=labels)
@@ -55,7 +65,8 @@ class MessagingCollector(Collector):
             "msgmodule_backend_call_seconds", "Time spent in calls to a backend", labels=labels
         )
         slowest = GaugeMetricFamily("msgmodule_backend_call_max_seconds", "Slowest call to a backend", labels=labels)
-        for backend, operations in sorted(combined(settings.stats_path, METRICS).items()):
+        figures_now = combined(settings.stats_path, METRICS)
+        for backend, operations in sorted(by_backend(figures_now).items()):
             for operation, figures in sorted(operations.items()):
                 key = [backend, operation]
                 calls.add_metric(key, figures["calls"])
@@ -63,6 +74,22 @@ class MessagingCollector(Collector):
                 seconds.add_metric(key, figures["total_ms"] / 1000.0)
                 slowest.add_metric(key, figures["max_ms"] / 1000.0)
         yield from (calls, errors, seconds, slowest)
+
+        stage_writes = CounterMetricFamily(
+            "msgmodule_stage_writes", "The site's writes, by the stage they ran in", labels=["stage"]
+        )
+        stage_errors = CounterMetricFamily(
+            "msgmodule_stage_write_errors", "The site's writes that failed, by the stage they ran in", labels=["stage"]
+        )
+        for name, figures in sorted(by_stage(figures_now).items()):
+            stage_writes.add_metric([name], figures["calls"])
+            stage_errors.add_metric([name], figures["errors"])
+        yield from (stage_writes, stage_errors)
+
+        try:
+            yield from validation_metrics(settings)
+        except MessagingError as exc:
+            scrape_errors.append(f"validation: {exc}")
 
         pending = GaugeMetricFamily("msgmodule_journal_pending", "Journal entries awaiting reconcile")
         try:
@@ -91,11 +118,46 @@ class MessagingCollector(Collector):
         yield broken
 
 
-def site_stage(settings: Settings) -> str:
-    """The stage recorded for the site (the one every process follows)."""
+def site_record(settings: Settings) -> SiteRecord:
+    """The stage record of the site (the stage every process follows, and its epoch)."""
     from ..stage.lifecycle import read_site
 
-    return read_site(settings).stage
+    return read_site(settings)
+
+
+def validation_metrics(settings: Settings) -> list[Metric]:
+    """The last validation's outcome, as the database it validated records it (none without a database)."""
+    from ..stage.evidence import last_validation
+
+    if not database_exists(settings.db_url):  # never create an SQLite file just to look
+        return []
+    validation = last_validation(settings.db_url)
+    if validation is None:
+        return []
+    figures = (
+        (
+            "msgmodule_validation_passed",
+            "Whether the last validation found every deposition equal (1) or not (0)",
+            1 if validation.get("passed") else 0,
+        ),
+        ("msgmodule_validation_depositions", "Depositions the last validation compared", validation.get("depositions")),
+        (
+            "msgmodule_validation_failed_depositions",
+            "Depositions the last validation found different or unreadable",
+            validation.get("failed"),
+        ),
+    )
+    found: list[Metric] = []
+    for name, documentation, value in figures:
+        gauge = GaugeMetricFamily(name, documentation)
+        gauge.add_metric([], float(value or 0))
+        found.append(gauge)
+    when = validation.get("time")
+    if when:
+        gauge = GaugeMetricFamily("msgmodule_validation_timestamp_seconds", "When the last validation ran (Unix time)")
+        gauge.add_metric([], calendar.timegm(time.strptime(when, "%Y-%m-%d %H:%M:%S")))
+        found.append(gauge)
+    return found
 
 
 def breaker_states(settings: Settings) -> dict[str, dict[str, Any]]:

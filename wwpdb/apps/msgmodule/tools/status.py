@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from .. import __version__
 from ..config import Settings, database_exists
 from ..errors import MessagingError
+from ..metrics import METRICS, by_stage, combined
 from ..stage.earlier_state import find_earlier_state
 from ..stage.lifecycle import describe_site
 from ..stage.policy import STAGES
@@ -23,11 +24,12 @@ from ..stores.cif import CifMessageStore
 
 
 def site_status(settings: Settings, count_archive: bool = False) -> dict[str, Any]:
-    """Stage, epoch, journal, last validation, breakers, and depositions and messages per store."""
+    """Stage, epoch, journal, last validation, breakers, writes per stage, and depositions and messages per store."""
     from .monitoring import breaker_states
 
     info = describe_site(settings)
     info["breakers"] = breaker_states(settings)
+    info["stage_writes"] = by_stage(combined(settings.stats_path, METRICS))
     info["counts"] = {"archive": _archive_counts(settings, count_archive), "database": _database_counts(settings)}
     info["notify_flags"] = _notify_flags(settings)
     info["state_dir"] = settings.state_dir
