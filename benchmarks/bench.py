@@ -14,7 +14,7 @@ Measured in one run, on a generated archive shaped like the OneDep samples:
 - peak memory of a migration at each archive size: the whole process tree (the command and every
   worker), sampled while it runs, as proportional set size (shared pages counted once) and RSS.
 Without a MariaDB server (`--mysql-url`, or MSGMODULE_BENCH_MYSQL_URL) the MariaDB figures are
-skipped and the report says so. Figures go to a JSON file and a table; the SPEC targets are printed
+skipped and the report says so. Figures go to a JSON file and a table; the targets are printed
 beside them. Never fails on a missed target: it reports.
 """
 
@@ -452,7 +452,7 @@ def render(figures: dict[str, Any]) -> str:
         f"{r['gemmi_parse_s']:.2f} s; PdbxReader to the same objects {r['pdbx_reader_to_objects_s']:.2f} s "
         f"(parse only {r['pdbx_reader_s']:.2f} s)",
         f"  speed-up over PdbxReader (OneDep's reader) to objects: {r['speedup_vs_pdbx_reader_to_objects']:.1f}x; "
-        f"over its parse alone: {r['speedup_vs_pdbx_reader_parse_only']:.1f}x (for information: SPEC's target "
+        f"over its parse alone: {r['speedup_vs_pdbx_reader_parse_only']:.1f}x (for information: the target "
         "is the bare gemmi parse)",
         f"  store / bare gemmi parse: {r['over_gemmi_parse']:.2f}x "
         f"(target <= 1.3x: {check(r['over_gemmi_parse'] <= 1.3)})",
@@ -490,7 +490,7 @@ def cpu_ceiling(figures: dict[str, Any]) -> list[str]:
     ]
 
 
-# The figures of the issue on per-call cost and migration speed, as measured when it was filed.
+# Per-call cost and migration speed as measured before the work that brought them down (column `at filing`).
 AT_FILING = {
     "db-only set, 1000 vs 30 messages": "6.4x",
     "dual-write set / cif-only set, 30 messages": "3.3x",

@@ -7,7 +7,7 @@ answers (else SQLite, and it says so). Two depositions are filled first: one
 with 1000 messages, one with 30. Then, in interleaved rounds, the same calls on
 each: `set` (a new message), `mark_read`, `tag`, and in db-only a page of 10 of
 `getMsgRowList` (server side, as OneDep's message table asks). Each figure is
-the median over the rounds; the ratios are the goals of SPEC section 8:
+the median over the rounds; the ratios and their goals:
 
     db-only set / mark_read / tag:   1000 messages vs 30      <= 1.3x
     db-only getMsgRowList page:      1000 messages vs 30      <= 1.5x

@@ -3,7 +3,7 @@
 Reading uses gemmi and accepts every form real files have: loops or
 tag/value pairs, 0-byte files, categories with no rows, missing items, more
 than one data block. Writing produces the layout OneDep's own tools write
-(one `data_messages` block, categories in SPEC order, single rows as pairs),
+(one `data_messages` block, categories in OneDep's order, single rows as pairs),
 ASCII only, which gemmi and the `mmcif` package both parse.
 """
 

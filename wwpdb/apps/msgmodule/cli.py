@@ -276,7 +276,7 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
     )
 
 
-FLAG_ALIASES = {  # the README of record's names of the four flags
+FLAG_ALIASES = {  # the four flags' lower-case names, as feature-flags-enable/-disable take them
     "cif_writes_enabled": "MSGCIF_WRITES_ENABLED",
     "cif_reads_enabled": "MSGCIF_READS_ENABLED",
     "database_writes_enabled": "MSGDB_WRITES_ENABLED",

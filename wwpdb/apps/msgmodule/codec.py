@@ -1,4 +1,4 @@
-"""Text conventions of OneDep message files (SPEC section 2).
+"""Text conventions of OneDep message files.
 
 Files are ASCII: non-ASCII characters are written as XML numeric character
 references (`&#197;`), and a text line that would begin with `;` (which would

@@ -1,4 +1,4 @@
-"""Configuration (SPEC section 5): explicit arguments > environment > config file > OneDep's site config > defaults.
+"""Configuration, highest first: explicit arguments > environment > config file > OneDep's site config > defaults.
 
 The config file (`MSGMODULE_CONFIG` or `--config`, else `msgmodule.cfg` in the
 working directory when there is one) is INI; a named file that does not exist is

@@ -1,4 +1,4 @@
-"""What "nothing lost" means (SPEC section 2): the equivalence of two documents.
+"""What "nothing lost" means: the equivalence of two documents.
 
 Two documents are equivalent when every category has the same rows in the
 same order with the same values, with `?`, `.` and missing as null. Character
@@ -80,5 +80,5 @@ def differences(left: Document, right: Document) -> list[Difference]:
 
 
 def equivalent(left: Document, right: Document) -> bool:
-    """True when the two documents hold the same data (SPEC equivalence)."""
+    """True when the two documents hold the same data: no difference in any category, row or value."""
     return not differences(left, right)

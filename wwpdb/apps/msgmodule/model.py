@@ -21,7 +21,7 @@ CONTENT_TYPES: tuple[str, ...] = (
     "messages-from-depositor",
     "notes-from-annotator",
 )
-# Holds the status rows of every message of the deposition (SPEC section 2).
+# Holds the status rows of every message of the deposition, depositor messages included.
 STATUS_CONTENT_TYPE = "messages-to-depositor"
 
 # The one rule for deposition ids: folder names, file names, API arguments and the
@@ -260,7 +260,7 @@ class Category:
         return self.row_type.ITEMS
 
 
-# In file order (SPEC section 2).
+# In the order OneDep's files hold them: info, file references, statuses, original-communication references.
 CATEGORIES: tuple[Category, ...] = (
     Category(Message.CATEGORY, Message, "messages"),
     Category(FileReference.CATEGORY, FileReference, "file_references"),

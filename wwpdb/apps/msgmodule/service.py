@@ -1,4 +1,4 @@
-"""The messaging service (SPEC section 6): what OneDep code calls, whatever the backend."""
+"""The messaging service: what OneDep code calls, whatever the backend."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Taking over a database OneDep's own module wrote (issue 24): refuse to touch it unasked, then adopt it.
+"""Taking over a database OneDep's own module wrote: refuse to touch it unasked, then adopt it.
 
 The site: an archive, and OneDep's tables (its exact schema, onedep_tables.py)
 holding messages written since the switch (only there), most of what OneDep's

@@ -1,4 +1,4 @@
-"""Reading and writing single message files: real samples and every quirk of SPEC section 2."""
+"""Reading and writing single message files: real samples and every quirk real archives hold."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from wwpdb.apps.msgmodule.stage.policy import (
     why_refused,
 )
 
-# The SPEC table, written out by hand: flags (cif writes, cif reads, db writes, db reads) per stage.
+# The stage table, written out by hand: flags (cif writes, cif reads, db writes, db reads) per stage.
 EXPECTED_STAGES = {
     (True, True, False, False): ("cif-only", "cif", ("cif",)),
     (True, True, True, False): ("dual-write", "cif", ("cif", "db")),

@@ -1,4 +1,4 @@
-"""The service API behaves the same in every stage (SPEC section 6)."""
+"""The service API behaves the same in every stage."""
 
 from __future__ import annotations
 

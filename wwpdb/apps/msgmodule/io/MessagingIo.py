@@ -12,7 +12,7 @@ sorting parameters and the values OneDep's pages send with a message.
 The parts that belong to a site (templates, model-file data, attachment
 files, mail) are `SiteServices` (see `io/site.py`), each with a default
 that works without OneDep. Where OneDep's own code loses data, this class
-follows the SPEC instead; each such place says so in a comment.
+keeps the data instead; each such place says so in a comment.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _on_invalid_input(default: Callable[[], Any]) -> Callable[[Callable[P, T]], 
     """OneDep answers bad input (a malformed deposition id, a bad argument) with an empty value; so do these.
 
     The reason is logged. Storage failures are not caught: an unreachable
-    backend is an error, never an empty answer (SPEC section 6).
+    backend is an error, never an empty answer.
     """
 
     def decorate(method: Callable[P, T]) -> Callable[P, T]:

@@ -53,7 +53,7 @@ class Flags:
 
 
 FLAG_NAMES = ("MSGCIF_WRITES_ENABLED", "MSGCIF_READS_ENABLED", "MSGDB_WRITES_ENABLED", "MSGDB_READS_ENABLED")
-# Each flag's own default (SPEC section 5); none is derived from another.
+# Each flag's own default; none is derived from another.
 FLAG_DEFAULTS = {
     "MSGCIF_WRITES_ENABLED": True,
     "MSGCIF_READS_ENABLED": True,

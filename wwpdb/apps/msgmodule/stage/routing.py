@@ -95,7 +95,7 @@ def breaker_for(settings: Settings, backend: str) -> CircuitBreaker:
 
 
 def journal_outside(settings: Settings, backend: str) -> Journal:
-    """The journal for writes that `backend` may miss: kept outside it (SPEC section 5)."""
+    """The journal for writes that `backend` may miss: kept outside it, so its failure cannot lose the record."""
     if backend == DB:
         return Journal(settings.journal_path, within=settings.cif_root)  # in the archive root, beside the site's record
     from ..db.journal import DatabaseJournal

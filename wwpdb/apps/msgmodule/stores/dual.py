@@ -4,8 +4,8 @@ The authoritative store (the one reads come from) is written first; if that
 fails the call fails and the other store is not touched. Then the other
 store is brought to the authoritative document's state; if that fails, the
 call still succeeds and the document is recorded in the journal for
-`reconcile`. In shadow mode reads also read the other store, compare with the
-SPEC equivalence, and log mismatches; the caller always gets the
+`reconcile`. In shadow mode reads also read the other store, compare them as
+`equivalence` does (same rows, same order, same values), and log mismatches; the caller always gets the
 authoritative answer. The second store's half of a write is given
 MSGDB_SECOND_WRITE_TIMEOUT (see `timeouts`): a database that stops answering
 costs the call that long, then the document is journaled.
