@@ -255,6 +255,11 @@ class SiteStore(MessageStore):
     def describe(self) -> str:
         return f"the site's stage ({self.stage.name}): {self._route(self.reader.current()).describe()}"
 
+    def follow(self) -> None:
+        """Look at the site's record now (an open and a stat): a store kept across requests calls this at the
+        start of each, so a stage move made meanwhile by another process is followed from that request on."""
+        self._route(self.reader.confirm())
+
     @property
     def stage(self) -> Stage:
         return STAGES[self.reader.current().stage]
