@@ -26,7 +26,7 @@ from ..journal import Journal, JsonLines
 from ..metrics import METRICS, combined
 from ..model import Document, FileReference, Message, MessageStatus, OrigCommReference
 from ..stores import open_store
-from ..stores.base import MessagePage, MessageStore
+from ..stores.base import FlagLists, MessagePage, MessageStore
 from ..stores.breaker import BreakerStore, CircuitBreaker, breaker_state_path
 from ..stores.dual import DualStore, MeteredStore
 from ..timeouts import connect_timeout, time_limit
@@ -337,6 +337,9 @@ class SiteStore(MessageStore):
 
     def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
         return self._route(self.reader.current()).status_rows(deposition_id, content_type)
+
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        return self._route(self.reader.current()).flag_lists(deposition_id, content_type)
 
     # -- writes --------------------------------------------------------------------
 

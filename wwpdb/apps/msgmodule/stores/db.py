@@ -53,7 +53,7 @@ from ..model import (
     validate_content_type,
     validate_deposition_id,
 )
-from .base import MessagePage, MessageStore
+from .base import FlagLists, MessagePage, MessageStore
 
 T = TypeVar("T")
 
@@ -99,6 +99,17 @@ class DbMessageStore(MessageStore):
                 return _status_rows(connection, deposition_id, content_type)
 
         return self._run(f"read the statuses of {deposition_id} {content_type}", work)
+
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        """`MessageStore.flag_lists` from the status rows' ids and flags and the messages' ids only."""
+        validate_deposition_id(deposition_id)
+        validate_content_type(content_type)
+
+        def work() -> FlagLists:
+            with snapshot_transaction(self.engine) as connection:  # never a message without its status
+                return _flag_lists(connection, deposition_id, content_type)
+
+        return self._run(f"read the flags of {deposition_id} {content_type}", work)
 
     def save(self, document: Document) -> None:
         validate_deposition_id(document.deposition_id)
@@ -442,6 +453,36 @@ def _status_rows(
         .order_by(INFO_TABLE.c.row_order, INFO_TABLE.c.id)
     )
     return statuses, [row[0] for row in connection.execute(ids)]
+
+
+def _flag_rows_statement(dialect: str) -> Any:
+    table = CATEGORY_TABLES[MessageStatus.CATEGORY]
+    return (
+        select(table.c.message_id, table.c.read_status, table.c.action_reqd, table.c.for_release)
+        .where(table.c.source_deposition_id == bindparam("d"), table.c.source_content_type == bindparam("c"))
+        .order_by(table.c.row_order, table.c.id)
+    )
+
+
+def _message_ids_statement(dialect: str) -> Any:
+    return (
+        select(INFO_TABLE.c.message_id)
+        .where(INFO_TABLE.c.source_deposition_id == bindparam("d"), INFO_TABLE.c.source_content_type == bindparam("c"))
+        .order_by(INFO_TABLE.c.row_order, INFO_TABLE.c.id)
+    )
+
+
+def _flag_lists(connection: Connection, deposition_id: str, content_type: str) -> FlagLists:
+    """Two lean selects, as driver SQL compiled once: no status row is made, only the columns read."""
+    key = {"d": deposition_id, "c": content_type}
+    rows = [row for row in run_compiled(connection, ("flag rows",), _flag_rows_statement, key) if row[0]]
+    message_ids = tuple(row[0] for row in run_compiled(connection, ("message ids",), _message_ids_statement, key))
+    return FlagLists(
+        message_ids,
+        tuple(row[0] for row in rows if row[1] == "Y"),
+        tuple(row[0] for row in rows if row[2] == "N"),
+        tuple(row[0] for row in rows if row[3] == "Y"),
+    )
 
 
 def read_document(connection: Connection, deposition_id: str, content_type: str) -> Document:
