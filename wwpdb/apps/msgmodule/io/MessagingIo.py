@@ -401,6 +401,23 @@ class MessagingIo(MessagingService):
         result["TOTAL_RECORDS"] = result["TOTAL_DISPLAY_RECORDS"] = found.total
         return result
 
+    @_on_invalid_input(dict)
+    def view_counts(self, p_depDataSetId: str | None = None) -> dict[str, int]:  # noqa: N803
+        """The counts `getMsgRowList` gives of the request's view (`CURRENT_NUM_MSGS_TO_DPSTR`,
+        `CURRENT_NUM_NOTES`), without reading a row: from the messages' ids (`MessageStore.flag_lists`)."""
+        view = self._view()
+        if view not in VIEWS:
+            logger.warning("view_counts: content_type %r is not one of %s: no counts", view, ", ".join(VIEWS))
+            return {}
+        deposition = self._messages_deposition(p_depDataSetId)
+        counts: dict[str, int] = {}
+        if view in ("msgs", "commhstry"):
+            counts["CURRENT_NUM_MSGS_TO_DPSTR"] = len(self.store.flag_lists(deposition, TO_DEPOSITOR).message_ids)
+        notes = len(self.store.flag_lists(deposition, NOTES).message_ids) if view != "msgs" else 0
+        if view == "notes" or (view == "commhstry" and not notes):
+            counts["CURRENT_NUM_NOTES"] = notes  # the history counts notes only when there are none, as OneDep
+        return counts
+
     @staticmethod
     def _column_searches(searches: Mapping[Any, Any] | None, columns: list[str]) -> dict[int, str]:
         """Per-column searches keyed by column index (OneDep's web app) or name; others are logged and skipped."""
