@@ -92,7 +92,8 @@ def _parse_time(timestamp: str) -> datetime:
     found = _TIMESTAMP.fullmatch(timestamp) if isinstance(timestamp, str) else None
     if found is None:
         return datetime.strptime(timestamp, TIMESTAMP_FORMAT)
-    return datetime(*map(int, found.groups()))
+    year, month, day, hour, minute, second = map(int, found.groups())
+    return datetime(year, month, day, hour, minute, second)
 
 
 def gmt_time(timestamp: str, zone: tzinfo | None = None) -> str:

@@ -900,7 +900,7 @@ def _page_keys(
 def _page_rows(width: int, dialect: str) -> Any:
     table = INFO_TABLE
     columns = [table.c[item] for item in Message.ITEMS]
-    wanted = [bindparam(f"i{n}") for n in range(width)]
+    wanted: list[Any] = [bindparam(f"i{n}") for n in range(width)]
     return select(table.c.id, table.c.source_content_type, *columns).where(table.c.id.in_(wanted))
 
 
@@ -970,8 +970,8 @@ def _page(
             )
             .order_by(kind_order, other.c.row_order, other.c.id)
         )
-        for values in connection.execute(query):
-            reference = OrigCommReference(*values)
+        for found in connection.execute(query):
+            reference = OrigCommReference(*found)
             if reference.message_id is not None:
                 origcomm.setdefault(reference.message_id, reference)
     return MessagePage(messages, total, counts, origcomm)
