@@ -9,6 +9,10 @@ Its archive path lookup needs a OneDep site; the files are given to MessagingIo
 directly (its private path attributes), the rest is its own code unchanged.
 
     python benchmarks/onedep_view_runner.py ROUNDS SESSION_DIR DEP:TO_FILE:FROM_FILE ...
+
+With ROUNDS 0 it first prints the package line, then answers each line read
+from stdin with one round's timings (ms per deposition), so the caller can
+interleave its own rounds with OneDep's.
 """
 
 import json
@@ -51,6 +55,15 @@ def open_view(session_dir, deposition, to_file, from_file):
     return rows
 
 
+def one_round(session_dir, cases):
+    timings = {}
+    for case in cases:
+        start = time.perf_counter()
+        open_view(session_dir, *case)
+        timings[case[0]] = (time.perf_counter() - start) * 1000
+    return timings
+
+
 def main():
     rounds, session_dir = int(sys.argv[1]), sys.argv[2]
     cases = [argument.split(":") for argument in sys.argv[3:]]
@@ -58,6 +71,12 @@ def main():
         rows = open_view(session_dir, *case)
         if not rows.get("RECORD_LIST"):
             raise SystemExit(f"OneDep's getMsgRowList answered no rows for {case[0]}: {sorted(rows)}")
+    if rounds == 0:  # rounds asked one at a time on stdin, interleaved with the caller's own
+        print(json.dumps({"package": "wwpdb.apps.msgmodule " + version("wwpdb.apps.msgmodule"),
+                          "module_file": onedep_module.__file__}), flush=True)  # fmt: skip
+        for _ in sys.stdin:
+            print(json.dumps(one_round(session_dir, cases)), flush=True)
+        return
     timings = {case[0]: [] for case in cases}
     for _ in range(rounds):
         for case in cases:

@@ -260,6 +260,8 @@ def as_onedep_reads(value: str) -> str:
     values hold no whitespace there but spaces and tabs (others are
     references), so those go; a value written on one line comes back whole.
     """
+    if not value or value[-1] not in " \t":
+        return value  # nothing to drop, whatever token it is written as
     try:
         _, is_text = _token(value)
     except InvalidInputError:

@@ -46,3 +46,15 @@ def test_every_page_is_that_slice_of_the_whole_list(site, view):  # noqa: F811 -
             assert page["TOTAL_RECORDS"] == page["TOTAL_DISPLAY_RECORDS"] == len(rows)
             for count in ("CURRENT_NUM_MSGS_TO_DPSTR", "CURRENT_NUM_NOTES"):
                 assert page.get(count) == whole.get(count), count
+
+
+@pytest.mark.parametrize("view", ["msgs", "notes", "commhstry"])
+def test_view_counts_are_the_counts_of_the_rows(site, view):  # noqa: F811 - the fixture
+    io = site.io(view)
+    empty = io.getMsgRowList(DEP, p_sSendStatus="Y")
+    assert io.view_counts(DEP) == {k: v for k, v in empty.items() if k.startswith("CURRENT_NUM")}
+    messy(site.store)
+    whole = io.getMsgRowList(DEP, p_sSendStatus="Y")
+    counts = {k: v for k, v in whole.items() if k.startswith("CURRENT_NUM")}
+    assert counts and io.view_counts(DEP) == counts
+    assert site.io("no-such-view").view_counts(DEP) == {}

@@ -23,7 +23,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from functools import wraps
@@ -46,10 +46,17 @@ from ..model import (
     validate_deposition_id,
 )
 from ..service import MessagingService
-from ..stores.base import MessageStore
+from ..stores.base import FlagLists, MessageStore
 from . import table
 from .attachments import AUXILIARY_CONTENT_TYPE, TOKEN_FILES, VALIDATION_BATCH, AttachmentError, Session
-from .display import decode_request_text, display_value, escape_angles, gmt_time, local_time, shown_text
+from .display import (
+    DISPLAY_ROWS,
+    decode_request_text,
+    escape_angles,
+    gmt_time,
+    local_time,
+    shown_text,
+)
 from .mail import Notification
 from .messages import OutgoingMessage
 from .model_data import PDB_ID_MISSING, ModelFacts, TemplateContext, template_values
@@ -268,9 +275,8 @@ class MessagingIo(MessagingService):
             origcomm.extend(document.origcomm_references)
         return records, origcomm
 
-    def _display_row(self, record: Mapping[str, Any], columns: Iterable[str]) -> list[str]:
-        message_type = record.get("message_type")
-        return [display_value(column, record.get(column), message_type, self.display_timezone) for column in columns]
+    def _display_row(self, record: Mapping[str, Any], columns: Sequence[str]) -> list[str]:
+        return DISPLAY_ROWS.row(record, columns, self.display_timezone)
 
     @_on_invalid_input(lambda: {"RECORD_LIST": []})
     def getMsgRowList(  # noqa: N802
@@ -394,6 +400,23 @@ class MessagingIo(MessagingService):
         result["RECORD_LIST"] = [self._display_row(record, columns) for record in records]
         result["TOTAL_RECORDS"] = result["TOTAL_DISPLAY_RECORDS"] = found.total
         return result
+
+    @_on_invalid_input(dict)
+    def view_counts(self, p_depDataSetId: str | None = None) -> dict[str, int]:  # noqa: N803
+        """The counts `getMsgRowList` gives of the request's view (`CURRENT_NUM_MSGS_TO_DPSTR`,
+        `CURRENT_NUM_NOTES`), without reading a row: from the messages' ids (`MessageStore.flag_lists`)."""
+        view = self._view()
+        if view not in VIEWS:
+            logger.warning("view_counts: content_type %r is not one of %s: no counts", view, ", ".join(VIEWS))
+            return {}
+        deposition = self._messages_deposition(p_depDataSetId)
+        counts: dict[str, int] = {}
+        if view in ("msgs", "commhstry"):
+            counts["CURRENT_NUM_MSGS_TO_DPSTR"] = len(self.store.flag_lists(deposition, TO_DEPOSITOR).message_ids)
+        notes = len(self.store.flag_lists(deposition, NOTES).message_ids) if view != "msgs" else 0
+        if view == "notes" or (view == "commhstry" and not notes):
+            counts["CURRENT_NUM_NOTES"] = notes  # the history counts notes only when there are none, as OneDep
+        return counts
 
     @staticmethod
     def _column_searches(searches: Mapping[Any, Any] | None, columns: list[str]) -> dict[int, str]:
@@ -895,35 +918,33 @@ class MessagingIo(MessagingService):
 
     # -- lists and questions ---------------------------------------------------------------------------
 
-    def _status_list(self, flag: str, value: str, given: Any) -> list[str]:
-        statuses, message_ids = self.store.status_rows(self._messages_deposition(given), STATUS_CONTENT_TYPE)
-        found = [row.message_id for row in statuses if getattr(row, flag) == value and row.message_id]
-        if flag == "action_reqd":
-            # Annotators' own messages never need their action.
-            listed = set(found)  # a set: a list's `in` made this quadratic in the history
-            found.extend(m for m in message_ids if m and m not in listed)
-        return found
+    def _flag_lists(self, given: Any) -> FlagLists:
+        return self.store.flag_lists(self._messages_deposition(given), STATUS_CONTENT_TYPE)
 
     @_on_invalid_input(list)
     def getMsgReadList(self, p_depDataSetId: str | None = None) -> list[str]:  # noqa: N802, N803
         """Ids of the status rows with read_status Y, in file order."""
-        return self._status_list("read_status", "Y", p_depDataSetId)
+        return list(self._flag_lists(p_depDataSetId).read)
 
     @_on_invalid_input(list)
     def getMsgNoActionReqdList(self, p_depDataSetId: str | None = None) -> list[str]:  # noqa: N802, N803
         """Ids of the status rows with action_reqd N, then every message to the depositor not yet listed."""
-        return self._status_list("action_reqd", "N", p_depDataSetId)
+        lists = self._flag_lists(p_depDataSetId)
+        found = list(lists.no_action)
+        # Annotators' own messages never need their action.
+        listed = set(found)  # a set: a list's `in` made this quadratic in the history
+        found.extend(m for m in lists.message_ids if m and m not in listed)
+        return found
 
     @_on_invalid_input(list)
     def getMsgForReleaseList(self, p_depDataSetId: str | None = None) -> list[str]:  # noqa: N802, N803
         """Ids of the status rows with for_release Y."""
-        return self._status_list("for_release", "Y", p_depDataSetId)
+        return list(self._flag_lists(p_depDataSetId).for_release)
 
     @_on_invalid_input(list)
     def getNotesList(self) -> list[str]:  # noqa: N802
         """Ids of every note (archived correspondence included), in file order."""
-        notes = self.store.load(self._messages_deposition(), NOTES).messages
-        return [m.message_id for m in notes if m.message_id]
+        return [m for m in self.store.flag_lists(self._messages_deposition(), NOTES).message_ids if m]
 
     @_on_invalid_input(lambda: (False, False, False, 0))
     def anyNotesExist(self) -> tuple[bool, bool, bool, int]:  # noqa: N802

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
@@ -32,6 +36,8 @@ TIME_COLUMNS = ("timestamp", "orig_timestamp")
 # OneDep meant its original subjects to be shown like subjects (it names them "orig_subject").
 TEXT_COLUMNS = ("message_text", "message_subject", "orig_message_subject")
 
+# The one shape stored timestamps have: read without strptime (which accepts more, and is slow).
+_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
 _CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));")
 _SHIFTED_SEMICOLON = re.compile(r"(^|\n) ;")
 
@@ -75,10 +81,19 @@ def unescape(value: str) -> str:
 def local_time(timestamp: str, zone: tzinfo | None = None, fmt: str = TIMESTAMP_FORMAT) -> str:
     """A GMT `YYYY-MM-DD HH:MM:SS` in `zone` (None: this machine's local time); other text unchanged."""
     try:
-        moment = datetime.strptime(timestamp, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+        moment = _parse_time(timestamp).replace(tzinfo=timezone.utc)
     except (TypeError, ValueError):
         return timestamp
     return moment.astimezone(zone).strftime(fmt)
+
+
+def _parse_time(timestamp: str) -> datetime:
+    """`datetime.strptime(timestamp, TIMESTAMP_FORMAT)`, quicker for the usual shape."""
+    found = _TIMESTAMP.fullmatch(timestamp) if isinstance(timestamp, str) else None
+    if found is None:
+        return datetime.strptime(timestamp, TIMESTAMP_FORMAT)
+    year, month, day, hour, minute, second = map(int, found.groups())
+    return datetime(year, month, day, hour, minute, second)
 
 
 def gmt_time(timestamp: str, zone: tzinfo | None = None) -> str:
@@ -127,3 +142,54 @@ def display_value(
     if column in TEXT_COLUMNS:
         return shown_text(value, message_type)
     return escape_angles(value)
+
+
+class DisplayRows:
+    """Table rows as `display_value` shows them, kept by everything they are made from.
+
+    A row is a pure function of its values, its message type and the zone
+    (this machine's zone, when none is given, as it is now), so a kept row is
+    never stale: a changed message is another key. Opening a page shows the
+    same rows again and again; they are made once. Bounded by rows and by
+    characters (a row far larger than the rest is not kept).
+    """
+
+    def __init__(self, max_rows: int = 4096, max_chars: int = 16_000_000) -> None:
+        self.max_rows = max_rows
+        self.max_chars = max_chars
+        self._rows: OrderedDict[tuple[Any, ...], tuple[list[str], int]] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def row(self, record: Mapping[str, Any], columns: Sequence[str], zone: tzinfo | None = None) -> list[str]:
+        """The record's cells in `columns` order (a new list, the caller's)."""
+        values = tuple(map(record.get, columns))
+        message_type = record.get("message_type")
+        local = (time.timezone, time.altzone, time.daylight, time.tzname) if zone is None else None
+        key = (tuple(columns), values, message_type, zone, local)
+        with self._lock:
+            found = self._rows.get(key)
+            if found is not None:
+                self._rows.move_to_end(key)
+                return list(found[0])
+        pairs = zip(columns, values, strict=True)
+        shown = [display_value(column, value, message_type, zone) for column, value in pairs]
+        size = sum(len(value) for value in values if value is not None) + sum(map(len, shown))
+        if size <= self.max_chars // 64:
+            with self._lock:
+                if key not in self._rows:
+                    self._rows[key] = (shown, size)
+                    self._chars += size
+                    while len(self._rows) > self.max_rows or self._chars > self.max_chars:
+                        _, (_, dropped) = self._rows.popitem(last=False)
+                        self._chars -= dropped
+        return list(shown)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+            self._chars = 0
+
+
+# One per process: every request's tables share it.
+DISPLAY_ROWS = DisplayRows()

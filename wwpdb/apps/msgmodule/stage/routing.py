@@ -28,7 +28,7 @@ from ..metrics import METRICS, STAGE_WRITES, combined
 from ..model import Document, FileReference, Message, MessageStatus, OrigCommReference
 from ..stores import open_store
 from ..stores.authority import SITE_WRITER
-from ..stores.base import MessagePage, MessageStore
+from ..stores.base import FlagLists, MessagePage, MessageStore
 from ..stores.breaker import BreakerStore, CircuitBreaker, breaker_state_path
 from ..stores.dual import DualStore, MeteredStore
 from ..timeouts import connect_timeout, time_limit
@@ -263,6 +263,11 @@ class SiteStore(MessageStore):
     def describe(self) -> str:
         return f"the site's stage ({self.stage.name}): {self._route(self.reader.current()).describe()}"
 
+    def follow(self) -> None:
+        """Look at the site's record now (an open and a stat): a store kept across requests calls this at the
+        start of each, so a stage move made meanwhile by another process is followed from that request on."""
+        self._route(self.reader.confirm())
+
     @property
     def stage(self) -> Stage:
         return STAGES[self.reader.current().stage]
@@ -344,6 +349,9 @@ class SiteStore(MessageStore):
 
     def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
         return self._route(self.reader.current()).status_rows(deposition_id, content_type)
+
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        return self._route(self.reader.current()).flag_lists(deposition_id, content_type)
 
     # -- writes --------------------------------------------------------------------
 

@@ -43,16 +43,36 @@ class MessagePage:
     origcomm: dict[str, OrigCommReference] = field(default_factory=dict)  # first row of each page message
 
 
-def page_of(
+@dataclass(frozen=True)
+class FlagLists:
+    """A document's message ids and the ids of its status rows with each flag set (`MessageStore.flag_lists`).
+
+    All in stored order; a status row without a message id is in none of the flag lists.
+    """
+
+    message_ids: tuple[str | None, ...]
+    read: tuple[str, ...]  # status rows with read_status Y
+    no_action: tuple[str, ...]  # status rows with action_reqd N
+    for_release: tuple[str, ...]  # status rows with for_release Y
+
+    @classmethod
+    def of(cls, statuses: Iterable[MessageStatus], message_ids: Iterable[str | None]) -> FlagLists:
+        rows = [(s.message_id, s.read_status, s.action_reqd, s.for_release) for s in statuses if s.message_id]
+        return cls(
+            tuple(message_ids),
+            tuple(m for m, read, _, _ in rows if read == "Y"),  # type: ignore[misc]
+            tuple(m for m, _, action, _ in rows if action == "N"),  # type: ignore[misc]
+            tuple(m for m, _, _, release in rows if release == "Y"),  # type: ignore[misc]
+        )
+
+
+def messages_in_order(
     documents: Mapping[str, Document],
     content_types: Sequence[str],
     send_status: str | None = None,
     archived_only: Collection[str] = (),
-    offset: int = 0,
-    limit: int | None = None,
-    with_origcomm: bool = False,
-) -> MessagePage:
-    """`MessageStore.page_messages` over documents already read."""
+) -> list[tuple[str, Message]]:
+    """The messages `MessageStore.page_messages` pages through, in its order (the documents' own rows)."""
     found: list[tuple[str, Message]] = []
     for content_type in content_types:
         for message in documents[content_type].messages:
@@ -62,16 +82,46 @@ def page_of(
                 continue
             found.append((content_type, message))
     found.sort(key=lambda pair: time_order(pair[1].timestamp))
+    return found
+
+
+def first_origcomm(documents: Mapping[str, Document], content_types: Sequence[str]) -> dict[str, OrigCommReference]:
+    """Each message id's first orig-comm row, content type by content type (the documents' own rows)."""
+    found: dict[str, OrigCommReference] = {}
+    for content_type in content_types:
+        for reference in documents[content_type].origcomm_references:
+            if reference.message_id is not None:
+                found.setdefault(reference.message_id, reference)
+    return found
+
+
+def page_of(
+    documents: Mapping[str, Document],
+    content_types: Sequence[str],
+    send_status: str | None = None,
+    archived_only: Collection[str] = (),
+    offset: int = 0,
+    limit: int | None = None,
+    with_origcomm: bool = False,
+    ordered: list[tuple[str, Message]] | None = None,
+    origcomm_of: Mapping[str, OrigCommReference] | None = None,
+) -> MessagePage:
+    """`MessageStore.page_messages` over documents already read.
+
+    `ordered` and `origcomm_of`, when given, are `messages_in_order` and
+    `first_origcomm` of these documents, made before (a store keeps them).
+    The page holds the documents' own rows: copy them before handing them out.
+    """
+    found = ordered if ordered is not None else messages_in_order(documents, content_types, send_status, archived_only)
     shown = found[offset:] if limit is None else found[offset : offset + limit]
     origcomm: dict[str, OrigCommReference] = {}
     if with_origcomm:
-        wanted = {message.message_id for _, message in shown}
-        for content_type in content_types:
-            for reference in documents[content_type].origcomm_references:
-                if reference.message_id in wanted and reference.message_id is not None:
-                    origcomm.setdefault(reference.message_id, reference)
+        references = origcomm_of if origcomm_of is not None else first_origcomm(documents, content_types)
+        for _, message in shown:
+            if message.message_id is not None and message.message_id in references:
+                origcomm.setdefault(message.message_id, references[message.message_id])
     counts = {content_type: len(documents[content_type].messages) for content_type in content_types}
-    return MessagePage(shown, len(found), counts, origcomm)
+    return MessagePage(list(shown), len(found), counts, origcomm)
 
 
 class MessageStore(ABC):
@@ -189,6 +239,11 @@ class MessageStore(ABC):
         and for-release lists need. This default reads the document; a database answers from those columns."""
         document = self.load(deposition_id, content_type)
         return document.statuses, [message.message_id for message in document.messages]
+
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        """The document's message ids and the ids of its status rows with each flag set (the read, no-action
+        and for-release lists). This default reads the status rows; a store may keep or select just these."""
+        return FlagLists.of(*self.status_rows(deposition_id, content_type))
 
     def load_all(self, deposition_id: str) -> dict[str, Document]:
         """Every content type's document of a deposition."""

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from ..errors import BackendUnavailableError, InvalidInputError, StorageError
 from ..journal import HOST, process_start
 from ..model import Document, MessageStatus
-from .base import MessageStore
+from .base import FlagLists, MessageStore
 
 T = TypeVar("T")
 
@@ -410,6 +410,9 @@ class BreakerStore(MessageStore):
 
     def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
         return self.breaker.call(lambda: self.inner.status_rows(deposition_id, content_type))
+
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        return self.breaker.call(lambda: self.inner.flag_lists(deposition_id, content_type))
 
     def save(self, document: Document) -> None:
         self.breaker.call(lambda: self.inner.save(document))

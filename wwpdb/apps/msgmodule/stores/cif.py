@@ -31,8 +31,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..archive_files import create_fresh, existing_status, lock, open_file, real_folder, refused, take_attributes
 from ..cifformat import (
@@ -55,7 +56,7 @@ from ..model import (
     validate_deposition_id,
 )
 from .authority import check_archive_write, checks_authority
-from .base import MessagePage, MessageStore, page_of
+from .base import FlagLists, MessagePage, MessageStore, first_origcomm, messages_in_order, page_of
 
 if TYPE_CHECKING:
     from ..stage.record import SiteRecordReader
@@ -107,14 +108,21 @@ class ParsedFiles:
     the times). A file changed less than `SETTLE_NS` before it was read is not
     kept: a second write within the file system's timestamp tick could leave
     its times as they were. Callers get copies; what is kept is never handed out.
+
+    What is made from kept files (the order a page is taken in, the flag
+    lists) is kept too, under the identities of every file it was made from
+    (`derived`): a page of a long history then costs the page, not the history.
     """
 
     SETTLE_NS = 2_000_000_000
 
-    def __init__(self, limit: int = 64) -> None:
+    def __init__(self, limit: int = 64, derived_limit: int = 256) -> None:
         self.limit = limit
+        self.derived_limit = derived_limit
         self._lock = threading.Lock()
         self._files: OrderedDict[str, tuple[tuple[int, ...], Document]] = OrderedDict()
+        self._derived: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._derived_of: dict[str, set[tuple[Any, ...]]] = {}  # path -> keys of what was made from it
 
     @staticmethod
     def identity(status: os.stat_result) -> tuple[int, ...]:
@@ -123,7 +131,7 @@ class ParsedFiles:
     def parse(self, path: str, deposition_id: str, content_type: str) -> Document:
         """The file's document, the caller's to change."""
         document, kept = self._read(path, deposition_id, content_type)
-        return document.copy() if kept else document
+        return document.copy() if kept is not None else document
 
     def status_rows(
         self, path: str, deposition_id: str, content_type: str
@@ -132,40 +140,82 @@ class ParsedFiles:
         document, _ = self._read(path, deposition_id, content_type)
         return copy_rows(document.statuses), [message.message_id for message in document.messages]
 
-    def shared(self, path: str, deposition_id: str, content_type: str) -> Document:
-        """The file's document, possibly the one kept here: the caller must not change it (nor hand it on)."""
-        return self._read(path, deposition_id, content_type)[0]
+    def flag_lists(self, path: str, deposition_id: str, content_type: str) -> FlagLists:
+        """`MessageStore.flag_lists` of the file, made once per identity of a kept file."""
+        document, identity = self._read(path, deposition_id, content_type)
+        make = partial(_flag_lists_of, document)
+        return make() if identity is None else self.derived("flags", ((path, identity),), make)
 
-    def _read(self, path: str, deposition_id: str, content_type: str) -> tuple[Document, bool]:
-        """The document and whether it is the one kept here (which must not be changed)."""
+    def shared(self, path: str, deposition_id: str, content_type: str) -> tuple[Document, tuple[int, ...] | None]:
+        """The file's document, possibly the one kept here: the caller must not change it (nor hand it on);
+        and the identity it is kept under (None when it is not kept)."""
+        return self._read(path, deposition_id, content_type)
+
+    def derived(self, name: str, sources: tuple[tuple[str, Any], ...], make: Callable[[], T]) -> T:
+        """What `make()` makes of kept documents, kept while they are: `sources` names each file it is made
+        from with the identity `shared` gave (a changed file is another key, and a file dropped or read
+        anew drops what was made from it). The caller must not change what is returned."""
+        key = (name, sources)
+        with self._lock:
+            if key in self._derived:
+                self._derived.move_to_end(key)
+                return self._derived[key]  # type: ignore[no-any-return]
+        made = make()
+        with self._lock:
+            kept = [path for path, identity in sources if identity is not None]
+            if all(path in self._files and self._files[path][0] == identity for path, identity in sources if identity):
+                self._derived[key] = made
+                for path in kept:
+                    self._derived_of.setdefault(path, set()).add(key)
+                while len(self._derived) > self.derived_limit:
+                    self._derived.popitem(last=False)
+        return made
+
+    def _drop_derived(self, path: str) -> None:
+        """Drop what was made from the file at `path` (caller holds the lock)."""
+        for key in self._derived_of.pop(path, ()):
+            self._derived.pop(key, None)
+
+    def _read(self, path: str, deposition_id: str, content_type: str) -> tuple[Document, tuple[int, ...] | None]:
+        """The document and the identity it is kept under here, when it is the one kept (never to be changed)."""
         try:
             now = os.lstat(path)  # never followed: a link here is refused by the read below
         except OSError:
             now = None
         if now is not None and stat.S_ISREG(now.st_mode):
+            identity = self.identity(now)
             with self._lock:
                 kept = self._files.get(path)
-                if kept is not None and kept[0] == self.identity(now):
+                if kept is not None and kept[0] == identity:
                     self._files.move_to_end(path)
-                    return kept[1], True
+                    return kept[1], identity
         data, status = read_regular_file_status(path)
         document = parse_text(decode_bytes(data), deposition_id, content_type, source=path)
         settled = time.time_ns() - self.SETTLE_NS
         if status.st_mtime_ns < settled and status.st_ctime_ns < settled:
             with self._lock:
+                self._drop_derived(path)
                 self._files[path] = (self.identity(status), document.copy())
                 self._files.move_to_end(path)
                 while len(self._files) > self.limit:
-                    self._files.popitem(last=False)
-        return document, False
+                    dropped, _ = self._files.popitem(last=False)
+                    self._drop_derived(dropped)
+        return document, None
 
     def forget(self, path: str) -> None:
         with self._lock:
             self._files.pop(path, None)
+            self._drop_derived(path)
 
     def clear(self) -> None:
         with self._lock:
             self._files.clear()
+            self._derived.clear()
+            self._derived_of.clear()
+
+
+def _flag_lists_of(document: Document) -> FlagLists:
+    return FlagLists.of(document.statuses, [message.message_id for message in document.messages])
 
 
 # One per process: a web worker's requests share it (each checks the file's identity before using it).
@@ -306,17 +356,39 @@ class CifMessageStore(MessageStore):
         limit: int | None = None,
         with_origcomm: bool = False,
     ) -> MessagePage:
-        """`MessageStore.page_messages` over the kept parses: only the page's rows are copied."""
+        """`MessageStore.page_messages` over the kept parses: only the page's rows are copied, and the order
+        (and each message's first orig-comm row) is made once per identity of the files."""
         self._check_root()
         wanted = [validate_content_type(content_type) for content_type in content_types]
         files = self.current_files(deposition_id)
-        documents = {
-            content_type: PARSED_FILES.shared(files[content_type][0], deposition_id, content_type)
-            if content_type in files
-            else Document(deposition_id, content_type)
-            for content_type in wanted
-        }
-        page = page_of(documents, wanted, send_status, archived_only, offset, limit, with_origcomm)
+        documents: dict[str, Document] = {}
+        identities: list[tuple[str, tuple[int, ...] | None]] | None = []
+        for content_type in wanted:
+            if content_type in files:
+                path = files[content_type][0]
+                documents[content_type], identity = PARSED_FILES.shared(path, deposition_id, content_type)
+                if identity is None:
+                    identities = None  # a file not kept: nothing made from it is kept either
+                elif identities is not None:
+                    identities.append((path, identity))
+            else:
+                documents[content_type] = Document(deposition_id, content_type)
+                if identities is not None:
+                    identities.append((f"{deposition_id} {content_type}", None))  # no file: a new one is another key
+        ordered, origcomm_of = None, None
+        if identities is not None:
+            sources = tuple(identities)
+            filters = f"order {wanted} {send_status!r} {sorted(archived_only)}"
+            ordered = PARSED_FILES.derived(
+                filters, sources, partial(messages_in_order, documents, wanted, send_status, archived_only)
+            )
+            if with_origcomm:
+                origcomm_of = PARSED_FILES.derived(
+                    f"origcomm {wanted}", sources, partial(first_origcomm, documents, wanted)
+                )
+        page = page_of(
+            documents, wanted, send_status, archived_only, offset, limit, with_origcomm, ordered, origcomm_of
+        )
         page.messages = [(content_type, message.copy()) for content_type, message in page.messages]
         page.origcomm = {message_id: row.copy() for message_id, row in page.origcomm.items()}
         return page
@@ -327,6 +399,13 @@ class CifMessageStore(MessageStore):
         if path is None:
             return [], []
         return PARSED_FILES.status_rows(str(path), deposition_id, content_type)
+
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        self._check_root()
+        path = self.current_file(deposition_id, content_type)
+        if path is None:
+            return FlagLists((), (), (), ())
+        return PARSED_FILES.flag_lists(str(path), deposition_id, content_type)
 
     def save(self, document: Document) -> None:
         with self._locked(document.deposition_id, document.content_type):

@@ -16,7 +16,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, case, cast, delete, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, cast, delete, insert, literal, or_, select, true, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -54,7 +54,7 @@ from ..model import (
     validate_deposition_id,
 )
 from .authority import check_database_write, checks_authority
-from .base import MessagePage, MessageStore
+from .base import FlagLists, MessagePage, MessageStore
 
 T = TypeVar("T")
 
@@ -107,6 +107,17 @@ class DbMessageStore(MessageStore):
                 return _status_rows(connection, deposition_id, content_type)
 
         return self._run(f"read the statuses of {deposition_id} {content_type}", work)
+
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        """`MessageStore.flag_lists` from the status rows' ids and flags and the messages' ids only."""
+        validate_deposition_id(deposition_id)
+        validate_content_type(content_type)
+
+        def work() -> FlagLists:
+            with snapshot_transaction(self.engine) as connection:  # never a message without its status
+                return _flag_lists(connection, deposition_id, content_type)
+
+        return self._run(f"read the flags of {deposition_id} {content_type}", work)
 
     def save(self, document: Document) -> None:
         validate_deposition_id(document.deposition_id)
@@ -452,6 +463,37 @@ def _status_rows(
         .order_by(INFO_TABLE.c.row_order, INFO_TABLE.c.id)
     )
     return statuses, [row[0] for row in connection.execute(ids)]
+
+
+def _flag_rows_statement(dialect: str) -> Any:
+    table = CATEGORY_TABLES[MessageStatus.CATEGORY]
+    return (
+        select(table.c.message_id, table.c.read_status, table.c.action_reqd, table.c.for_release)
+        .where(table.c.source_deposition_id == bindparam("d"), table.c.source_content_type == bindparam("c"))
+        .order_by(table.c.row_order, table.c.id)
+    )
+
+
+def _message_ids_statement(dialect: str) -> Any:
+    return (
+        select(INFO_TABLE.c.message_id)
+        .where(INFO_TABLE.c.source_deposition_id == bindparam("d"), INFO_TABLE.c.source_content_type == bindparam("c"))
+        .order_by(INFO_TABLE.c.row_order, INFO_TABLE.c.id)
+    )
+
+
+def _flag_lists(connection: Connection, deposition_id: str, content_type: str) -> FlagLists:
+    """Two lean selects, as driver SQL compiled once: no status row is made, only the columns read."""
+    key = {"d": deposition_id, "c": content_type}
+    rows = [row for row in run_compiled(connection, ("flag rows",), _flag_rows_statement, key).fetchall() if row[0]]
+    ids = run_compiled(connection, ("message ids",), _message_ids_statement, key).scalars().all()
+    message_ids = tuple(ids)
+    return FlagLists(
+        message_ids,
+        tuple(row[0] for row in rows if row[1] == "Y"),
+        tuple(row[0] for row in rows if row[2] == "N"),
+        tuple(row[0] for row in rows if row[3] == "Y"),
+    )
 
 
 def read_document(connection: Connection, deposition_id: str, content_type: str) -> Document:
@@ -819,6 +861,71 @@ def _batch_cap(connection: Connection) -> int:
 ORIGCOMM_TABLE = CATEGORY_TABLES["pdbx_deposition_message_origcomm_reference"]
 
 
+# The page's rows are selected by id, at most this many per statement.
+_IDS_PER_SELECT = 512
+
+
+def _page_filters(kinds: tuple[str, ...], by_send_status: bool, archived: tuple[str, ...]) -> tuple[Any, list[Any]]:
+    """The page's document condition and its filters, with the deposition and send status as parameters."""
+    table = INFO_TABLE
+    in_document = and_(
+        table.c.source_deposition_id == bindparam("d"),
+        table.c.source_content_type.in_([literal(kind) for kind in kinds]),
+    )
+    filters = []
+    if by_send_status:
+        filters.append(func.coalesce(func.nullif(table.c.send_status, ""), "Y") == bindparam("s"))
+    if archived:
+        filters.append(
+            or_(
+                table.c.source_content_type.not_in([literal(kind) for kind in archived]),
+                func.instr(func.coalesce(table.c.message_type, ""), "archive") > 0,
+            )
+        )
+    return in_document, filters
+
+
+def _page_keys(
+    kinds: tuple[str, ...], by_send_status: bool, archived: tuple[str, ...], limited: bool, dialect: str
+) -> Any:
+    """Ids of the page's rows in page order: the keys ordered and limited, not the rows (that would cost the
+    history)."""
+    table = INFO_TABLE
+    in_document, filters = _page_filters(kinds, by_send_status, archived)
+    kind_order = case({kind: index for index, kind in enumerate(kinds)}, value=table.c.source_content_type)
+    # As model.time_order: bytes, not the column's collation (MariaDB's utf8mb4_bin pads: 'a' = 'a ', 'a\t' < 'a').
+    in_time_order = cast(func.coalesce(table.c.timestamp, ""), LargeBinary)
+    keys = (
+        select(table.c.id)
+        .where(in_document, *filters)
+        .order_by(in_time_order, kind_order, table.c.row_order, table.c.id)
+        .offset(bindparam("o"))
+    )
+    if limited:
+        keys = keys.limit(bindparam("l"))
+    # MariaDB/MySQL would pick the narrower document index and read every row for the filters.
+    return keys.with_hint(table, f"FORCE INDEX ({PAGE_INDEX.name})", dialect_name="mysql")
+
+
+def _page_rows(width: int, dialect: str) -> Any:
+    table = INFO_TABLE
+    columns = [table.c[item] for item in Message.ITEMS]
+    wanted: list[Any] = [bindparam(f"i{n}") for n in range(width)]
+    return select(table.c.id, table.c.source_content_type, *columns).where(table.c.id.in_(wanted))
+
+
+def _page_counts(kinds: tuple[str, ...], by_send_status: bool, archived: tuple[str, ...], dialect: str) -> Any:
+    table = INFO_TABLE
+    in_document, filters = _page_filters(kinds, by_send_status, archived)
+    passes = and_(*filters) if filters else true()
+    return (
+        select(table.c.source_content_type, func.count(), func.sum(case((passes, 1), else_=0)))
+        .where(in_document)
+        .group_by(table.c.source_content_type)
+        .with_hint(table, f"FORCE INDEX ({PAGE_INDEX.name})", dialect_name="mysql")
+    )
+
+
 def _page(
     connection: Connection,
     deposition_id: str,
@@ -829,51 +936,29 @@ def _page(
     limit: int | None,
     with_origcomm: bool,
 ) -> MessagePage:
-    table = INFO_TABLE
-    in_document = and_(table.c.source_deposition_id == deposition_id, table.c.source_content_type.in_(content_types))
-    conditions = [in_document]
-    if send_status is not None:
-        conditions.append(func.coalesce(func.nullif(table.c.send_status, ""), "Y") == send_status)
-    archived = [content_type for content_type in content_types if content_type in archived_only]
-    if archived:
-        conditions.append(
-            or_(
-                table.c.source_content_type.not_in(archived),
-                func.instr(func.coalesce(table.c.message_type, ""), "archive") > 0,
-            )
-        )
-    kind_order = case(
-        {content_type: index for index, content_type in enumerate(content_types)}, value=table.c.source_content_type
-    )
-    # As model.time_order: bytes, not the column's collation (MariaDB's utf8mb4_bin pads: 'a' = 'a ', 'a\t' < 'a').
-    in_time_order = cast(func.coalesce(table.c.timestamp, ""), LargeBinary)
-    # Keys first, ordered and limited; then the page's rows whole (sorting whole rows would cost the history).
-    keys = (
-        select(table.c.id)
-        .where(*conditions)
-        .order_by(in_time_order, kind_order, table.c.row_order, table.c.id)
-        .offset(offset)
-    )
+    # Each statement is built and compiled once per shape (content types, filters), then run as driver SQL:
+    # building it afresh cost more than the database's work on a short history.
+    kinds = tuple(content_types)
+    archived = tuple(content_type for content_type in content_types if content_type in archived_only)
+    shape = (kinds, send_status is not None, archived)
+    values: dict[str, Any] = {"d": deposition_id, "s": send_status, "o": offset}
     if limit is not None:
-        keys = keys.limit(limit)
-    # MariaDB/MySQL would pick the narrower document index and read every row for the filters.
-    page_index = f"FORCE INDEX ({PAGE_INDEX.name})"
-    keys = keys.with_hint(table, page_index, dialect_name="mysql")
-    ids = [row[0] for row in connection.execute(keys)]
-    rows = {}
-    if ids:
-        columns = [table.c[item] for item in Message.ITEMS]
-        query = select(table.c.id, table.c.source_content_type, *columns).where(table.c.id.in_(ids))
-        rows = {row_id: (content_type, Message(*values)) for row_id, content_type, *values in connection.execute(query)}
+        values["l"] = limit
+    limited = limit is not None
+    found = run_compiled(connection, ("page keys", *shape, limited), partial(_page_keys, *shape, limited), values)
+    ids = found.scalars().all()
+    rows: dict[int, tuple[str, Message]] = {}
+    for start in range(0, len(ids), _IDS_PER_SELECT):
+        chunk = ids[start : start + _IDS_PER_SELECT]
+        width = 1 << (len(chunk) - 1).bit_length()  # a few statement shapes, the list padded to the next power of 2
+        named = {f"i{n}": chunk[min(n, len(chunk) - 1)] for n in range(width)}
+        for row_id, content_type, *items in run_compiled(
+            connection, ("page rows", width), partial(_page_rows, width), named
+        ):
+            rows[row_id] = (content_type, Message(*items))
     messages = [rows[row_id] for row_id in ids]
     # Every message of each content type, and those that pass the filters, in one pass over the index.
-    passes = and_(*conditions[1:]) if conditions[1:] else true()
-    counted = connection.execute(
-        select(table.c.source_content_type, func.count(), func.sum(case((passes, 1), else_=0)))
-        .where(in_document)
-        .group_by(table.c.source_content_type)
-        .with_hint(table, page_index, dialect_name="mysql")
-    )
+    counted = run_compiled(connection, ("page counts", *shape), partial(_page_counts, *shape), values)
     counts = {content_type: 0 for content_type in content_types}
     total = 0
     for content_type, number, passing in counted:
@@ -883,7 +968,7 @@ def _page(
     page_ids = sorted({message.message_id for _, message in messages if message.message_id is not None})
     if with_origcomm and page_ids:
         other = ORIGCOMM_TABLE
-        kinds = case(
+        kind_order = case(
             {content_type: index for index, content_type in enumerate(content_types)}, value=other.c.source_content_type
         )
         query = (
@@ -893,10 +978,10 @@ def _page(
                 other.c.source_content_type.in_(content_types),
                 other.c.message_id.in_(page_ids),
             )
-            .order_by(kinds, other.c.row_order, other.c.id)
+            .order_by(kind_order, other.c.row_order, other.c.id)
         )
-        for values in connection.execute(query):
-            reference = OrigCommReference(*values)
+        for found in connection.execute(query):
+            reference = OrigCommReference(*found)
             if reference.message_id is not None:
                 origcomm.setdefault(reference.message_id, reference)
     return MessagePage(messages, total, counts, origcomm)

@@ -32,7 +32,7 @@ from ..errors import BackendTimeoutError, MessagingError
 from ..journal import Journal, JsonLines
 from ..metrics import METRICS, Metrics
 from ..model import Document, Message, MessageStatus
-from .base import MessagePage, MessageStore
+from .base import FlagLists, MessagePage, MessageStore
 from .cif import AFTER_REPLACE
 
 T = TypeVar("T")
@@ -70,6 +70,10 @@ class MeteredStore(MessageStore):
     def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
         with self.metrics.measure(self.name, "read"):
             return self.inner.status_rows(deposition_id, content_type)
+
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        with self.metrics.measure(self.name, "read"):
+            return self.inner.flag_lists(deposition_id, content_type)
 
     def save(self, document: Document) -> None:
         with self.metrics.measure(self.name, "write"):
@@ -166,6 +170,9 @@ class DualStore(MessageStore):
 
     def status_rows(self, deposition_id: str, content_type: str) -> tuple[list[MessageStatus], list[str | None]]:
         return self.primary.status_rows(deposition_id, content_type)
+
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        return self.primary.flag_lists(deposition_id, content_type)
 
     def _compare(self, deposition_id: str, documents: dict[str, Document]) -> None:
         base = {

@@ -1,23 +1,22 @@
 """What every endpoint's handler works with: its `Context` (the parameters, the
-session, the deposition, a MessagingIo from `create_messaging_service`), its
-`Route`, and the `Reply` it returns. JSON replies carry OneDep's
-`ResponseContent` keys plus the handler's own. The service that routes a
-request to a handler is in `service.py`, above the handlers.
+session, the deposition, a MessagingIo on the site's store), its `Route`, and
+the `Reply` it returns. JSON replies carry OneDep's `ResponseContent` keys
+plus the handler's own. The service that routes a request to a handler is in
+`service.py`, above the handlers; what a process keeps across requests (the
+settings, the site's store) in `served.py`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from ..config import Settings, load_settings
+from ..config import Settings
 from ..errors import InvalidInputError, MessagingError
-from ..io.MessagingFactory import create_messaging_service
 from ..io.MessagingIo import MessagingIo
 from ..io.notify import NotesFlagging
 from ..io.site import SiteServices
@@ -25,6 +24,7 @@ from ..model import CONTENT_TYPES, validate_deposition_id
 from .pages import PageTemplates
 from .reads import RequestReads
 from .request import Params
+from .served import ServedSite, served_site
 from .sessions import DEFAULT_UPLOAD_LIMIT, SessionError, SessionFolders, WebSession
 
 logger = logging.getLogger(__name__)
@@ -110,26 +110,36 @@ class Context:
     web: WebService
     params: Params
     site_id: str | None
-    _settings: Settings | None = None
+    _served: ServedSite | None = None
+    _store: RequestReads | None = None
     _session: WebSession | None = None
-    _site: SiteServices | None = None
     _io: MessagingIo | None = None
     # Uploads saved for this request: removed unless the handler keeps them (clears the list) on success.
     saved_files: list[Path] = field(default_factory=list)
 
     @property
+    def served(self) -> ServedSite:
+        """The process's settings, site parts and store for this configuration (see served.py)."""
+        if self._served is None:
+            self._served = served_site(self.web.config, self.site_id)
+        return self._served
+
+    @property
     def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.web.config, self.site_id)
-        return self._settings
+        return self.served.settings
 
     @property
     def site(self) -> SiteServices:
-        if self._site is None:
-            self._site = self.web.site or SiteServices.defaults(
-                self.settings.cif_root, {**os.environ, **self.settings.site_options}, self.settings.state_dir
-            )
-        return self._site
+        return self.web.site or self.served.site
+
+    @property
+    def store(self) -> RequestReads:
+        """The site's store as this request reads it: its stage looked at once, at the request's first read."""
+        if self._store is None:
+            store = self.served.store()
+            store.follow()
+            self._store = RequestReads(store)
+        return self._store
 
     @property
     def sessions(self) -> SessionFolders:
@@ -189,29 +199,25 @@ class Context:
         """Whether this site has the deposition: its archive folder, else any message in the stage's store."""
         if (Path(self.settings.cif_root) / deposition).is_dir():
             return True
-        if self._io is not None:
-            store = self._io.store
-        else:  # not self.io(): that one is built once the session is known
-            store = create_messaging_service(None, site_id=self.site_id, config=self.web.config, site=self.site).store
-        documents = store.load_many(deposition, CONTENT_TYPES)
+        documents = self.store.load_many(deposition, CONTENT_TYPES)
         return any(document.messages for document in documents.values())
 
     def group(self) -> str:
         return self.params.getValue("groupid")
 
     def io(self) -> MessagingIo:
-        """OneDep's MessagingIo for this request, on the stage's store(s), through create_messaging_service."""
+        """OneDep's MessagingIo for this request, on the site's store (what `create_messaging_service` builds,
+        kept across requests)."""
         if self._io is None:
-            self._io = create_messaging_service(
+            self._io = MessagingIo(
                 self.params,
                 self.web.verbose,
                 self.web.log,
-                site_id=self.site_id,
-                config=self.web.config,
+                store=self.store,  # type: ignore[arg-type]
+                settings=self.settings,
                 site=self.site,
                 session=self._session.for_io() if self._session is not None else None,
             )
-            self._io.store = RequestReads(self._io.store)  # type: ignore[assignment]
         return self._io
 
     def json(self, items: Mapping[str, Any], status: int = 200, error: str = "") -> Reply:

@@ -303,8 +303,7 @@ def get_dtbl_config_dtls(context: Context) -> Reply:
     if threaded:
         rows = io.getMsgRowList(deposition, send_status, False, p_bThreadedRslts=True)
     else:
-        # Only the counts are wanted: a one-row page gives the same counts without making every row.
-        rows = io.getMsgRowList(deposition, send_status, True, 0, 1)
+        rows = io.view_counts(deposition)  # only the counts are wanted: getMsgRowList's, without a row
     columns = io.getMsgColList(view == "commhstry")[1]
     headers = "".join(f'<th class="cifitemhdr">{html.escape(COLUMN_LABELS.get(c, c))}</th>' for c in columns)
     searches = "".join(

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..model import Document, MessageStatus
-from ..stores.base import MessagePage, MessageStore
+from ..stores.base import FlagLists, MessagePage, MessageStore
 
 _READS = {"describe", "list_depositions", "scan_depositions", "health", "current_file", "current_files"}
 
@@ -25,6 +25,7 @@ class RequestReads:
         self.inner = store
         self._documents: dict[tuple[str, str], Document] = {}
         self._statuses: dict[tuple[str, str], tuple[list[MessageStatus], list[str | None]]] = {}
+        self._flags: dict[tuple[str, str], FlagLists] = {}
 
     def load(self, deposition_id: str, content_type: str) -> Document:
         return self.load_many(deposition_id, [content_type])[content_type]
@@ -48,6 +49,17 @@ class RequestReads:
             self._statuses[key] = self.inner.status_rows(deposition_id, content_type)
         return self._statuses[key]
 
+    def flag_lists(self, deposition_id: str, content_type: str) -> FlagLists:
+        """From the document already read when there is one, else the store's own (kept by a CIF store, just
+        those columns from a database)."""
+        key = (deposition_id, content_type)
+        document = self._documents.get(key)
+        if document is not None:
+            return FlagLists.of(document.statuses, [message.message_id for message in document.messages])
+        if key not in self._flags:
+            self._flags[key] = self.inner.flag_lists(deposition_id, content_type)
+        return self._flags[key]
+
     def page_messages(self, deposition_id: str, content_types: Sequence[str], *args: Any, **kwargs: Any) -> MessagePage:
         """From the documents already read when there are any (the default paging over them), else the store's
         own paging (a database reads only the page)."""
@@ -63,6 +75,7 @@ class RequestReads:
         def passed_on(*args: Any, **kwargs: Any) -> Any:
             self._documents.clear()  # a write (or anything not known to be a read): read afresh after it
             self._statuses.clear()
+            self._flags.clear()
             return found(*args, **kwargs)
 
         return passed_on
