@@ -96,7 +96,7 @@ status: install  ## stage, epoch, journal, last validation, breakers, deposition
 troubleshoot: install  ## settings and their sources, versions, connectivity, journal, validation, and the usual fixes
 	$(MSGMODULE) troubleshoot
 
-resync: install  ## IDS="D_1 D_2": copy these depositions from the authoritative store where the other differs
+resync: install  ## IDS="D_1 D_2": replace the differing documents of these depositions from the authoritative store, verified
 	@test -n "$(IDS)" || { echo "usage: make resync IDS='D_1000000001 D_1000000002'" >&2; exit 2; }
 	$(MSGMODULE) resync $(IDS)
 

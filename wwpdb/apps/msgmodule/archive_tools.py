@@ -50,7 +50,7 @@ from .db.engine import (
     write_transaction,
 )
 from .db.schema import CATEGORY_TABLES, documents
-from .equivalence import differences
+from .equivalence import compare, differences
 from .errors import BackendUnavailableError, CifParseError, InvalidInputError, MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, Document, validate_deposition_id
 from .stores.authority import SITE_WRITER
@@ -125,6 +125,9 @@ class DepositionOutcome:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     differences: list[dict[str, Any]] = field(default_factory=list)
+    # Validation: the differences per message (equivalence.compare), and their counts in a line.
+    summary: str = ""
+    by_message: list[dict[str, Any]] = field(default_factory=list)
 
     def settle(self) -> None:
         statuses = [f["action"] for f in self.files] + (["failed"] if self.errors else [])
@@ -530,6 +533,9 @@ def validate_batch(options: ValidationOptions, deposition_ids: list[str]) -> lis
                 outcome.files.append({"content_type": content_type, "rows": sum(document.row_counts().values())})
         if found:
             outcome.status = "different"
+            comparison = compare(((left[c], right[c]) for c in CONTENT_TYPES), "archive", "database")
+            outcome.summary = comparison.summary()
+            outcome.by_message = [_clip_values(record) for record in comparison.records[: options.max_differences]]
             outcome.differences = [_clip(d.as_dict()) for d in found[: options.max_differences]]
             if len(found) > options.max_differences:
                 outcome.warnings.append(f"{len(found) - options.max_differences} more differences not listed")
@@ -546,8 +552,17 @@ def validate_batch(options: ValidationOptions, deposition_ids: list[str]) -> lis
     return outcomes
 
 
-def _clip(record: dict[str, Any], limit: int = 200) -> dict[str, Any]:
-    for side in ("left", "right"):
+def _clip_values(record: dict[str, Any]) -> dict[str, Any]:
+    """`_clip` for the values of a per-message record."""
+    for row in record.get("missing", ()):
+        _clip(row["values"], keys=row["values"])
+    for change in record.get("changed", ()):
+        _clip(change["values"], keys=change["values"])
+    return record
+
+
+def _clip(record: dict[str, Any], limit: int = 200, keys: Iterable[str] = ("left", "right")) -> dict[str, Any]:
+    for side in list(keys):
         value = record.get(side)
         if isinstance(value, str) and len(value) > limit:
             record[side] = value[:limit] + f"... ({len(value)} characters)"

@@ -218,7 +218,7 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
     validation, and a move back to one that reads the archive first exports
     the database documents that differ into it. Running processes follow.
     """
-    from .stage.lifecycle import describe_site, move_stage
+    from .stage.lifecycle import describe_site, describe_validation, move_stage
 
     settings = settings_from(**options)
     if name is None:
@@ -237,16 +237,7 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
             f"journal:  {info['journal_pending']} to reconcile, "
             f"{info['journal_open_intents']} unfinished write(s) in all"
         )
-        validation = info["validation"]
-        if validation:
-            click.echo(
-                f"validation: {'passed' if validation['passed'] else 'FAILED'} at {validation['time']} GMT "
-                f"({validation['depositions']} deposition(s)"
-                + (", changed ones only" if validation.get("changed_only") else "")
-                + ")"
-            )
-        else:
-            click.echo("validation: none recorded in the database")
+        click.echo(f"validation: {describe_validation(info)[1]}")
         if settings.stage_given:
             agrees = settings.stage.name == info["stage"]
             click.echo(
@@ -333,6 +324,7 @@ def feature_flags_disable(flag: str, force: bool, **options: str | None) -> None
 )
 def status(count_archive: bool, as_json: bool, plot_file: Path | None, **options: str | None) -> None:
     """Stage and epoch, journal, last validation, breakers, and counts of depositions and messages per store."""
+    from .stage.lifecycle import describe_validation
     from .stores.breaker import describe_breaker
     from .tools.status import site_status
 
@@ -351,16 +343,7 @@ def status(count_archive: bool, as_json: bool, plot_file: Path | None, **options
         + (f"  MOVING to {info['moving_to']}" if info["moving_to"] else "")
     )
     click.echo(f"journal:     {info['journal_pending']} document(s) to reconcile")
-    validation = info["validation"]
-    click.echo(
-        "validation:  "
-        + (
-            "none recorded"
-            if not validation
-            else f"{'passed' if validation['passed'] else 'FAILED'} at {validation['time']} GMT, "
-            f"{validation['depositions']} deposition(s)"
-        )
-    )
+    click.echo(f"validation:  {describe_validation(info)[1]}")
     counted = info["stage_writes"]
     click.echo(
         "writes:      "
@@ -473,17 +456,24 @@ def adopt_state(folder: Path, **options: str | None) -> None:
 @common_options
 @click.argument("deposition_ids", nargs=-1, required=True, metavar="ID...")
 def resync(deposition_ids: tuple[str, ...], **options: str | None) -> None:
-    """Copy these depositions from the stage's authoritative store to the other where they differ."""
+    """Replace these depositions' documents that differ from the stage's authoritative store, and verify them.
+
+    Each replaced document is read back and compared as validate compares; one
+    that does not compare equal is reported failed, with what differs.
+    """
     from .stage.lifecycle import resync as run_resync
 
     settings = settings_from(**options)
     result = run_resync(settings, [validate_deposition_id(d) for d in deposition_ids])
     for deposition_id, content_type in result.copied:
-        click.echo(f"copied {deposition_id} {content_type}")
+        click.echo(f"replaced {deposition_id} {content_type}: reads back equal")
     for deposition_id, error in result.failed:
-        click.echo(f"FAILED {deposition_id}: {error}", err=True)
-    click.echo(f"resynced {len(result.copied)} document(s), failed {len(result.failed)}")
-    note_figures({"resynced": len(result.copied), "failed": len(result.failed)})
+        click.echo(f"FAILED {deposition_id} {error}", err=True)
+    click.echo(
+        f"resynced {len(result.copied)} document(s) (verified equal), {len(result.equal)} already equal, "
+        f"failed {len(result.failed)}"
+    )
+    note_figures({"resynced": len(result.copied), "equal": len(result.equal), "failed": len(result.failed)})
     if result.failed:
         raise SystemExit(1)
 
@@ -730,6 +720,7 @@ def validate(
 
     from .archive_tools import ValidationOptions, default_workers, run_batches, validate_batch
     from .db.engine import mask_url
+    from .equivalence import describe
     from .stage.evidence import changed_depositions, record_validation
     from .stage.lifecycle import ensure_archive_id
     from .stores.db import DbMessageStore
@@ -764,12 +755,9 @@ def validate(
         empty(outcome)
         if outcome.status == "different" and shown < 20:
             shown += 1
-            click.echo(f"DIFFERENT {outcome.deposition_id}:")
-            for difference in outcome.differences[:5]:
-                click.echo(
-                    f"  {difference['content_type']} {difference['category']} row {difference['row']} "
-                    f"{difference['item'] or ''}: {difference['left']!r} != {difference['right']!r}"
-                )
+            click.echo(f"DIFFERENT {outcome.deposition_id}: {outcome.summary}")
+            for line in describe(outcome.by_message, "archive", "database", limit=5):
+                click.echo(f"  {line}")
 
     with _open_report(report) as handle:
         summary = run_batches(

@@ -36,7 +36,7 @@ from typing import Any
 
 from ..config import Settings, database_exists, remove_config_keys
 from ..db.engine import get_engine, mask_url, run_with_retries
-from ..equivalence import differences
+from ..equivalence import compare, differences
 from ..errors import MessagingError, StorageError
 from ..stores.authority import SITE_WRITER
 from ..stores.cif import CifMessageStore
@@ -135,11 +135,34 @@ def describe_site(settings: Settings) -> dict[str, Any]:
         "journal_pending": pending,
         "journal_open_intents": open_intents,
         "validation": None,
+        "validation_problems": [],
     }
     if database_exists(settings.db_url):  # never create an SQLite file just to look
         with contextlib.suppress(MessagingError):
             info["validation"] = evidence.last_validation(settings.db_url)
+        if info["validation"] is not None and info["validation"].get("passed"):
+            # What the move guard would find: a passed validation that no longer holds is not shown as passed.
+            info["validation_problems"] = why_not_validated(settings)
     return info
+
+
+def describe_validation(info: dict[str, Any]) -> tuple[bool, str]:
+    """(holds, one line) for the last validation in `describe_site`'s answer, as the move guard sees it."""
+    validation = info["validation"]
+    if not validation:
+        return False, "none recorded"
+    when = f"at {validation.get('time')} GMT, {validation.get('depositions')} deposition(s)" + (
+        ", changed ones only" if validation.get("changed_only") else ""
+    )
+    if not validation.get("passed"):
+        return False, (
+            f"FAILED {when}: {validation.get('failed')} differ or failed "
+            "(fix them, then run: msgmodule validate --changed)"
+        )
+    problems = info.get("validation_problems") or []
+    if problems:
+        return False, f"NOT CURRENT: passed {when}, but " + "; ".join(problems)
+    return True, f"passed {when}; nothing changed since"
 
 
 @contextlib.contextmanager
@@ -414,14 +437,18 @@ def _still_different(settings: Settings, ids: list[str]) -> list[str]:
 
 @dataclass
 class ResyncResult:
-    copied: list[tuple[str, str]] = field(default_factory=list)  # (deposition, content type)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (deposition, error)
+    copied: list[tuple[str, str]] = field(default_factory=list)  # (deposition, content type), replaced and verified
+    equal: list[tuple[str, str]] = field(default_factory=list)  # already equal: nothing written
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (deposition, why: content type and reason)
 
 
 def resync(settings: Settings, deposition_ids: list[str]) -> ResyncResult:
-    """Copy each document of these depositions that differs from the stage's authoritative store to the other.
+    """Replace each document of these depositions that differs from the stage's authoritative store, whole.
 
     A write like any other: it runs under the site lock, in the stage in force.
+    Each copy is read back and compared with the authoritative document (the
+    equivalence validate uses), both stores' document locks held, before it
+    counts as copied; one that does not compare equal is failed, with what differs.
     """
     from .record import SiteLock
 
@@ -432,20 +459,43 @@ def resync(settings: Settings, deposition_ids: list[str]) -> ResyncResult:
             CIF: CifMessageStore(settings.cif_root, site_writer=SITE_WRITER),
             DB: DbMessageStore(settings.db_url, site_writer=SITE_WRITER),
         }
-        source = stores[stage.read_from]
-        target = stores[DB if stage.read_from == CIF else CIF]
+        source_name, target_name = stage.read_from, DB if stage.read_from == CIF else CIF
+        source, target = stores[source_name], stores[target_name]
+        names = {CIF: "archive", DB: "database"}
         for deposition_id in deposition_ids:
             try:
-                for content_type, document in source.load_all(deposition_id).items():
+                documents = source.load_all(deposition_id)
+            except MessagingError as exc:
+                result.failed.append((deposition_id, f"cannot read the {names[source_name]}: {exc}"))
+                continue
+            for content_type, document in documents.items():
+                key = (deposition_id, content_type)
+                try:
                     try:
                         same = not differences(target.load(deposition_id, content_type), document)
                     except MessagingError:
-                        same = False
-                    if not same:
+                        same = False  # an unreadable copy differs
+                    if same:
+                        result.equal.append(key)
+                        continue
+                    # Dual writers take these locks too: neither store changes between the copy and its check.
+                    with source.document_lock(*key), target.document_lock(*key):
                         copy_document(source, target, deposition_id, content_type)
-                        result.copied.append((deposition_id, content_type))
-            except MessagingError as exc:
-                result.failed.append((deposition_id, str(exc)))
+                        found = compare(
+                            [(source.load(*key), target.load(*key))], names[source_name], names[target_name]
+                        )
+                    if found:
+                        result.failed.append(
+                            (
+                                deposition_id,
+                                f"{content_type}: the {names[target_name]} copy reads back different from the "
+                                f"{names[source_name]} after the copy: {found.summary()}",
+                            )
+                        )
+                    else:
+                        result.copied.append(key)
+                except MessagingError as exc:
+                    result.failed.append((deposition_id, f"{content_type}: {exc}"))
     return result
 
 
@@ -517,6 +567,7 @@ __all__ = [
     "StageMove",
     "StageMoveRefused",
     "describe_site",
+    "describe_validation",
     "ensure_archive_id",
     "guards",
     "move_stage",

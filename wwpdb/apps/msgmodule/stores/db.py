@@ -138,13 +138,35 @@ class DbMessageStore(MessageStore):
         def work() -> T:
             with self._write_transaction(deposition_id, content_type) as connection:
                 _lock_document(connection, deposition_id, content_type)
-                before = read_document(connection, deposition_id, content_type)
+                before, in_place = _read_positioned(connection, deposition_id, content_type)
                 document = before.copy()
                 result = change(document)
-                _write_changes(connection, before, document)
+                if in_place:
+                    _write_changes(connection, before, document)
+                else:  # positions with gaps or repeats (rows deleted by hand): by position would miss or repeat rows
+                    _delete_document(connection, deposition_id, content_type)
+                    insert_document(connection, document)
                 return result
 
         return self._run(f"update {deposition_id} {content_type}", work)
+
+    def overwrite(self, deposition_id: str, content_type: str, produce: Callable[[], Document]) -> Document:
+        """Replace the document whole with what `produce` returns, called while the document is locked.
+
+        Nothing of the stored copy is trusted or read: this is how a damaged copy is repaired.
+        """
+        validate_deposition_id(deposition_id)
+        validate_content_type(content_type)
+
+        def work() -> Document:
+            with self._write_transaction() as connection:
+                _lock_document(connection, deposition_id, content_type)
+                fresh = produce()
+                _delete_document(connection, deposition_id, content_type)
+                insert_document(connection, fresh)
+                return fresh
+
+        return self._run(f"replace {deposition_id} {content_type}", work)
 
     # -- writes that touch only what changes ----------------------------------------
 
@@ -152,7 +174,8 @@ class DbMessageStore(MessageStore):
         """Write what differs between `before` and `after`, if this store holds `before`; else all of `after`.
 
         "Holds" is checked at the cost of the change, not of the document: the
-        row count of each table. A copy found different is replaced whole.
+        row count of each table that changes, and that its positions run 0..n-1
+        (in the same query). A copy found different is replaced whole.
         """
         self.apply_change_when(deposition_id, content_type, before, after, _always)
 
@@ -501,6 +524,29 @@ def read_document(connection: Connection, deposition_id: str, content_type: str)
     return read_documents(connection, deposition_id, [content_type])[content_type]
 
 
+def _read_positioned(connection: Connection, deposition_id: str, content_type: str) -> tuple[Document, bool]:
+    """One document's rows in stored order, and whether each table's positions run 0..n-1 exactly.
+
+    A write by position needs them to: rows deleted by hand leave gaps, and a
+    row written at a position another row still holds would repeat it.
+    """
+    document = Document(deposition_id, content_type)
+    in_place = True
+    for category in CATEGORIES:
+        table = CATEGORY_TABLES[category.name]
+        query = (
+            select(table.c.row_order, *[table.c[item] for item in category.items])
+            .where(_document_filter(table, deposition_id, content_type))
+            .order_by(table.c.row_order, table.c.id)
+        )
+        rows = document.rows(category)
+        row_type = category.row_type
+        for order, *values in connection.execute(query):
+            in_place = in_place and order == len(rows)
+            rows.append(row_type(*values))
+    return document, in_place
+
+
 class _Withdrawn(Exception):  # noqa: N818 - not an error: the caller's other write did not happen
     """Raised inside a transaction whose change the caller withdrew, to roll it back."""
 
@@ -803,13 +849,29 @@ def _set_status_row(
     return status
 
 
+def _count_in_place(table: Any) -> Any:
+    """The document's row count in this table when its positions run 0..n-1 exactly, else -1.
+
+    Gaps or repeated positions (rows deleted or added by hand, or by an older
+    version) make a write by position miss or repeat rows; -1 matches no
+    document, so such a copy is replaced whole. One pass over the document
+    index, in the query that counted the rows before.
+    """
+    count, order = func.count(), table.c.row_order
+    whole = and_(
+        func.count(order.distinct()) == count,
+        func.coalesce(func.min(order), 0) == 0,
+        func.coalesce(func.max(order) + 1, 0) == count,
+    )
+    return (
+        select(case((whole, count), else_=-1))
+        .select_from(table)
+        .where(table.c.source_deposition_id == bindparam("d"), table.c.source_content_type == bindparam("c"))
+    )
+
+
 # Statements built once: writes run them per call, and building them costs more than running them.
-_COUNT_ROWS = {
-    name: select(func.count())
-    .select_from(table)
-    .where(table.c.source_deposition_id == bindparam("d"), table.c.source_content_type == bindparam("c"))
-    for name, table in CATEGORY_TABLES.items()
-}
+_COUNT_ROWS = {name: _count_in_place(table) for name, table in CATEGORY_TABLES.items()}
 
 
 def _count_rows(connection: Connection, before: Document, after: Document, run: Runner) -> tuple[list[Category], Any]:
@@ -835,7 +897,8 @@ def _write_if_held(connection: Connection, before: Document, after: Document) ->
     """Lock the document, count its stored rows and write the change from `before` to `after` by position.
 
     Rows that change are written whole, so what must hold is the row count of each
-    table that changes: positions then mean the same rows in both stores. Returns
+    table that changes, with positions 0..n-1 and none repeated: positions then mean
+    the same rows in both stores. Returns
     whether the stored document held `before` when counted (under the lock, before
     the change); if not, the caller replaces what was written. On MySQL the three go
     in one query (more for a large change); elsewhere one statement at a time.

@@ -17,7 +17,7 @@ from ..config import Settings, database_exists
 from ..errors import MessagingError
 from ..metrics import METRICS, by_stage, combined
 from ..stage.earlier_state import find_earlier_state
-from ..stage.lifecycle import describe_site
+from ..stage.lifecycle import describe_site, describe_validation
 from ..stage.policy import STAGES
 from ..stage.routing import check_health
 from ..stores.cif import CifMessageStore
@@ -150,14 +150,10 @@ def diagnose(settings: Settings) -> Iterator[tuple[str, list[tuple[bool, str]]]]
     if validation is None:
         lines.append((True, "last validation: none recorded"))
     else:
-        passed = bool(validation.get("passed"))
-        lines.append(
-            (
-                passed or not stage.flags.db_writes,
-                f"last validation: {'passed' if passed else 'failed'} at {validation.get('time')}"
-                + ("" if passed else " -> see its report; fix, then msgmodule validate --changed"),
-            )
-        )
+        # A failed one needs fixing while the database is written; one merely not current (writes since) is
+        # re-checked by `validate --changed` or by the move itself, and its line says so.
+        _, line = describe_validation(info)
+        lines.append((bool(validation.get("passed")) or not stage.flags.db_writes, f"last validation: {line}"))
     if os.environ.get("MSGMODULE_STAGE"):
         lines.append((False, "MSGMODULE_STAGE is set in this environment -> unset it; processes follow the site"))
     yield "site", lines
