@@ -81,11 +81,13 @@ def filled_document(deposition_id: str, count: int) -> Document:
 def make_site(stage: str, db_url: str, folder: Path) -> dict[str, str]:
     (folder / "archive").mkdir(parents=True)
     schema_versions.upgrade(db_url)
+    # An empty config file of its own: nothing comes from a msgmodule.cfg in the working directory.
+    (folder / "empty.cfg").write_text("")
     config = {
         "MSGCIF_ROOT": str(folder / "archive"),
         "MSGDB_URL": db_url,
         "MSGMODULE_STATE_DIR": str(folder / "state"),
-        "MSGMODULE_CONFIG": str(folder / "none.cfg"),
+        "MSGMODULE_CONFIG": str(folder / "empty.cfg"),
     }
     settings = load_settings(config)
     move_stage(settings, stage, force=True)

@@ -32,11 +32,13 @@ TEXT = "Dear Depositors,\n\nPlease review the validation report for your entry.\
 def run_stage(stage: str, db_url: str, messages: int, workdir: Path) -> dict[str, float]:
     (workdir / "archive").mkdir(parents=True)
     schema_versions.upgrade(db_url)
+    # An empty config file of its own: nothing comes from a msgmodule.cfg in the working directory.
+    (workdir / "empty.cfg").write_text("")
     config = {
         "MSGCIF_ROOT": str(workdir / "archive"),
         "MSGDB_URL": db_url,
         "MSGMODULE_STATE_DIR": str(workdir / "state"),
-        "MSGMODULE_CONFIG": str(workdir / "none.cfg"),
+        "MSGMODULE_CONFIG": str(workdir / "empty.cfg"),
     }
     # The stage is the site's: move this fresh site to it, as `msgmodule stage NAME --force` does.
     move_stage(load_settings(config), stage, force=True)

@@ -38,11 +38,13 @@ def bench_stage(root: Path, stage: str, rounds: int, calls: int) -> dict[str, fl
     (root / "archive").mkdir()
     db_url = f"sqlite:///{root}/messages.db"
     schema_versions.upgrade(db_url)
+    # An empty config file of its own: nothing comes from a msgmodule.cfg in the working directory.
+    (root / "empty.cfg").write_text("")
     config = {
         "MSGCIF_ROOT": str(root / "archive"),
         "MSGDB_URL": db_url,
         "MSGMODULE_STATE_DIR": str(root / "state"),
-        "MSGMODULE_CONFIG": str(root / "none.cfg"),
+        "MSGMODULE_CONFIG": str(root / "empty.cfg"),
     }
     settings = load_settings(config)
     move_stage(settings, stage, force=True)

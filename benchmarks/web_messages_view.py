@@ -85,11 +85,13 @@ def prepare_stage(root: Path, stage: str) -> tuple[MessagingWsgiApp, str]:
     archive.mkdir(parents=True)
     db_url = f"sqlite:///{root}/messages.db"
     schema_versions.upgrade(db_url)
+    # An empty config file of its own: nothing comes from a msgmodule.cfg in the working directory.
+    (root / "empty.cfg").write_text("")
     config = {
         "MSGCIF_ROOT": str(archive),
         "MSGDB_URL": db_url,
         "MSGMODULE_STATE_DIR": str(root / "state"),
-        "MSGMODULE_CONFIG": str(root / "none.cfg"),
+        "MSGMODULE_CONFIG": str(root / "empty.cfg"),
         "MSGMODULE_SESSIONS_DIR": str(root / "sessions"),
     }
     move_stage(load_settings(config), stage, force=True)
