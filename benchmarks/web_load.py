@@ -35,6 +35,7 @@ from sqlalchemy import create_engine
 from wwpdb.apps.msgmodule.config import load_settings
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.stage.lifecycle import move_stage
+from wwpdb.apps.msgmodule.stores.authority import SITE_WRITER
 from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 from wwpdb.apps.msgmodule.webapp.sessions import SessionFolders
@@ -103,7 +104,9 @@ def run_stage(root: Path, stage: str, db_url: str, args: argparse.Namespace) -> 
     }
     cfg.write_text("[msgmodule]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items()))
     move_stage(load_settings({**keys, "MSGMODULE_CONFIG": str(cfg)}), stage, force=True)
-    cif, db = CifMessageStore(archive), DbMessageStore(db_url)
+    # Seeding the site as a migration would: the site's own writer, whatever its stage.
+    cif = CifMessageStore(archive, site_writer=SITE_WRITER)
+    db = DbMessageStore(db_url, site_writer=SITE_WRITER)
     depositions = [f"D_10000{number:05d}" for number in range(1, args.clients + 1)]
     for deposition in depositions:
         for document in documents(deposition, SEEDED):

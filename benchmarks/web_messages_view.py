@@ -27,6 +27,7 @@ from wwpdb.apps.msgmodule.config import load_settings
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.model import Document, Message, MessageStatus
 from wwpdb.apps.msgmodule.stage.lifecycle import move_stage
+from wwpdb.apps.msgmodule.stores.authority import SITE_WRITER
 from wwpdb.apps.msgmodule.stores.cif import CifMessageStore, ParsedFiles
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 from wwpdb.apps.msgmodule.webapp.sessions import SessionFolders
@@ -95,7 +96,9 @@ def prepare_stage(root: Path, stage: str) -> tuple[MessagingWsgiApp, str]:
         "MSGMODULE_SESSIONS_DIR": str(root / "sessions"),
     }
     move_stage(load_settings(config), stage, force=True)
-    cif, db = CifMessageStore(archive), DbMessageStore(db_url)
+    # Seeding the site as a migration would: the site's own writer, whatever its stage.
+    cif = CifMessageStore(archive, site_writer=SITE_WRITER)
+    db = DbMessageStore(db_url, site_writer=SITE_WRITER)
     for deposition_id, count in SIZES.items():
         for document in documents(deposition_id, count):
             cif.save(document)
