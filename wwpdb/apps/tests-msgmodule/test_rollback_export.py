@@ -10,6 +10,7 @@ leave the archive equal to the database.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,11 +63,13 @@ def differing(config: dict[str, str]) -> set[tuple[str, str]]:
 
 
 def exported_keys(paths: list[str]) -> set[tuple[str, str]]:
-    keys = set()
+    """(deposition, content type) of each exported file, from its name: <ID>_<content type>_P1.cif.V<n>."""
+    found = set()
     for path in paths:
-        deposition_id, rest = Path(path).name.split("_", 2)[:2], Path(path).name.split("_", 2)[2]
-        keys.add(("_".join(deposition_id), rest.rsplit("_P1.cif", 1)[0]))
-    return keys
+        match = re.fullmatch(r"(D_[0-9]+)_(.+)_P1\.cif\.V[0-9]+", Path(path).name)
+        assert match is not None, path
+        found.add((match[1], match[2]))
+    return found
 
 
 def write_in_db_only(config: dict[str, str], ids: list[str]) -> None:
