@@ -147,14 +147,14 @@ def main() -> None:
                     )
         finally:
             databases.drop_all()
-    figures = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "mariadb": databases.mysql_error or "measured",
-        "results": results,
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"figures: {args.json}")
+        figures = {  # written before the generated archives are removed, which takes a while
+            "when": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "mariadb": databases.mysql_error or "measured",
+            "results": results,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures: {args.json}", flush=True)
 
 
 if __name__ == "__main__":
