@@ -17,12 +17,14 @@ owner is kept too: a file an operator rewrites stays its owner's.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import os
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 from .cifformat import describe_entry
 from .errors import ArchiveEntryError, StorageError
@@ -200,3 +202,44 @@ def read_regular(path: str | os.PathLike[str]) -> bytes | None:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def sync_file_system(folder: str | os.PathLike[str], written: list[str] | None = None) -> None:
+    """Make every write made so far in the file system holding `folder` durable, in one call.
+
+    Bulk writers (export, a stage rollback) write a batch of files without syncing
+    each, then call this once: Linux's syncfs commits them all together. Where
+    it is missing, each of `written` and its folder is synced one by one.
+    """
+    fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _syncfs is not None:
+            if _syncfs(fd) == 0:
+                return
+            error = ctypes.get_errno()
+            raise StorageError(f"cannot sync the file system of {folder}: {os.strerror(error)}")
+        for path in written or ():
+            for target in (path, os.path.dirname(path)):
+                with contextlib.suppress(FileNotFoundError):
+                    one = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
+                    try:
+                        os.fsync(one)
+                    finally:
+                        os.close(one)
+    except OSError as exc:
+        raise StorageError(f"cannot sync the file system of {folder}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+
+
+def _find_syncfs() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
+
+
+_syncfs = _find_syncfs()

@@ -39,6 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import func
 
+from .archive_files import sync_file_system
 from .cifformat import decode_bytes, parse_text, read_regular_file
 from .db.engine import (
     ConnectionLostError,
@@ -47,6 +48,7 @@ from .db.engine import (
     get_engine,
     max_allowed_packet,
     run_with_retries,
+    snapshot_transaction,
     write_transaction,
 )
 from .db.schema import CATEGORY_TABLES, documents
@@ -55,7 +57,14 @@ from .errors import BackendUnavailableError, CifParseError, InvalidInputError, M
 from .model import CATEGORIES, CONTENT_TYPES, Document, validate_deposition_id
 from .stores.authority import SITE_WRITER
 from .stores.cif import CifMessageStore
-from .stores.db import DbMessageStore, bulk_insert_rows, check_document_packet, read_document, row_params
+from .stores.db import (
+    DbMessageStore,
+    bulk_insert_rows,
+    check_document_packet,
+    read_document,
+    read_many_documents,
+    row_params,
+)
 
 DEFAULT_BATCH = 50
 T = TypeVar("T")
@@ -504,12 +513,23 @@ def validate_batch(options: ValidationOptions, deposition_ids: list[str]) -> lis
     was read; per document: the database revision), so a stage move can tell
     later that nothing changed since.
     """
-    from .stage.evidence import Fingerprint, read_with_fingerprints, record_evidence
+    from .stage.evidence import Fingerprint, document_revisions, read_with_fingerprints, record_evidence
 
     cif = CifMessageStore(options.cif_root)
     db = DbMessageStore(options.db_url)
     outcomes = []
     equal: dict[str, dict[str, Fingerprint]] = {}
+    revisions: dict[tuple[str, str], int] | None = None
+    if options.record_evidence:
+
+        def read_revisions() -> dict[tuple[str, str], int]:
+            with db.engine.connect() as connection:
+                return document_revisions(connection, list(deposition_ids))
+
+        try:  # before anything is compared: a write meanwhile leaves the evidence stale, never wrong
+            revisions = run_with_retries(db.engine, "read document revisions", read_revisions)
+        except MessagingError as exc:
+            return _fail_all({d: DepositionOutcome(d) for d in deposition_ids}, f"cannot read revisions: {exc}")
     for deposition_id in deposition_ids:
         outcome = DepositionOutcome(deposition_id, status="equal")
         try:
@@ -544,7 +564,7 @@ def validate_batch(options: ValidationOptions, deposition_ids: list[str]) -> lis
         outcomes.append(outcome)
     if options.record_evidence:
         try:
-            record_evidence(db.engine, equal, [o.deposition_id for o in outcomes if o.status != "equal"])
+            record_evidence(db.engine, equal, [o.deposition_id for o in outcomes if o.status != "equal"], revisions)
         except MessagingError as exc:
             for outcome in outcomes:
                 outcome.errors.append(f"cannot record validation evidence: {exc}")
@@ -571,6 +591,10 @@ def _clip(record: dict[str, Any], limit: int = 200, keys: Iterable[str] = ("left
 
 # -- export ---------------------------------------------------------------------------------
 
+# Files written at once by one batch: each write waits on its fsync, and the file system commits
+# the syncs of many writes together (formatting, the part that holds the interpreter, stays one at a time).
+WRITE_THREADS = 8
+
 
 @dataclass(frozen=True)
 class ExportOptions:
@@ -579,30 +603,81 @@ class ExportOptions:
     in_place: bool = False
 
 
+def read_stored(db: DbMessageStore, deposition_ids: list[str]) -> dict[tuple[str, str], Document]:
+    """Every document the database stores for these depositions (empty ones too), in one snapshot."""
+    ids = [validate_deposition_id(d) for d in deposition_ids]
+
+    def work() -> dict[tuple[str, str], Document]:
+        with snapshot_transaction(db.engine) as connection:
+            keys = [
+                (d, c)
+                for start in range(0, len(ids), 500)
+                for d, c in connection.execute(
+                    select(documents.c.source_deposition_id, documents.c.source_content_type).where(
+                        documents.c.source_deposition_id.in_(ids[start : start + 500])
+                    )
+                )
+            ]
+            found = read_many_documents(connection, ids)
+        return {key: found.get(key) or Document(*key) for key in sorted(keys)}
+
+    return run_with_retries(db.engine, f"read the documents of {len(ids)} deposition(s)", work)
+
+
+def _each_in_threads(work: Callable[[T], Any], items: list[T]) -> list[Any]:
+    """`work` of every item, several at once; an item's exception is its result (nothing stops the others)."""
+
+    def guarded(item: T) -> Any:
+        try:
+            return work(item)
+        except MessagingError as exc:
+            return exc
+
+    if len(items) < 2:
+        return [guarded(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(items)), thread_name_prefix="msgmodule-file") as pool:
+        return list(pool.map(guarded, items))
+
+
 def export_batch(options: ExportOptions, deposition_ids: list[str]) -> list[DepositionOutcome]:
     """Write database documents as archive files (V1 in a new tree, or a new version in place)."""
     db = DbMessageStore(options.db_url)
     # Export is the site's own copy from the database: in place, it writes the archive whatever the stage.
     target = CifMessageStore(options.output_dir, site_writer=SITE_WRITER)
-    outcomes = []
-    stored = set(db.document_keys(deposition_ids))
-    for deposition_id in deposition_ids:
-        outcome = DepositionOutcome(deposition_id)
-        try:
-            for content_type, document in db.load_all(deposition_id).items():
-                if (deposition_id, content_type) not in stored:
-                    continue
-                path = target.save_new_version(document) if options.in_place else _write_v1(target, document)
-                outcome.files.append({"content_type": content_type, "file": str(path), "action": "migrated"})
-                for name, count in document.row_counts().items():
-                    outcome.rows[name] = outcome.rows.get(name, 0) + count
-        except MessagingError as exc:
-            outcome.errors.append(str(exc))
+    outcomes = {d: DepositionOutcome(d) for d in deposition_ids}
+    try:
+        stored = read_stored(db, deposition_ids)
+    except MessagingError as exc:
+        return [_exported(outcome) for outcome in _fail_all(outcomes, str(exc))]
+
+    def write(document: Document) -> Path:
+        # Not synced file by file: the batch's files are synced together below, before it reports.
+        if options.in_place:
+            return target.save_new_version(document, sync=False)
+        return _write_v1(target, document)
+
+    documents_ = list(stored.values())
+    written: list[str] = []
+    for document, result in zip(documents_, _each_in_threads(write, documents_), strict=True):
+        outcome = outcomes[document.deposition_id]
+        if isinstance(result, MessagingError):
+            outcome.errors.append(str(result))
+            continue
+        written.append(str(result))
+        outcome.files.append({"content_type": document.content_type, "file": str(result), "action": "migrated"})
+        for name, count in document.row_counts().items():
+            outcome.rows[name] = outcome.rows.get(name, 0) + count
+    _sync_written(options.output_dir, written, outcomes)
+    for outcome in outcomes.values():
         outcome.settle()
-        if outcome.status == "migrated":
-            outcome.status = "exported"
-        outcomes.append(outcome)
-    return outcomes
+        _exported(outcome)
+    return list(outcomes.values())
+
+
+def _exported(outcome: DepositionOutcome) -> DepositionOutcome:
+    if outcome.status == "migrated":
+        outcome.status = "exported"
+    return outcome
 
 
 def _write_v1(target: CifMessageStore, document: Document) -> Path:
@@ -611,8 +686,73 @@ def _write_v1(target: CifMessageStore, document: Document) -> Path:
     path = target.deposition_dir(document.deposition_id) / file_name(document.deposition_id, document.content_type, 1)
     if path.exists():
         raise MessagingError(f"{path} already exists: export into an empty --output-dir, or use --in-place")
-    target.save(document)
+    target.save(document, sync=False)
     return path
+
+
+def _sync_written(root: str, written: list[str], outcomes: dict[str, DepositionOutcome]) -> None:
+    """Sync the batch's new files; if that fails, none of them counts as written."""
+    if not written:
+        return
+    try:
+        sync_file_system(root, written)
+    except MessagingError as exc:
+        for deposition_id in dict.fromkeys(Path(path).parent.name for path in written):
+            if deposition_id in outcomes:
+                outcomes[deposition_id].errors.append(str(exc))
+
+
+@dataclass(frozen=True)
+class RollbackOptions:
+    """Bring the archive in step with the database, where the database is authoritative (a stage rollback)."""
+
+    cif_root: str
+    db_url: str
+
+
+def export_differing_batch(options: RollbackOptions, deposition_ids: list[str]) -> list[DepositionOutcome]:
+    """Write each database document of these depositions that differs from the archive's into the archive.
+
+    A new version V<n+1> per differing document, read back and compared; the
+    documents found equal are left alone (action "in-sync"). Every problem is
+    the deposition's error, so its documents are looked at again.
+    """
+    db = DbMessageStore(options.db_url)
+    cif = CifMessageStore(
+        options.cif_root, site_writer=SITE_WRITER
+    )  # the rollback's export: the archive is not yet read
+    outcomes = {d: DepositionOutcome(d) for d in deposition_ids}
+    try:
+        stored = read_stored(db, deposition_ids)
+    except MessagingError as exc:
+        return [_exported(outcome) for outcome in _fail_all(outcomes, str(exc))]
+
+    def bring_in_step(wanted: Document) -> tuple[str, str]:
+        try:
+            current: Document | None = cif.load(wanted.deposition_id, wanted.content_type)
+        except MessagingError:
+            current = None  # an unreadable archive copy differs by definition
+        if current is not None and not differences(current, wanted):
+            return "in-sync", ""
+        path = cif.save_new_version(wanted, sync=False)  # synced with the batch's other files below
+        if differences(cif.load(wanted.deposition_id, wanted.content_type), wanted):
+            raise MessagingError(f"{path}: reads back different from the database")
+        return "migrated", str(path)
+
+    documents_ = list(stored.values())
+    for document, result in zip(documents_, _each_in_threads(bring_in_step, documents_), strict=True):
+        outcome = outcomes[document.deposition_id]
+        if isinstance(result, MessagingError):
+            outcome.errors.append(f"{document.deposition_id} {document.content_type}: {result}")
+            outcome.files.append({"content_type": document.content_type, "action": "failed"})
+            continue
+        action, path = result
+        outcome.files.append({"content_type": document.content_type, "file": path, "action": action})
+    _sync_written(options.cif_root, [f["file"] for o in outcomes.values() for f in o.files if f.get("file")], outcomes)
+    for outcome in outcomes.values():
+        outcome.settle()
+        _exported(outcome)
+    return list(outcomes.values())
 
 
 # -- running batches in worker processes ------------------------------------------------------

@@ -209,8 +209,14 @@ def health(**options: str | None) -> None:
     help="Move even if a guard fails (unreconciled journal entries, a missing, "
     "failed or stale validation, documents that cannot be exported); what was skipped is recorded.",
 )
+@click.option(
+    "--compare-all",
+    is_flag=True,
+    help="A move back to the archive compares every database document with it, not only those "
+    "changed since the archive was last validated equal.",
+)
 @click.option("--json", "as_json", is_flag=True, help="With no NAME: print the record, history and checks as JSON.")
-def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -> None:
+def stage(name: str | None, force: bool, compare_all: bool, as_json: bool, **options: str | None) -> None:
     """Show the site's stage, epoch and history, or move the whole site to stage NAME.
 
     A move is one guarded step: running writes finish first, the journal is
@@ -251,7 +257,7 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
                 + ("  FORCED: " + "; ".join(line.get("skipped", [])) if line.get("forced") else "")
             )
         return
-    move = move_stage(settings, name, force, say=lambda line: click.echo(f"  ... {line}"))
+    move = move_stage(settings, name, force, say=lambda line: click.echo(f"  ... {line}"), compare_all=compare_all)
     for warning in move.warnings:
         click.echo(f"WARNING: {warning}", err=True)
     if not move.moved:
@@ -264,6 +270,7 @@ def stage(name: str | None, force: bool, as_json: bool, **options: str | None) -
         f"stage {move.old} -> {move.new} (epoch {move.epoch})"
         + (f"; reconciled {move.reconciled} document(s)" if move.reconciled else "")
         + (f"; exported {len(move.exported)} document(s) into the archive" if move.exported else "")
+        + (f" ({move.compared} compared)" if move.compared else "")
     )
 
 

@@ -135,11 +135,18 @@ def document_revisions(connection: Connection, deposition_ids: list[str] | None 
     return found
 
 
-def record_evidence(engine: Engine, equal: dict[str, dict[str, Fingerprint]], unequal: Iterable[str]) -> None:
+def record_evidence(
+    engine: Engine,
+    equal: dict[str, dict[str, Fingerprint]],
+    unequal: Iterable[str],
+    revisions_before: dict[Key, int] | None = None,
+) -> None:
     """Replace the evidence of these depositions: fingerprints of the equal ones, none for the others.
 
-    Revisions are read in the same transaction: a database write after the
-    comparison makes the evidence stale, which is the safe direction.
+    `revisions_before`: the documents' revisions read before the comparison, so
+    a database write during it leaves the evidence stale (the safe direction);
+    a revision read afterwards could vouch for a write the comparison never saw.
+    Without them, they are read here (callers that hold writes off).
     """
     ids = sorted({*equal, *unequal})
     if not ids:
@@ -147,7 +154,7 @@ def record_evidence(engine: Engine, equal: dict[str, dict[str, Fingerprint]], un
 
     def work() -> None:
         with write_transaction(engine) as connection:
-            revisions = document_revisions(connection, sorted(equal))
+            revisions = document_revisions(connection, sorted(equal)) if revisions_before is None else revisions_before
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 connection.execute(delete(validated).where(validated.c.source_deposition_id.in_(chunk)))
@@ -221,6 +228,60 @@ def changed_depositions(cif_root: str, db_url: str) -> list[str]:
         if now[0] != identity[0] or not now[0] or _checksum(cif_root, key, now[0]) != checksum:
             changed.add(key[0])
     return sorted(changed)
+
+
+@dataclass
+class Unsettled:
+    """What a rollback must compare: depositions whose database documents may differ from the archive."""
+
+    depositions: list[str]
+    revisions: dict[Key, int]  # every document's revision, read before anything was compared
+    documents: int  # database documents in all
+    full_compare: str = ""  # why every document is compared ("" when the evidence narrowed it down)
+
+
+def unsettled_depositions(cif_root: str, db_url: str, archive_id: str | None, compare_all: bool = False) -> Unsettled:
+    """The depositions whose database documents may differ from the archive's copies.
+
+    A document may be skipped only when validation found it equal and neither
+    side changed since: its revision is the one recorded, and the archive file
+    is the one recorded (same identity, or same bytes). Without evidence of
+    this archive every deposition the database holds is compared.
+    """
+    engine = get_engine(db_url)
+
+    def read() -> tuple[dict[str, Any] | None, dict[Key, Any], dict[Key, int]]:
+        with engine.connect() as connection:
+            revisions = document_revisions(connection)  # first: a write after it is looked at again
+            text = connection.execute(select(site.c.value).where(site.c.name == "validation")).scalar_one_or_none()
+            return (json.loads(text) if text else None), load_evidence(connection), revisions
+
+    validation, evidence, revisions = run_with_retries(engine, "read validation evidence", read)
+    everything = sorted({d for d, _ in revisions})
+    why = ""
+    if compare_all:
+        why = "asked to compare every document"
+    elif validation is None or not evidence:
+        why = "no validation evidence in the database"
+    elif not archive_id or validation.get("archive_id") != archive_id:
+        why = f"the recorded validation was of another archive ({validation.get('cif_root')})"
+    if why:
+        return Unsettled(everything, revisions, len(revisions), why)
+    files = scan_archive(cif_root, everything)
+    unreadable = {d for d, c in files if not c}
+    wanted: set[str] = set()
+    for key, revision in revisions.items():
+        recorded = evidence.get(key)
+        if key[0] in unreadable or recorded is None or recorded[2] != revision:
+            wanted.add(key[0])
+            continue
+        identity, checksum, _ = recorded
+        now = files.get(key, ABSENT)
+        if now == identity:
+            continue
+        if now[0] != identity[0] or not now[0] or _checksum(cif_root, key, now[0]) != checksum:
+            wanted.add(key[0])
+    return Unsettled(sorted(wanted), revisions, len(revisions))
 
 
 def _checksum(cif_root: str, key: Key, file_name: str) -> str:

@@ -28,6 +28,7 @@ import contextlib
 import getpass
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -64,6 +65,11 @@ CHANGED_SHOWN = 20  # changed depositions named in a refusal
 # Depositions changed since the last validation that a move re-validates itself while writes wait
 # (those that dual write kept in step, say); more than this, and it asks for `validate --changed` first.
 REVALIDATE_IN_MOVE = int(os.environ.get("MSGMODULE_MOVE_REVALIDATE", "200"))
+# The rollback's export: worker processes (0: one per core), depositions per batch, and seconds
+# between progress lines when the output is not a terminal.
+ROLLBACK_WORKERS = int(os.environ.get("MSGMODULE_ROLLBACK_WORKERS", "0"))
+ROLLBACK_BATCH = int(os.environ.get("MSGMODULE_ROLLBACK_BATCH", "50"))
+PROGRESS_SECONDS = float(os.environ.get("MSGMODULE_PROGRESS_SECONDS", "10"))
 
 
 class StageMoveRefused(ConfigurationError):
@@ -91,6 +97,7 @@ class StageMove:
     skipped: list[str] = field(default_factory=list)
     reconciled: int = 0
     exported: list[str] = field(default_factory=list)  # files written into the archive
+    compared: int = 0  # database documents compared with the archive's, in both passes
     warnings: list[str] = field(default_factory=list)
     config_changes: dict[str, str] = field(default_factory=dict)
 
@@ -198,8 +205,15 @@ def move_stage(
     force: bool = False,
     who: str | None = None,
     say: Callable[[str], None] = lambda _line: None,
+    compare_all: bool = False,
+    progress: bool | None = None,
 ) -> StageMove:
-    """Move the site to `target` in one guarded step (see the module's docstring); `say` hears progress."""
+    """Move the site to `target` in one guarded step (see the module's docstring); `say` hears progress.
+
+    A move back to the archive compares only what the validation evidence cannot
+    vouch for, unless `compare_all`; `progress`: a bar on standard error (None: when
+    it is a terminal; otherwise `say` hears a line now and then).
+    """
     new = stage_named(target)
     if not settings.db_enabled and DB in new.write_order:
         raise StageMoveRefused(
@@ -229,18 +243,17 @@ def move_stage(
             return move
         # Documents exported before taking the site lock, with the database revisions seen first:
         # under the lock only those written since, and those that failed, are exported again.
-        early: dict[tuple[str, str], int] = {}
+        early: _Export | None = None
         if "export database documents that differ" in guards(old, new):
+            say(f"Ctrl-C stops the move at any point and leaves the site in stage {old.name}, as it is")
             say("exporting database documents that differ from the archive (writes continue meanwhile)")
-            early, problems, failed = _export_differing(settings, None, move)
-            for key in failed:
-                early.pop(key, None)
-            if problems:
-                say(f"{len(problems)} document(s) could not be exported yet; they are retried under the lock")
+            early = _export_differing(settings, None, move, say, compare_all, progress)
+            if early.problems:
+                say(f"{len(early.problems)} document(s) could not be exported yet; they are retried under the lock")
         marked = replace(start, moving_to=new.name, archive_id=start.archive_id or new_archive_id())
         say(f"moving {old.name} -> {new.name}: waiting for running writes to finish")
         with site_taken(settings.cif_root, marked):
-            reasons = _guard(settings, old, new, move, early, say)
+            reasons = _guard(settings, old, new, move, early, say, progress)
             if reasons and not force:
                 raise StageMoveRefused(
                     f"refusing to move from {old.name} to {new.name}: "
@@ -271,6 +284,7 @@ def move_stage(
                 "skipped": move.skipped,
                 "reconciled": move.reconciled,
                 "exported": len(move.exported),
+                "compared": move.compared,
             }
             try:
                 append_history(settings.cif_root, history)
@@ -324,8 +338,9 @@ def _guard(
     old: Stage,
     new: Stage,
     move: StageMove,
-    early: dict[tuple[str, str], int],
+    early: _Export | None,
     say: Callable[[str], None],
+    progress: bool | None = None,
 ) -> list[str]:
     """Run the guards of this move under the exclusive lock; the reasons it must not happen."""
     reasons: list[str] = []
@@ -364,7 +379,7 @@ def _guard(
         reasons.extend(why_not_validated(settings, revalidate=True))
     if "export database documents that differ" in steps:
         say("exporting documents written since the first pass")
-        _, problems, _ = _export_differing(settings, early, move)
+        problems = _export_differing(settings, early or _Export(), move, say, progress=progress).problems
         if problems:
             reasons.append(
                 f"{len(problems)} database document(s) could not be written into the archive: "
@@ -499,48 +514,106 @@ def resync(settings: Settings, deposition_ids: list[str]) -> ResyncResult:
     return result
 
 
+@dataclass
+class _Export:
+    """What the rollback's export passes saw and did."""
+
+    seen: dict[tuple[str, str], int] = field(default_factory=dict)  # revisions read before the first pass
+    failed: set[str] = field(default_factory=set)  # depositions to look at again under the lock
+    problems: list[str] = field(default_factory=list)
+
+
 def _export_differing(
-    settings: Settings, since: dict[tuple[str, str], int] | None, move: StageMove
-) -> tuple[dict[tuple[str, str], int], list[str], list[tuple[str, str]]]:
-    """Write each database document that differs from the archive's into the archive as a new version.
+    settings: Settings,
+    early: _Export | None,
+    move: StageMove,
+    say: Callable[[str], None],
+    compare_all: bool = False,
+    progress: bool | None = None,
+) -> _Export:
+    """Write each database document that may differ from the archive's into the archive, if it does.
 
-    With `since` (revisions seen by an earlier pass), only documents written
-    after it are looked at. Each new file is read back and compared. Returns
-    the revisions seen before this pass, the problems, and the documents that failed.
+    The first pass (`early` None) compares the depositions the validation
+    evidence cannot vouch for (every one, without evidence); the second, under
+    the lock, those written since the first read its revisions, and those that
+    failed. Each new file is read back and compared. Depositions run in batches
+    in worker processes, as migration's do.
     """
-    db = DbMessageStore(settings.db_url)
-    cif = CifMessageStore(
-        settings.cif_root, site_writer=SITE_WRITER
-    )  # the rollback's export: the archive is not yet read
-    engine = get_engine(settings.db_url)
+    from ..archive_tools import RollbackOptions, default_workers, export_differing_batch, run_batches
 
-    def read_revisions() -> dict[tuple[str, str], int]:
-        with engine.connect() as connection:
-            return evidence.document_revisions(connection)
+    done = _Export()
+    if early is None:
+        record = read_site(settings)
+        found = evidence.unsettled_depositions(settings.cif_root, settings.db_url, record.archive_id, compare_all)
+        ids, done.seen = found.depositions, found.revisions
+        if found.full_compare:
+            say(f"comparing all {found.documents} database document(s) with the archive: {found.full_compare}")
+        else:
+            say(
+                f"{len(ids)} of {len({d for d, _ in found.revisions})} deposition(s) changed since the archive was "
+                "last validated equal; only those are compared"
+            )
+    else:
+        engine = get_engine(settings.db_url)
 
-    revisions = run_with_retries(engine, "read document revisions", read_revisions)
-    keys = sorted(revisions) if since is None else sorted(k for k, r in revisions.items() if since.get(k) != r)
-    problems: list[str] = []
-    failed: list[tuple[str, str]] = []
-    for deposition_id, content_type in keys:
-        try:
-            wanted = db.load(deposition_id, content_type)
-            try:
-                current = cif.load(deposition_id, content_type)
-            except MessagingError:
-                current = None  # an unreadable archive copy differs by definition
-            if current is not None and not differences(current, wanted):
-                continue
-            path = cif.save_new_version(wanted)
-            if differences(cif.load(deposition_id, content_type), wanted):
-                problems.append(f"{path}: reads back different from the database")
-                failed.append((deposition_id, content_type))
-                continue
-            move.exported.append(str(path))
-        except MessagingError as exc:
-            problems.append(f"{deposition_id} {content_type}: {exc}")
-            failed.append((deposition_id, content_type))
-    return revisions, problems, failed
+        def read_revisions() -> dict[tuple[str, str], int]:
+            with engine.connect() as connection:
+                return evidence.document_revisions(connection)
+
+        now = run_with_retries(engine, "read document revisions", read_revisions)
+        ids = sorted({d for (d, c), r in now.items() if early.seen.get((d, c)) != r} | early.failed)
+        done.seen = now
+    show = sys.stderr.isatty() if progress is None else progress
+    lines = _ProgressLines(say, len(ids), "deposition(s) compared") if not show else None
+
+    def heard(outcome: Any) -> None:
+        move.compared += len(outcome.files)
+        for entry in outcome.files:
+            if entry["action"] == "migrated":
+                move.exported.append(entry["file"])
+        if outcome.errors:
+            done.failed.add(outcome.deposition_id)
+            done.problems.extend(outcome.errors)
+        if lines is not None:
+            lines.one_more(len(move.exported))
+
+    if ids:
+        run_batches(
+            export_differing_batch,
+            RollbackOptions(settings.cif_root, settings.db_url),
+            ids,
+            ROLLBACK_WORKERS or default_workers(),
+            ROLLBACK_BATCH,
+            progress=show,
+            on_outcome=heard,
+        )
+    if lines is not None:
+        lines.finish(len(move.exported))
+    return done
+
+
+class _ProgressLines:
+    """Progress as a line every PROGRESS_SECONDS (output that is not a terminal: logs, pipes, cron)."""
+
+    def __init__(self, say: Callable[[str], None], total: int, what: str) -> None:
+        self.say, self.total, self.what = say, total, what
+        self.count = 0
+        self.start = self.last = time.monotonic()
+
+    def one_more(self, exported: int) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_SECONDS and self.count < self.total:
+            self.last = now
+            self._line(exported, now)
+
+    def finish(self, exported: int) -> None:
+        if self.total:
+            self._line(exported, time.monotonic())
+
+    def _line(self, exported: int, now: float) -> None:
+        rate = self.count / max(now - self.start, 1e-9)
+        self.say(f"{self.count}/{self.total} {self.what}, {exported} document(s) exported ({rate:.0f}/s)")
 
 
 def _tidy_config(settings: Settings, move: StageMove) -> None:

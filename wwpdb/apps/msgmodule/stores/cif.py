@@ -407,11 +407,13 @@ class CifMessageStore(MessageStore):
             return FlagLists((), (), (), ())
         return PARSED_FILES.flag_lists(str(path), deposition_id, content_type)
 
-    def save(self, document: Document) -> None:
+    def save(self, document: Document, sync: bool = True) -> None:
+        """Write the document as its current version; `sync` False leaves the disk sync to the caller
+        (a bulk writer, which syncs the file system once: see archive_files.sync_file_system)."""
         with self._locked(document.deposition_id, document.content_type):
-            self._write(document)
+            self._write(document, sync=sync)
 
-    def save_new_version(self, document: Document) -> Path:
+    def save_new_version(self, document: Document, sync: bool = True) -> Path:
         """Write the document as a new version V<n+1> (V1 if none), keeping the old one as it was."""
         with self._locked(document.deposition_id, document.content_type):
             current = self.current_files(document.deposition_id).get(document.content_type)
@@ -419,7 +421,7 @@ class CifMessageStore(MessageStore):
             target = self.deposition_dir(document.deposition_id) / file_name(
                 document.deposition_id, document.content_type, version
             )
-            self._write(document, target=target, like=current[0] if current else None)
+            self._write(document, target=target, like=current[0] if current else None, sync=sync)
             return target
 
     def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
@@ -534,7 +536,9 @@ class CifMessageStore(MessageStore):
             self._site_reader = SiteRecordReader.of(self.root)
         check_archive_write(self.root, deposition_id, content_type, self._site_reader)
 
-    def _write(self, document: Document, target: Path | None = None, like: str | None = None) -> None:
+    def _write(
+        self, document: Document, target: Path | None = None, like: str | None = None, sync: bool = True
+    ) -> None:
         """Write the document in place as the current version (or as `target`, a new version following
         the file `like`). Caller holds the lock. The file keeps the mode and group of the one it replaces
         or follows (its folder's when it is the first)."""
@@ -555,7 +559,8 @@ class CifMessageStore(MessageStore):
                 take_attributes(handle.fileno(), target, source, folder=current is None and like is None)
                 handle.write(data)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if sync:
+                    os.fsync(handle.fileno())
             if current is not None:
                 _rotate_snapshots(current, source)
             PARSED_FILES.forget(str(target))  # its own write: never read back from before it
@@ -569,7 +574,8 @@ class CifMessageStore(MessageStore):
         in_place = AFTER_REPLACE.get()
         if in_place is not None:
             in_place()
-        _fsync_dir(folder)
+        if sync:
+            _fsync_dir(folder)
 
 
 def _snapshot(current: Path, index: int) -> Path:

@@ -469,6 +469,33 @@ def read_documents(connection: Connection, deposition_id: str, content_types: li
     return documents
 
 
+def read_many_documents(connection: Connection, deposition_ids: Sequence[str]) -> dict[tuple[str, str], Document]:
+    """Every stored document of these depositions, one query per table for them all (exports, rollbacks).
+
+    Only documents with rows come back; a caller wanting the stored but empty ones
+    asks `msgmodule_document` (see `DbMessageStore.document_keys`).
+    """
+    found: dict[tuple[str, str], Document] = {}
+    if not deposition_ids:
+        return found
+    ids = sorted(set(deposition_ids))
+    for category in CATEGORIES:
+        table = CATEGORY_TABLES[category.name]
+        query = (
+            select(table.c.source_deposition_id, table.c.source_content_type, *[table.c[i] for i in category.items])
+            .where(table.c.source_deposition_id.in_(bindparam("ids", expanding=True)))
+            .order_by(table.c.source_deposition_id, table.c.source_content_type, table.c.row_order, table.c.id)
+        )
+        row_type = category.row_type
+        for start in range(0, len(ids), 500):
+            for deposition_id, content_type, *values in connection.execute(query, {"ids": ids[start : start + 500]}):
+                document = found.get((deposition_id, content_type))
+                if document is None:
+                    document = found[(deposition_id, content_type)] = Document(deposition_id, content_type)
+                document.rows(category).append(row_type(*values))
+    return found
+
+
 def _status_rows(
     connection: Connection, deposition_id: str, content_type: str
 ) -> tuple[list[MessageStatus], list[str | None]]:
