@@ -159,7 +159,7 @@ class DbMessageStore(MessageStore):
         validate_content_type(content_type)
 
         def work() -> Document:
-            with self._write_transaction() as connection:
+            with self._write_transaction(deposition_id, content_type) as connection:
                 _lock_document(connection, deposition_id, content_type)
                 fresh = produce()
                 _delete_document(connection, deposition_id, content_type)
