@@ -8,7 +8,10 @@ Measured in one run, on a generated archive shaped like the OneDep samples:
   a per-row insert-and-commit baseline (read, parse, one INSERT and COMMIT per row; run on a subset
   and compared as rows per second) and against the raw limit: a bare gemmi parse of the same files
   and plain batched INSERTs of the rows, in one process, written here without the library's read or
-  insert code (`raw_limit`);
+  insert code (`raw_limit`); on MariaDB also against OneDep's own migrator, its released code run
+  in a process and virtualenv of its own (benchmarks/onedep_migrator.py), with the share of the rows
+  it stored; these in interleaved rounds (`--rounds`), as medians with their ranges, every row of
+  ours counted after each run;
 - reading every deposition through the CIF store against the `mmcif` package's PdbxReader and
   against gemmi's bare parse of the same files;
 - peak memory of a migration at each archive size: the whole process tree (the command and every
