@@ -1,4 +1,8 @@
-"""The baseline `make bench` compares migration against: the approach of OneDep's own migrator, rebuilt here.
+"""A reconstruction of OneDep's migrator: what `make bench` compares against when the real one cannot run.
+
+`make bench` runs OneDep's released code (benchmarks/onedep_migrator.py); this
+module is its fallback when that release cannot be installed (no package
+index), and the bench then labels the figure as this reconstruction's.
 
 OneDep's `scripts/migrate_cif_to_db.py` (py-wwpdb_apps_msgmodule) migrates one
 deposition at a time, in one process: it reads each content type's current

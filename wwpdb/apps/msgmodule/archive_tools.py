@@ -33,7 +33,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, tuple_
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -59,11 +59,10 @@ from .stores.authority import SITE_WRITER
 from .stores.cif import CifMessageStore
 from .stores.db import (
     DbMessageStore,
-    bulk_insert_rows,
+    bulk_insert_documents,
     check_document_packet,
     read_document,
     read_many_documents,
-    row_params,
 )
 
 DEFAULT_BATCH = 50
@@ -201,7 +200,11 @@ class MigrationOptions:
 # documents.source_version is a 32-bit INTEGER (MySQL INT): a larger version number cannot be recorded.
 MAX_SOURCE_VERSION = 2**31 - 1
 
-_TRACKING = select(documents).where(documents.c.source_deposition_id.in_(bindparam("ids", expanding=True)))
+# What deciding needs of a tracking row: the timestamps are never read (converting them cost more than the rest).
+_DECIDED_BY = ("revision", "migrated_revision", "source_file", "source_checksum")
+_TRACKING = select(
+    documents.c.source_deposition_id, documents.c.source_content_type, *(documents.c[name] for name in _DECIDED_BY)
+).where(documents.c.source_deposition_id.in_(bindparam("ids", expanding=True)))
 _TRACKING_LOCKED = _TRACKING.with_for_update()
 
 
@@ -436,24 +439,19 @@ def _write_batch(
             actions[key] = decide(locked.get(key), source, partial(read_document, connection, *key), force)
         replace = [key for key, action in actions.items() if action in ("migrated", "overwritten")]
         had_rows = [key for key in replace if locked[key].revision > 0]
-        for table in CATEGORY_TABLES.values():
-            if had_rows:
+        if had_rows:
+            for table in CATEGORY_TABLES.values():
+                # One statement per table, not one per document (each would be a round trip).
                 connection.execute(
-                    delete(table).where(
-                        table.c.source_deposition_id == bindparam("d"), table.c.source_content_type == bindparam("c")
-                    ),
-                    [{"d": d, "c": c} for d, c in had_rows],
+                    delete(table).where(tuple_(table.c.source_deposition_id, table.c.source_content_type).in_(had_rows))
                 )
+        written: list[Document] = []
+        for key in replace:
+            document = work[key].document
+            assert document is not None
+            written.append(document)
         for category in CATEGORIES:
-            params: list[dict[str, Any]] = []
-            for key in replace:
-                document = work[key].document
-                assert document is not None
-                params.extend(
-                    row_params(document, category, row, order) for order, row in enumerate(document.rows(category))
-                )
-            if params:
-                bulk_insert_rows(connection, CATEGORY_TABLES[category.name], params)
+            bulk_insert_documents(connection, category, written)
         tracking_updates = []
         for key, action in actions.items():
             if action == "unchanged" or action == "conflict-kept":
@@ -463,8 +461,8 @@ def _write_batch(
             source = work[key]
             tracking_updates.append(
                 {
-                    "d": key[0],
-                    "c": key[1],
+                    "source_deposition_id": key[0],
+                    "source_content_type": key[1],
                     "revision": revision,
                     "migrated_revision": revision - behind(source),
                     # the file's name, not its path (the archive root differs between sites and hosts),
@@ -475,24 +473,31 @@ def _write_batch(
                 }
             )
         if tracking_updates:
-            connection.execute(
-                update(documents)
-                .where(
-                    documents.c.source_deposition_id == bindparam("d"),
-                    documents.c.source_content_type == bindparam("c"),
-                )
-                .values(
-                    revision=bindparam("revision"),
-                    migrated_revision=bindparam("migrated_revision"),
-                    source_file=bindparam("source_file"),
-                    source_version=bindparam("source_version"),
-                    source_checksum=bindparam("source_checksum"),
-                    migrated_at=func.current_timestamp(),
-                    updated_at=func.current_timestamp(),
-                ),
-                tracking_updates,
-            )
+            _record_sources(connection, tracking_updates)
         return actions
+
+
+_RECORDED = ("revision", "migrated_revision", "source_file", "source_version", "source_checksum")
+
+
+def _record_sources(connection: Connection, updates: list[dict[str, Any]]) -> None:
+    """Set the tracking rows of the documents written (locked by this transaction, so they exist).
+
+    One multi-row upsert, which here only ever updates: an UPDATE per document would be a round
+    trip each on MySQL (the driver sends an UPDATE's parameter sets one by one).
+    """
+    changed = {"migrated_at": func.current_timestamp(), "updated_at": func.current_timestamp()}
+    statement: Any
+    if connection.dialect.name == "sqlite":
+        on_sqlite = sqlite_insert(documents)
+        statement = on_sqlite.on_conflict_do_update(
+            index_elements=list(documents.primary_key.columns),
+            set_={**{name: on_sqlite.excluded[name] for name in _RECORDED}, **changed},
+        )
+    else:
+        on_mysql = mysql_insert(documents)
+        statement = on_mysql.on_duplicate_key_update(**{name: on_mysql.inserted[name] for name in _RECORDED}, **changed)
+    connection.execute(statement, updates)
 
 
 # -- validation -----------------------------------------------------------------------------

@@ -445,10 +445,11 @@ AWKWARD_VALUES = [
 
 
 @pytest.mark.mysql
-def test_the_bulk_path_stores_every_awkward_value_exactly_and_is_the_path_taken(mysql_url):
+@pytest.mark.parametrize("path", ["dictionaries", "documents"])
+def test_the_bulk_path_stores_every_awkward_value_exactly_and_is_the_path_taken(mysql_url, path):
     from wwpdb.apps.msgmodule.db.engine import write_transaction
     from wwpdb.apps.msgmodule.model import CATEGORIES, Document, MessageStatus
-    from wwpdb.apps.msgmodule.stores.db import bulk_insert_rows, read_document, row_params
+    from wwpdb.apps.msgmodule.stores.db import bulk_insert_documents, bulk_insert_rows, read_document, row_params
 
     schema_versions.upgrade(mysql_url)
     document = Document("D_1000000077", TO)
@@ -461,6 +462,9 @@ def test_the_bulk_path_stores_every_awkward_value_exactly_and_is_the_path_taken(
     with write_transaction(engine) as connection:
         loads, inserts = session_count(connection, "load"), session_count(connection, "insert")
         for category in CATEGORIES:
+            if path == "documents":  # what the migration uses: the file's lines made from the rows
+                bulk_insert_documents(connection, category, [document])
+                continue
             rows = [row_params(document, category, row, order) for order, row in enumerate(document.rows(category))]
             if rows:
                 bulk_insert_rows(connection, CATEGORY_TABLES[category.name], rows)
@@ -468,6 +472,43 @@ def test_the_bulk_path_stores_every_awkward_value_exactly_and_is_the_path_taken(
         assert session_count(connection, "insert") == inserts
     with get_engine(mysql_url).connect() as connection:
         assert read_document(connection, "D_1000000077", TO) == document
+
+
+@pytest.mark.mysql
+def test_a_migration_batch_sends_as_many_statements_for_many_documents_as_for_few(tmp_path, mysql_server):
+    """Each table's rows and the tracking rows go in one statement each, never one per document."""
+    from conftest import scratch_mysql_database
+
+    from wwpdb.apps.msgmodule.archive_tools import MigrationOptions, migrate_batch
+
+    root = tmp_path / "archive"
+    ids = generate_archive(root, 40)
+    store = CifMessageStore(root)
+    # Depositions with rows in all four tables, so both batches load the same tables.
+    full = [
+        d
+        for d in ids
+        if all(sum(doc.row_counts()[name] for doc in store.load_all(d).values()) for name in CATEGORY_TABLES)
+    ]
+    statements = {}
+    for size in (3, 15):
+        with scratch_mysql_database(mysql_server) as url:
+            schema_versions.upgrade(url)
+            outcomes = migrate_batch(MigrationOptions(str(root), url), full[:size])
+            assert [outcome.status for outcome in outcomes] == ["migrated"] * size
+            engine = get_engine(url, bulk_load=True)
+            assert engine.pool.checkedin() == 1  # the batch ran on one connection: its session counts it all
+            with engine.connect() as connection:
+                statements[size] = {kind: session_count(connection, kind) for kind in ("update", "insert", "load")}
+                statements[size]["all"] = int(
+                    connection.exec_driver_sql("SHOW SESSION STATUS LIKE 'Questions'").one()[1]
+                )
+            assert row_totals(url) == {
+                name: sum(doc.row_counts()[name] for d in full[:size] for doc in store.load_all(d).values())
+                for name in CATEGORY_TABLES
+            }
+    assert statements[15] == statements[3]
+    assert statements[3]["update"] == 0 and statements[3]["load"] == len(CATEGORY_TABLES)
 
 
 @pytest.mark.mysql

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, case, cast, delete, insert, literal, or_, select, true, update
@@ -677,24 +678,83 @@ def bulk_insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str
     warning, or with another row count than it was given, is undone (a savepoint)
     and the rows are inserted by `insert_rows`, whose errors name the value.
     """
+    if rows and getattr(connection.engine, "msgmodule_bulk_load", False):
+        names = list(rows[0])
+        if _load_lines(connection, table, names, [_tsv_line([row[name] for name in names]) for row in rows]):
+            return
+    insert_rows(connection, table, rows)
+
+
+_DOCUMENT_COLUMNS = ("source_deposition_id", "source_content_type", "row_order")
+
+
+def bulk_insert_documents(connection: Connection, category: Category, documents: Sequence[Document]) -> None:
+    """Every row of one category of these documents, as `bulk_insert_rows` stores them (the migration's path).
+
+    The file's lines are made from the rows themselves, not from a dictionary per row; the
+    dictionaries are made only if the load is refused and the rows go in by INSERT.
+    """
+    table = CATEGORY_TABLES[category.name]
+    if any(document.rows(category) for document in documents):
+        if getattr(connection.engine, "msgmodule_bulk_load", False):
+            lines = _document_lines(category, documents)
+            if _load_lines(connection, table, [*category.items, *_DOCUMENT_COLUMNS], lines):
+                return
+        params = [
+            row_params(document, category, row, order)
+            for document in documents
+            for order, row in enumerate(document.rows(category))
+        ]
+        insert_rows(connection, table, params)
+
+
+def _document_lines(category: Category, documents: Sequence[Document]) -> list[str]:
+    values_of = attrgetter(*category.items)
+    columns = len(category.items)
+    lines: list[str] = []
+    for document in documents:
+        # The key columns end every line of the document: escaped once.
+        key = "\t".join(_tsv_field(value) for value in (document.deposition_id, document.content_type))
+        for order, row in enumerate(document.rows(category)):
+            values = values_of(row)
+            nulls = values.count(None)
+            try:
+                joined = "\t".join(["\\N" if value is None else value for value in values])
+            except TypeError:  # a value that is not text: written as `_tsv_line` writes it
+                joined = _tsv_line(list(values))[:-1]
+            else:
+                # The NULL markers are the only backslashes and the separators the only tabs, or escape.
+                if (
+                    "\n" in joined
+                    or "\r" in joined
+                    or "\0" in joined
+                    or joined.count("\\") != nulls
+                    or joined.count("\t") != columns - 1
+                ):
+                    joined = "\t".join([_tsv_field(value) for value in values])
+            lines.append(f"{joined}\t{key}\t{order}\n")
+    return lines
+
+
+def _load_lines(connection: Connection, table: Any, names: list[str], lines: list[str]) -> bool:
+    """LOAD DATA LOCAL of these lines into these columns; False (nothing loaded) if the server refused it."""
     engine = connection.engine
-    if not rows or not getattr(engine, "msgmodule_bulk_load", False):
-        insert_rows(connection, table, rows)
-        return
-    names = list(rows[0])
     statement = (
         f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table.name}` CHARACTER SET utf8mb4 "
         "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
         f"({', '.join(f'`{name}`' for name in names)})"
     )
-    lines = [_tsv_line([row[name] for name in names]) for row in rows]
     with tempfile.NamedTemporaryFile("wb", prefix="msgmodule-load-", suffix=".tsv") as handle:
         handle.write("".join(lines).encode("utf-8"))
         handle.flush()
         savepoint = connection.begin_nested()
         try:
-            loaded = connection.exec_driver_sql(statement, (handle.name,)).rowcount
-            warnings = connection.exec_driver_sql("SELECT @@warning_count").scalar()
+            result = connection.exec_driver_sql(statement, (handle.name,))
+            loaded = result.rowcount
+            # The driver's cursor has the count from the server's answer; else it is one query more.
+            warnings = getattr(result.context.cursor, "warning_count", None)
+            if not isinstance(warnings, int):
+                warnings = connection.exec_driver_sql("SELECT @@warning_count").scalar()
         except DBAPIError as exc:
             if mysql_code(exc) not in _LOAD_REFUSED:
                 # Raised as it is, the savepoint left alone: a deadlock has rolled back the whole
@@ -702,12 +762,12 @@ def bulk_insert_rows(connection: Connection, table: Any, rows: Sequence[dict[str
                 raise
             savepoint.rollback()
             engine.msgmodule_bulk_load = False  # type: ignore[attr-defined]
-        else:
-            if not warnings and loaded == len(rows):
-                savepoint.commit()
-                return
-            savepoint.rollback()
-    insert_rows(connection, table, rows)
+            return False
+        if not warnings and loaded == len(lines):
+            savepoint.commit()
+            return True
+        savepoint.rollback()
+        return False
 
 
 def _insert_batch(connection: Connection, table: Any, batch: list[dict[str, Any]], run: Runner = run_compiled) -> None:
