@@ -28,7 +28,6 @@ setup(
         "SQLAlchemy>=2.0",
         "PyMySQL>=1.1",
         "alembic>=1.12",
-        "tenacity>=8.2",
         "tqdm>=4.60",
         "prometheus_client>=0.17",
         "WebOb>=1.8.9",  # 1.8.9 brings legacy-cgi on Python 3.13, where cgi is gone

@@ -596,7 +596,10 @@ def backend_info(settings: Settings) -> dict[str, Any]:
         "shadow_sample": settings.shadow_sample if stage.shadow else None,
         "cif_root": str(Path(settings.cif_root)),
         "db_url": mask_url(settings.db_url),
-        "config_file": str(settings.config_file),
+        # The file read, or a note that there was none (./msgmodule.cfg is optional).
+        "config_file": str(settings.config_file)
+        if settings.config_file.is_file()
+        else f"none ({settings.config_file} absent)",
         "sources": settings.sources,
         "settings": setting_sources(settings),
         "onedep_site_config": settings.onedep.status if settings.onedep else None,
