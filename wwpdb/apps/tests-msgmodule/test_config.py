@@ -205,3 +205,11 @@ def test_removing_keys_writes_through_a_link_and_keeps_the_files_mode(tmp_path):
     assert remove_config_keys(link, ["MSGMODULE_STAGE"]) == {"MSGMODULE_STAGE": "dual-write"}
     assert link.is_symlink() and shared.read_text() == "[msgmodule]\nMSGDB_PASS = secret\n"
     assert shared.stat().st_mode & 0o777 == 0o600
+
+
+def test_backend_info_says_when_no_config_file_was_read(isolated_configuration, archive_root):
+    from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
+
+    assert MessagingFactory.get_backend_info()["config_file"].startswith("none (")
+    (isolated_configuration / "msgmodule.cfg").write_text("[msgmodule]\n")
+    assert MessagingFactory.get_backend_info()["config_file"].endswith("msgmodule.cfg")
