@@ -179,7 +179,7 @@ def test_restore_refuses_a_damaged_or_incomplete_backup(sqlite_url, tmp_path, ca
     assert run(["restore", "--config", str(config), "--yes", str(folder)]) == 1
     assert "database/messaging.sqlite is missing" in capsys.readouterr().err
     assert run(["restore", "--config", str(config), "--yes", str(tmp_path)]) == 1
-    assert "not a msgmodule backup" in capsys.readouterr().err
+    assert "not a backup made by msgmodule" in capsys.readouterr().err
 
 
 def test_a_failed_backup_leaves_no_backup_folder(tmp_path, capsys):

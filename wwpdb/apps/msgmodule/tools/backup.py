@@ -393,7 +393,7 @@ def read_manifest(backup: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BackupError(f"{backup} is not a msgmodule backup: it has no {MANIFEST}") from None
+        raise BackupError(f"{backup} is not a backup made by msgmodule: it has no {MANIFEST}") from None
     except (OSError, ValueError) as exc:
         raise BackupError(f"cannot read {path}: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
