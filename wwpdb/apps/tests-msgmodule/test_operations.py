@@ -158,7 +158,7 @@ def test_the_json_log_has_the_outcome_the_figures_and_the_error(tmp_path, capsys
         ("health", 0, "ok"),  # the stage is cif-only: the database is not its concern
         ("init-db", 1, "failed"),
     ]
-    assert ends[0]["counts"] == {"resynced": 0, "failed": 0} and ends[0]["level"] == "INFO"
+    assert ends[0]["counts"] == {"resynced": 0, "equal": 3, "failed": 0} and ends[0]["level"] == "INFO"
     assert ends[2]["level"] == "ERROR" and ends[2]["error_type"] and "cannot reach" in ends[2]["error"]
 
 
