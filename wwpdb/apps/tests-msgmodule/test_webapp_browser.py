@@ -26,6 +26,7 @@ from web_support import CONTENT_TYPES, FRONT_END, SITE_JS
 
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.io.notify import NOTIFY_FILE
+from wwpdb.apps.msgmodule.stores.authority import SITE_WRITER
 from wwpdb.apps.msgmodule.stores.cif import CifMessageStore
 from wwpdb.apps.msgmodule.stores.db import DbMessageStore
 from wwpdb.apps.msgmodule.webapp.server import site_app
@@ -190,7 +191,7 @@ def annotator(tmp_path: Path, samples: list[Path]) -> Iterator[Annotator]:
         deposition, _ = split_name(path)
         (archive / deposition).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, archive / deposition / path.name)
-    cif, db = CifMessageStore(archive), DbMessageStore(url)
+    cif, db = CifMessageStore(archive), DbMessageStore(url, site_writer=SITE_WRITER)  # seeded as a migration does
     for deposition in cif.list_depositions():  # the database half of dual-write holds what the archive holds
         for content_type in CONTENT_TYPES:
             db.save(cif.load(deposition, content_type))
