@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .engine import get_engine, mask_url, translate
+from .incarnation import renew_incarnation
 from .onedep import check_not_onedep, onedep_prefix, refusal
 from .schema import metadata
 
@@ -64,6 +65,8 @@ def upgrade(url: str, engine: Engine | None = None) -> tuple[str | None, str]:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             after = MigrationContext.configure(connection).get_current_revision()
+            # Answers a process kept from this database before are not taken for what it holds now.
+            renew_incarnation(connection)
     except SQLAlchemyError as exc:
         raise translate(exc, url, "create or upgrade the schema") from exc
     return before, after or head_revision()

@@ -58,6 +58,25 @@ def run_compiled(connection: Connection, key: tuple[Any, ...], build: Callable[[
     return connection.exec_driver_sql(sql, values)
 
 
+def driver_rows(
+    connection: Connection, key: tuple[Any, ...], build: Callable[[str], Any], params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """`run_compiled`'s rows as the driver's own tuples, for a select of many plain values.
+
+    SQLAlchemy's rows cost more to make than the database spends finding a
+    thousand narrow rows; the statement still runs through SQLAlchemy (its
+    events, its errors), and an error while the driver fetches is raised as
+    SQLAlchemy's, so the callers' retries and messages see it alike.
+    """
+    result = run_compiled(connection, key, build, params)
+    try:
+        return list(result.cursor.fetchall())
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(None, None, exc, connection.dialect.loaded_dbapi.Error) from exc
+    finally:
+        result.close()
+
+
 # A multi-row INSERT repeats the row after VALUES: one parenthesis of placeholders, nothing after it.
 _PLACEHOLDER = re.compile(r"%\(\w+\)s|%s")
 _ONE_ROW = re.compile(r"\([ ,]*\)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -37,8 +37,9 @@ from ..db.engine import (
     takes_batches,
     write_transaction,
 )
+from ..db.incarnation import versions_statement
 from ..db.schema import CATEGORY_TABLES, PAGE_INDEX, documents
-from ..db.statements import Runner, StatementBatch, run_compiled
+from ..db.statements import Runner, StatementBatch, driver_rows, run_compiled
 from ..errors import InvalidInputError
 from ..model import (
     CATEGORIES,
@@ -54,6 +55,7 @@ from ..model import (
     validate_content_type,
     validate_deposition_id,
 )
+from .answers import KEPT, Version
 from .authority import check_database_write, checks_authority
 from .base import FlagLists, MessagePage, MessageStore
 
@@ -116,7 +118,13 @@ class DbMessageStore(MessageStore):
 
         def work() -> FlagLists:
             with snapshot_transaction(self.engine) as connection:  # never a message without its status
-                return _flag_lists(connection, deposition_id, content_type)
+                version = _version(connection, deposition_id, [content_type])
+                key = (self.url, "flag lists", deposition_id, content_type)
+                found: FlagLists | None = KEPT.get(key, version)
+                if found is None:
+                    found = _flag_lists(connection, deposition_id, content_type)
+                    KEPT.put(key, version, found)
+                return found
 
         return self._run(f"read the flags of {deposition_id} {content_type}", work)
 
@@ -331,15 +339,33 @@ class DbMessageStore(MessageStore):
 
         Only the page's rows are read whole; the ordering reads the keys of the
         deposition's rows (timestamp, content type, position) from the index.
+        The whole order and the counts are kept (see stores.answers) until one
+        of the documents changes.
         """
         validate_deposition_id(deposition_id)
         wanted = [validate_content_type(content_type) for content_type in content_types]
+        archived = tuple(content_type for content_type in wanted if content_type in archived_only)
 
         def work() -> MessagePage:
             with snapshot_transaction(self.engine) as connection:  # a count and its page agree
-                return _page(
-                    connection, deposition_id, wanted, send_status, archived_only, offset, limit, with_origcomm
-                )
+                version = _version(connection, deposition_id, wanted)
+                key = (self.url, "page order", deposition_id, tuple(wanted), send_status, archived)
+                order: _PageOrder | None = KEPT.get(key, version)
+                if order is not None:
+                    page = _page(connection, deposition_id, wanted, order, offset, limit, with_origcomm)
+                    if page is not None:
+                        return page
+                if version is None:  # nothing is kept: only the page's keys
+                    order = _page_order(connection, deposition_id, wanted, send_status, archived, offset, limit)
+                    offset_in_order = 0
+                else:
+                    order = _page_order(connection, deposition_id, wanted, send_status, archived, 0, None)
+                    KEPT.put(key, version, order)
+                    offset_in_order = offset
+                page = _page(connection, deposition_id, wanted, order, offset_in_order, limit, with_origcomm)
+                if page is None:
+                    raise AssertionError("a page's rows vanished inside its snapshot")
+                return page
 
         return self._run(f"read a page of {deposition_id}", work)
 
@@ -533,14 +559,25 @@ def _message_ids_statement(dialect: str) -> Any:
     )
 
 
+def _version(connection: Connection, deposition_id: str, content_types: Sequence[str]) -> Version:
+    """The database's incarnation and the documents' revisions, as answers are kept by (stores.answers)."""
+    values = {"d": deposition_id, **{f"c{n}": content_type for n, content_type in enumerate(content_types)}}
+    rows = driver_rows(
+        connection, ("versions", len(content_types)), lambda _: versions_statement(len(content_types)), values
+    )
+    if not rows:
+        return None
+    return str(rows[0][0]), tuple(sorted((str(kind), int(revision)) for _, kind, revision in rows if kind is not None))
+
+
 def _flag_lists(connection: Connection, deposition_id: str, content_type: str) -> FlagLists:
-    """Two lean selects, as driver SQL compiled once: no status row is made, only the columns read."""
+    """Two lean selects, as driver SQL compiled once, fetched as the driver's tuples: no status row (nor
+    SQLAlchemy row) is made, only the columns read."""
     key = {"d": deposition_id, "c": content_type}
-    rows = [row for row in run_compiled(connection, ("flag rows",), _flag_rows_statement, key).fetchall() if row[0]]
-    ids = run_compiled(connection, ("message ids",), _message_ids_statement, key).scalars().all()
-    message_ids = tuple(ids)
+    rows = [row for row in driver_rows(connection, ("flag rows",), _flag_rows_statement, key) if row[0]]
+    ids = driver_rows(connection, ("message ids",), _message_ids_statement, key)
     return FlagLists(
-        message_ids,
+        tuple(row[0] for row in ids),
         tuple(row[0] for row in rows if row[1] == "Y"),
         tuple(row[0] for row in rows if row[2] == "N"),
         tuple(row[0] for row in rows if row[3] == "Y"),
@@ -1076,27 +1113,55 @@ def _page_counts(kinds: tuple[str, ...], by_send_status: bool, archived: tuple[s
     )
 
 
-def _page(
+@dataclass(frozen=True)
+class _PageOrder:
+    """Ids of the rows that pass the filters, in page order (from an offset, up to a limit); the counts."""
+
+    ids: tuple[int, ...]
+    counts: dict[str, int]  # every message of each content type
+    total: int  # those that pass the filters
+
+
+def _page_order(
     connection: Connection,
     deposition_id: str,
     content_types: list[str],
     send_status: str | None,
-    archived_only: Collection[str],
+    archived: tuple[str, ...],
     offset: int,
     limit: int | None,
-    with_origcomm: bool,
-) -> MessagePage:
+) -> _PageOrder:
     # Each statement is built and compiled once per shape (content types, filters), then run as driver SQL:
     # building it afresh cost more than the database's work on a short history.
     kinds = tuple(content_types)
-    archived = tuple(content_type for content_type in content_types if content_type in archived_only)
     shape = (kinds, send_status is not None, archived)
     values: dict[str, Any] = {"d": deposition_id, "s": send_status, "o": offset}
     if limit is not None:
         values["l"] = limit
     limited = limit is not None
-    found = run_compiled(connection, ("page keys", *shape, limited), partial(_page_keys, *shape, limited), values)
-    ids = found.scalars().all()
+    keys = driver_rows(connection, ("page keys", *shape, limited), partial(_page_keys, *shape, limited), values)
+    # Every message of each content type, and those that pass the filters, in one pass over the index.
+    counted = driver_rows(connection, ("page counts", *shape), partial(_page_counts, *shape), values)
+    counts = {content_type: 0 for content_type in content_types}
+    total = 0
+    for content_type, number, passing in counted:
+        counts[content_type] = int(number)
+        total += int(passing or 0)
+    return _PageOrder(tuple(int(row[0]) for row in keys), counts, total)
+
+
+def _page(
+    connection: Connection,
+    deposition_id: str,
+    content_types: list[str],
+    order: _PageOrder,
+    offset: int,
+    limit: int | None,
+    with_origcomm: bool,
+) -> MessagePage | None:
+    """The page `order` gives from `offset`; None when one of its rows is gone (the order was kept from before
+    an edit by hand that bumped no revision)."""
+    ids = order.ids[offset : None if limit is None else offset + limit]
     rows: dict[int, tuple[str, Message]] = {}
     for start in range(0, len(ids), _IDS_PER_SELECT):
         chunk = ids[start : start + _IDS_PER_SELECT]
@@ -1106,14 +1171,9 @@ def _page(
             connection, ("page rows", width), partial(_page_rows, width), named
         ):
             rows[row_id] = (content_type, Message(*items))
+    if len(rows) != len(ids):
+        return None
     messages = [rows[row_id] for row_id in ids]
-    # Every message of each content type, and those that pass the filters, in one pass over the index.
-    counted = run_compiled(connection, ("page counts", *shape), partial(_page_counts, *shape), values)
-    counts = {content_type: 0 for content_type in content_types}
-    total = 0
-    for content_type, number, passing in counted:
-        counts[content_type] = number
-        total += int(passing or 0)
     origcomm: dict[str, OrigCommReference] = {}
     page_ids = sorted({message.message_id for _, message in messages if message.message_id is not None})
     if with_origcomm and page_ids:
@@ -1134,4 +1194,4 @@ def _page(
             reference = OrigCommReference(*found)
             if reference.message_id is not None:
                 origcomm.setdefault(reference.message_id, reference)
-    return MessagePage(messages, total, counts, origcomm)
+    return MessagePage(messages, order.total, dict(order.counts), origcomm)

@@ -48,6 +48,7 @@ from .. import __version__
 from ..config import Settings
 from ..db import schema_versions
 from ..db.engine import dispose_engines, get_engine, mask_url, normalise_url
+from ..db.incarnation import renew_incarnation
 from ..db.schema import metadata
 from ..errors import MessagingError
 
@@ -263,6 +264,13 @@ def _sqlite(path: Path) -> Iterator[sqlite3.Connection]:
         yield connection
     finally:
         connection.close()
+
+
+def _renew_incarnation(url: str) -> None:
+    """The restored database's documents carry old revisions: answers other processes kept must not match them
+    (see db.incarnation), whatever the backup's incarnation was."""
+    with get_engine(url).begin() as connection:
+        renew_incarnation(connection)
 
 
 def _revision_and_counts(url: str) -> tuple[str | None, dict[str, int]]:
@@ -572,21 +580,27 @@ def _restore(settings: Settings, folder: Path, manifest: dict[str, Any], folders
     url = settings.db_url
     kind = _database_kind(url)
 
-    if kind == "sqlite":
-        dispose_engines()  # no pooled connection of ours may hold the old pages
-        target = _sqlite_path(url)
-        _copy_sqlite(folder / SQLITE_FILE, target)
-    else:
-        _load_mysql(url, folder / DUMP_FILE)
-    revision, counts = _revision_and_counts(url)
-    if revision != manifest["schema_revision"]:
-        raise BackupError(
-            f"after the restore {mask_url(url)} is at revision {revision}, not {manifest['schema_revision']}"
-        )
-    expected = manifest["database"].get("row_counts") or {}
-    wrong = {name: (counts.get(name), count) for name, count in expected.items() if counts.get(name) != count}
-    if wrong:
-        raise BackupError(f"after the restore the row counts of {mask_url(url)} differ from the backup's: {wrong}")
+    try:
+        if kind == "sqlite":
+            dispose_engines()  # no pooled connection of ours may hold the old pages
+            target = _sqlite_path(url)
+            _copy_sqlite(folder / SQLITE_FILE, target)
+        else:
+            _load_mysql(url, folder / DUMP_FILE)
+        revision, counts = _revision_and_counts(url)
+        if revision != manifest["schema_revision"]:
+            raise BackupError(
+                f"after the restore {mask_url(url)} is at revision {revision}, not {manifest['schema_revision']}"
+            )
+        expected = manifest["database"].get("row_counts") or {}
+        wrong = {name: (counts.get(name), count) for name, count in expected.items() if counts.get(name) != count}
+        if wrong:
+            raise BackupError(f"after the restore the row counts of {mask_url(url)} differ from the backup's: {wrong}")
+    except BaseException:
+        with contextlib.suppress(Exception):  # the restore's own error is the one to hear
+            _renew_incarnation(url)
+        raise
+    _renew_incarnation(url)
 
     excluded = _excluded(settings, [folder])
     for role, target_dir in folders.items():  # a folder the backup was made without (older layout) stays
