@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,11 +82,12 @@ def test_metrics_prints_the_counters_of_other_processes_the_journal_and_the_brea
     assert ("msgmodule_info", (("stage", "cif-only"), ("version", __version__))) in found
 
 
-def test_monitor_serves_the_metrics_over_http_until_stopped(tmp_path):
-    config = installation(tmp_path)
-    settings = load_settings({"MSGMODULE_CONFIG": str(config)})
+@contextmanager
+def monitor_serving(config: str) -> Iterator[str]:
+    """`msgmodule monitor` on a free loopback port, for as long as the block runs: yields its metrics URL; then
+    stops it with SIGTERM, and it must exit 0."""
     server = subprocess.Popen(
-        [MSGMODULE, "monitor", "--host", "127.0.0.1", "--port", "0", "--config", str(config)],
+        [MSGMODULE, "monitor", "--host", "127.0.0.1", "--port", "0", "--config", config],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -94,7 +97,18 @@ def test_monitor_serves_the_metrics_over_http_until_stopped(tmp_path):
         announced = server.stdout.readline()
         url = re.search(r"http://\S+/metrics", announced)
         assert url, announced + (server.stderr.read() if server.poll() is not None else "")
-        with urllib.request.urlopen(url.group(0), timeout=10) as response:
+        yield url.group(0)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        status = server.wait(timeout=20)
+    assert status == 0
+
+
+def test_monitor_serves_the_metrics_over_http_until_stopped(tmp_path):
+    config = installation(tmp_path)
+    settings = load_settings({"MSGMODULE_CONFIG": str(config)})
+    with monitor_serving(str(config)) as url:
+        with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/plain")
             first = samples(response.read().decode())
@@ -102,12 +116,8 @@ def test_monitor_serves_the_metrics_over_http_until_stopped(tmp_path):
 
         # Each scrape reads afresh: a failure journaled meanwhile shows at the next one.
         Journal(settings.journal_path).record("D_1000000001", "messages-to-depositor", "db", "down")
-        with urllib.request.urlopen(url.group(0), timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=10) as response:
             assert samples(response.read().decode())[("msgmodule_journal_pending", ())] == 1
-    finally:
-        server.send_signal(signal.SIGTERM)
-        status = server.wait(timeout=20)
-    assert status == 0
-    port = int(url.group(0).rsplit(":", 1)[1].split("/")[0])
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0  # stopped: nothing listens any more

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import put_site_in_stage, site_config
 from prometheus_client.parser import text_string_to_metric_families
-from test_monitoring import open_breaker
+from test_monitoring import monitor_serving, open_breaker
 
 from wwpdb.apps.msgmodule.config import load_settings
 from wwpdb.apps.msgmodule.db import schema_versions
@@ -152,22 +151,8 @@ def test_every_metric_the_dashboard_queries_is_served_by_msgmodule_monitor(moved
     # A validation and an opened breaker, so every figure is there to be served.
     subprocess.run([MSGMODULE, "validate", "--config", moved_site["MSGMODULE_CONFIG"]], check=True, capture_output=True)
     open_breaker(Path(settings.state_dir))
-    server = subprocess.Popen(
-        [MSGMODULE, "monitor", "--host", "127.0.0.1", "--port", "0", "--config", moved_site["MSGMODULE_CONFIG"]],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        announced = server.stdout.readline()
-        url = re.search(r"http://\S+/metrics", announced)
-        assert url, announced + (server.stderr.read() if server.poll() is not None else "")
-        with urllib.request.urlopen(url.group(0), timeout=10) as response:
-            text = response.read().decode()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=20)
+    with monitor_serving(moved_site["MSGMODULE_CONFIG"]) as url, urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
 
     served = {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}
     queried = {
