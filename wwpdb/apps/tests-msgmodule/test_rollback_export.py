@@ -263,3 +263,30 @@ def test_export_writes_back_exactly_what_migration_read(tmp_path, db_url):
                 differences(archive.load(deposition_id, content_type), exported.load(deposition_id, content_type)) == []
             )
     assert not list(out.rglob("*.tmp"))
+
+
+def test_ctrl_c_just_after_the_moving_mark_is_in_place_still_unmarks_it(tmp_path, sqlite_url, monkeypatch):
+    """The mark is visible once renamed into place, but its write goes on (the folder's fsync): a Ctrl-C
+    there, which a test or an operator watching the record can send, must still leave the site unmarked."""
+    config, ids = site_in(tmp_path, sqlite_url, "db-only")
+    before = stage_as_recorded(config)
+    real_fsync = os.fsync
+    calls = {"folder": 0}
+
+    def ctrl_c_after_the_rename(fd: int) -> None:
+        real_fsync(fd)
+        if os.path.isdir(f"/proc/self/fd/{fd}") and read_site(load_settings(config)).moving_to:
+            calls["folder"] += 1
+            monkeypatch.setattr(os, "fsync", real_fsync)  # one Ctrl-C, like the operator's
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", ctrl_c_after_the_rename)
+    try:
+        move_stage(load_settings(config), "dual-write")
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the Ctrl-C injected after the mark went unnoticed")
+    assert calls["folder"] == 1
+    assert stage_as_recorded(config) == before
+    assert cli(config, "stage", "dual-write") == 0

@@ -360,9 +360,10 @@ def move_lock(cif_root: str | os.PathLike[str]) -> Iterator[None]:
 def site_taken(cif_root: str | os.PathLike[str], marked: SiteRecord) -> Iterator[None]:
     """Take the site as a move does (the caller holds the move lock): the record marked "moving" first, so
     new writes stand back, then the site lock alone once running writes finish. A block that fails
-    unmarks the record; one that succeeds writes the record it leaves (unmarked) itself."""
-    write_record(cif_root, marked)
+    unmarks the record; one that succeeds writes the record it leaves (unmarked) itself. The marking is
+    inside the guard too: Ctrl-C can land after the marked record is in place but before its write returns."""
     try:
+        write_record(cif_root, marked)
         with SiteLock(cif_root).exclusive():
             yield
     except BaseException:
