@@ -10,7 +10,8 @@ uniqueness on message ids, no foreign keys, generous sizes.
 `msgmodule_document` has one row per stored document; writers lock it, which
 serialises read-modify-writes of one document across processes. Its
 `revision` counts writes; the migration columns record the archive file a
-document was copied from.
+document was copied from; the tail columns keep the next ordinal_ids, so a new
+message is appended without reading the document.
 """
 
 from __future__ import annotations
@@ -132,8 +133,22 @@ documents = Table(
     Column("source_checksum", String(64), nullable=True),
     Column("migrated_revision", Integer, nullable=True),
     Column("migrated_at", DateTime, nullable=True),
+    # Revision 0004: the next ordinal_id of each table that numbers its rows (as text: an ordinal can
+    # be longer than any integer column), right while `tail_revision` equals `revision`. Writes that
+    # keep them right move both; any other write (or a revision bumped by hand) bumps `revision` alone.
+    Column("tail_revision", Integer, nullable=True),
+    Column("next_message_ordinal", String(40), nullable=True),
+    Column("next_file_ordinal", String(40), nullable=True),
+    Column("next_origcomm_ordinal", String(40), nullable=True),
     **MYSQL_TABLE_OPTIONS,
 )
+
+# The column of `documents` holding the next ordinal_id of each table whose rows carry one.
+NEXT_ORDINAL_COLUMNS = {
+    "pdbx_deposition_message_info": "next_message_ordinal",
+    "pdbx_deposition_message_file_reference": "next_file_ordinal",
+    "pdbx_deposition_message_origcomm_reference": "next_origcomm_ordinal",
+}
 
 # -- site control (revision 0003) ---------------------------------------------------
 # `msgmodule_site` holds named JSON values the whole site shares through the database:

@@ -38,7 +38,7 @@ from ..db.engine import (
     write_transaction,
 )
 from ..db.incarnation import versions_statement
-from ..db.schema import CATEGORY_TABLES, PAGE_INDEX, documents
+from ..db.schema import CATEGORY_TABLES, NEXT_ORDINAL_COLUMNS, PAGE_INDEX, documents
 from ..db.statements import Runner, StatementBatch, driver_rows, run_compiled
 from ..errors import InvalidInputError
 from ..model import (
@@ -242,45 +242,17 @@ class DbMessageStore(MessageStore):
         given_items = None if given is None else list(given)
 
         def work() -> bool:
+            # The new rows as the document would store them, numbered 1.. (renumbered from the stored ones on).
+            tail = Document(deposition_id, content_type)
+            stored = tail.put_message(
+                replace(message),
+                None if refs is None else [replace(r) for r in refs],
+                None if origs is None else [replace(o) for o in origs],
+                given_items,
+                defaults,
+            )
             with self._write_transaction(deposition_id, content_type) as connection:
-                _lock_document(connection, deposition_id, content_type)
-                if _has_message(connection, deposition_id, content_type, message_id):
-                    return False
-                # The new rows as the document would store them, numbered from the stored ones on.
-                tail = Document(deposition_id, content_type)
-                stored = tail.put_message(
-                    replace(message),
-                    None if refs is None else [replace(r) for r in refs],
-                    None if origs is None else [replace(o) for o in origs],
-                    given_items,
-                    defaults,
-                )
-                for category in CATEGORIES:
-                    rows = tail.rows(category)
-                    if not rows:
-                        continue
-                    table = CATEGORY_TABLES[category.name]
-                    if "ordinal_id" in category.items:
-                        first = int(_next_ordinal(connection, table, deposition_id, content_type))
-                        for row in rows:
-                            row.ordinal_id = str(first + int(row.ordinal_id) - 1)  # type: ignore[attr-defined]
-                    start = _next_row_order(connection, table, deposition_id, content_type)
-                    insert_rows(
-                        connection,
-                        table,
-                        [row_params(tail, category, row, start + index) for index, row in enumerate(rows)],
-                    )
-                if status is not None and content_type == STATUS_CONTENT_TYPE:
-                    _set_status_row(
-                        connection,
-                        deposition_id,
-                        status.message_id or stored.message_id or "",
-                        status.deposition_data_set_id or stored.deposition_data_set_id or deposition_id,
-                        read_status=status.read_status,
-                        action_reqd=status.action_reqd,
-                        for_release=status.for_release,
-                    )
-                return True
+                return _append_message(connection, tail, stored, status)
 
         if not self._run(f"add a message to {deposition_id} {content_type}", work):
             return super().put_message(deposition_id, content_type, message, refs, origs, status, given_items, defaults)
@@ -312,7 +284,8 @@ class DbMessageStore(MessageStore):
 
         def work() -> MessageStatus:
             with self._write_transaction(deposition_id, STATUS_CONTENT_TYPE) as connection:
-                _lock_document(connection, deposition_id, STATUS_CONTENT_TYPE)
+                # Status rows carry no ordinal_id: the document's next ordinals stay right.
+                _lock_document(connection, deposition_id, STATUS_CONTENT_TYPE, keep_tail=True)
                 return _set_status_row(
                     connection,
                     deposition_id,
@@ -620,22 +593,182 @@ def _always() -> bool:
     return True
 
 
-def _lock_document(connection: Connection, deposition_id: str, content_type: str, run: Runner = run_compiled) -> None:
+def _lock_document(
+    connection: Connection,
+    deposition_id: str,
+    content_type: str,
+    run: Runner = run_compiled,
+    *,
+    keep_tail: bool = False,
+) -> None:
     """Create or bump the document's row, holding its exclusive lock until the transaction ends.
 
     One upsert takes the exclusive lock at once; a separate insert-then-select
     would take a shared lock first and deadlock between writers upgrading it.
+    `keep_tail`: the write keeps the document's next ordinals right (it adds no
+    numbered row, or sets them itself), so they stay valid if they were; any
+    other write leaves them behind the revision, and the next append counts afresh.
     """
-    run(connection, ("lock",), _lock_statement, {"d": deposition_id, "c": content_type})
+    key = ("lock", "keeping the tail") if keep_tail else ("lock",)
+    run(connection, key, partial(_lock_statement, keep_tail), {"d": deposition_id, "c": content_type})
 
 
-def _lock_statement(dialect: str) -> Any:
+def _lock_statement(keep_tail: bool, dialect: str) -> Any:
     key = {"source_deposition_id": bindparam("d"), "source_content_type": bindparam("c"), "revision": 1}
-    bump = {"revision": documents.c.revision + 1, "updated_at": func.current_timestamp()}
+    bump: list[tuple[str, Any]] = []
+    if keep_tail:
+        # First: MySQL assigns left to right, so `revision` here is still the old one (SQLite reads the
+        # old row throughout). Were it the new one, the tail would only be counted afresh, never wrong.
+        column = documents.c.tail_revision
+        bump.append(("tail_revision", case((column == documents.c.revision, column + 1))))
+    bump += [("revision", documents.c.revision + 1), ("updated_at", func.current_timestamp())]
     if dialect == "sqlite":
         statement = sqlite_insert(documents).values(**key)
-        return statement.on_conflict_do_update(index_elements=list(documents.primary_key.columns), set_=bump)
-    return mysql_insert(documents).values(**key).on_duplicate_key_update(**bump)
+        return statement.on_conflict_do_update(index_elements=list(documents.primary_key.columns), set_=dict(bump))
+    return mysql_insert(documents).values(**key).on_duplicate_key_update(bump)
+
+
+# -- appending a message: what it needs of the stored document, in one query -------------------
+
+_NUMBERED = tuple(NEXT_ORDINAL_COLUMNS)  # the tables whose rows carry an ordinal_id
+_POSITIONED = tuple(category.name for category in CATEGORIES)
+
+
+def _append_state_statement(_dialect: str) -> Any:
+    """The document's revision and kept next ordinals, the last position of each table (one index step
+    each), and whether the message is already there: all an append reads, after the lock."""
+    where = {
+        name: and_(table.c.source_deposition_id == bindparam("d"), table.c.source_content_type == bindparam("c"))
+        for name, table in CATEGORY_TABLES.items()
+    }
+    last = [
+        select(func.max(CATEGORY_TABLES[name].c.row_order)).where(where[name]).scalar_subquery() for name in _POSITIONED
+    ]
+    present = (
+        select(INFO_TABLE.c.id)
+        .where(where[INFO_TABLE.name], INFO_TABLE.c.message_id == bindparam("m"))
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(
+        documents.c.revision,
+        documents.c.tail_revision,
+        *(documents.c[NEXT_ORDINAL_COLUMNS[name]] for name in _NUMBERED),
+        *last,
+        present,
+    ).where(documents.c.source_deposition_id == bindparam("d"), documents.c.source_content_type == bindparam("c"))
+
+
+def _status_row_statement(_dialect: str) -> Any:
+    """The first status row of a message in its deposition's status document."""
+    table = STATUS_TABLE
+    return (
+        select(
+            table.c.id, table.c.deposition_data_set_id, table.c.read_status, table.c.action_reqd, table.c.for_release
+        )
+        .where(
+            table.c.source_deposition_id == bindparam("d"),
+            table.c.source_content_type == bindparam("c"),
+            table.c.message_id == bindparam("m"),
+        )
+        .order_by(table.c.row_order, table.c.id)
+        .limit(1)
+    )
+
+
+def _tail_statement(_dialect: str) -> Any:
+    return (
+        update(documents)
+        .where(documents.c.source_deposition_id == bindparam("d"), documents.c.source_content_type == bindparam("c"))
+        .values(
+            tail_revision=bindparam("r"),
+            **{NEXT_ORDINAL_COLUMNS[name]: bindparam("n_" + name) for name in _NUMBERED},
+        )
+    )
+
+
+def _kept_ordinals(state: Sequence[Any]) -> dict[str, int] | None:
+    """The next ordinals kept in the document's row, if they are right at its revision."""
+    revision, tail_revision, *kept = state[: 2 + len(_NUMBERED)]
+    if tail_revision is None or tail_revision != revision:
+        return None
+    if not all(isinstance(value, str) and value.isascii() and value.isdigit() for value in kept):
+        return None  # not written by this library: counted afresh
+    return {name: int(value) for name, value in zip(_NUMBERED, kept, strict=True)}
+
+
+def _append_message(connection: Connection, tail: Document, stored: Message, status: MessageStatus | None) -> bool:
+    """Append the rows of `tail` (a new message, its references) to the stored document, with its status row
+    when the status belongs to this document; False (nothing written) if the message is already there.
+
+    Round trips on MySQL: the lock with everything the append reads, then every write (then the commit).
+    The next ordinals come from the document's row while they are right; else the document's rows are
+    counted once, and the row keeps the result.
+    """
+    deposition_id, content_type = tail.deposition_id, tail.content_type
+    batch = StatementBatch(connection, _batch_cap(connection)) if takes_batches(connection.engine) else None
+    run: Runner = run_compiled if batch is None else batch.run
+    key = {"d": deposition_id, "c": content_type}
+    _lock_document(connection, deposition_id, content_type, run, keep_tail=True)
+    asked_state = run(connection, ("append state",), _append_state_statement, {**key, "m": stored.message_id})
+    status_id = None
+    if status is not None and content_type == STATUS_CONTENT_TYPE:
+        status_id = status.message_id or stored.message_id or ""
+        asked_status = run(connection, ("status row",), _status_row_statement, {**key, "m": status_id})
+    if batch is not None:
+        answers = batch.send()
+        state = answers[asked_state].rows[0]  # type: ignore[index]
+        found_status = (answers[asked_status].rows or [None])[0] if status_id is not None else None
+    else:
+        state = asked_state.one()
+        found_status = asked_status.first() if status_id is not None else None
+    if state[-1] is not None:
+        return False  # an edit of a draft: the caller takes the general path
+    last = dict(zip(_POSITIONED, state[2 + len(_NUMBERED) : -1], strict=True))
+    next_ordinal = _kept_ordinals(state)
+    if next_ordinal is None:  # the rows are counted once; then the document's row keeps the numbers
+        next_ordinal = {
+            name: int(_next_ordinal(connection, CATEGORY_TABLES[name], deposition_id, content_type))
+            for name in _NUMBERED
+        }
+    for category in CATEGORIES:
+        rows = tail.rows(category)
+        if not rows:
+            continue
+        table = CATEGORY_TABLES[category.name]
+        if category.name in next_ordinal:
+            first = next_ordinal[category.name]
+            for row in rows:
+                number = first + int(row.ordinal_id) - 1  # type: ignore[attr-defined]
+                row.ordinal_id = str(number)  # type: ignore[attr-defined]
+                next_ordinal[category.name] = max(next_ordinal[category.name], number + 1)
+        start = 0 if last[category.name] is None else int(last[category.name]) + 1
+        insert_rows(
+            connection, table, [row_params(tail, category, row, start + index) for index, row in enumerate(rows)], run
+        )
+    if status is not None and status_id is not None:
+        last_status = last[STATUS_TABLE.name]
+        _write_status_row(
+            connection,
+            run,
+            deposition_id,
+            status_id,
+            status.deposition_data_set_id or stored.deposition_data_set_id or deposition_id,
+            found_status,
+            lambda: 0 if last_status is None else int(last_status) + 1,
+            read_status=status.read_status,
+            action_reqd=status.action_reqd,
+            for_release=status.for_release,
+        )
+    run(
+        connection,
+        ("tail",),
+        _tail_statement,
+        {**key, "r": state[0], **{"n_" + name: str(number) for name, number in next_ordinal.items()}},
+    )
+    if batch is not None:
+        batch.send()
+    return True
 
 
 def _delete_document(connection: Connection, deposition_id: str, content_type: str) -> None:
@@ -939,16 +1072,42 @@ def _set_status_row(
     for_release: str | None,
 ) -> MessageStatus:
     """Change the first status row of a message in the deposition's status document, or append one (N, N, N)."""
-    table = STATUS_TABLE
-    where = _document_filter(table, deposition_id, STATUS_CONTENT_TYPE)
-    found = connection.execute(
-        select(
-            table.c.id, table.c.deposition_data_set_id, table.c.read_status, table.c.action_reqd, table.c.for_release
-        )
-        .where(where, table.c.message_id == message_id)
-        .order_by(table.c.row_order, table.c.id)
-        .limit(1)
+    found = run_compiled(
+        connection,
+        ("status row",),
+        _status_row_statement,
+        {"d": deposition_id, "c": STATUS_CONTENT_TYPE, "m": message_id},
     ).first()
+    return _write_status_row(
+        connection,
+        run_compiled,
+        deposition_id,
+        message_id,
+        deposition_data_set_id,
+        found,
+        lambda: _next_row_order(connection, STATUS_TABLE, deposition_id, STATUS_CONTENT_TYPE),
+        read_status=read_status,
+        action_reqd=action_reqd,
+        for_release=for_release,
+    )
+
+
+def _write_status_row(
+    connection: Connection,
+    run: Runner,
+    deposition_id: str,
+    message_id: str,
+    deposition_data_set_id: str,
+    found: Any,
+    next_order: Callable[[], int],
+    *,
+    read_status: str | None,
+    action_reqd: str | None,
+    for_release: str | None,
+) -> MessageStatus:
+    """Change the flags of `found` (the message's first status row: id and items), or append a status row
+    (N, N, N) at `next_order()`."""
+    table = STATUS_TABLE
     changes = {"read_status": read_status, "action_reqd": action_reqd, "for_release": for_release}
     given = {name: value for name, value in changes.items() if value is not None}
     if found is None:
@@ -957,20 +1116,30 @@ def _set_status_row(
             setattr(status, name, value)
         document = Document(deposition_id, STATUS_CONTENT_TYPE)
         status.check_values()
-        order = _next_row_order(connection, table, deposition_id, STATUS_CONTENT_TYPE)
         (category,) = [c for c in CATEGORIES if c.name == table.name]
-        insert_rows(connection, table, [row_params(document, category, status, order)])
+        insert_rows(connection, table, [row_params(document, category, status, next_order())], run)
         return status
-    status = MessageStatus(
-        message_id, found.deposition_data_set_id, found.read_status, found.action_reqd, found.for_release
-    )
+    row_id, found_set_id, *flags = found
+    status = MessageStatus(message_id, found_set_id, *flags)
     if any(getattr(status, name) != value for name, value in given.items()):
         for name, value in given.items():
             setattr(status, name, value)
-        connection.execute(
-            update(table).where(table.c.id == found.id).values(**given, updated_at=func.current_timestamp())
+        names = tuple(sorted(given))
+        run(
+            connection,
+            ("status flags", names),
+            partial(_status_flags_statement, names),
+            {"i": row_id, **{"v_" + name: given[name] for name in names}},
         )
     return status
+
+
+def _status_flags_statement(names: tuple[str, ...], _dialect: str) -> Any:
+    return (
+        update(STATUS_TABLE)
+        .where(STATUS_TABLE.c.id == bindparam("i"))
+        .values(**{name: bindparam("v_" + name) for name in names}, updated_at=func.current_timestamp())
+    )
 
 
 def _count_in_place(table: Any) -> Any:
