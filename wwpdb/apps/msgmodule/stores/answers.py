@@ -12,7 +12,8 @@ incarnation) is seen by the next request.
 Not seen: rows changed by hand in SQL, which bump no revision. After such an
 edit, bump the document's revision in the same transaction
 (`UPDATE msgmodule_document SET revision = revision + 1 WHERE ...`), or
-restart the web service.
+restart the web service. The same bump makes the next new message count the
+document's ordinals afresh instead of taking the ones its row keeps (stores.db).
 """
 
 from __future__ import annotations
