@@ -1031,15 +1031,6 @@ STATUS_TABLE = CATEGORY_TABLES["pdbx_deposition_message_status"]
 INFO_TABLE = CATEGORY_TABLES["pdbx_deposition_message_info"]
 
 
-def _has_message(connection: Connection, deposition_id: str, content_type: str, message_id: str) -> bool:
-    query = (
-        select(INFO_TABLE.c.id)
-        .where(_document_filter(INFO_TABLE, deposition_id, content_type), INFO_TABLE.c.message_id == message_id)
-        .limit(1)
-    )
-    return connection.execute(query).first() is not None
-
-
 def _next_row_order(connection: Connection, table: Any, deposition_id: str, content_type: str) -> int:
     """The position after the document's last row in this table (positions run 0..n-1)."""
     query = select(func.max(table.c.row_order)).where(_document_filter(table, deposition_id, content_type))
