@@ -29,8 +29,10 @@ install: $(VENV)/.installed  ## create .venv and install the package with its te
 # The suite runs without the installation's settings (MSGMODULE_CONFIG, MSGCIF_ROOT, MSGMODULE_STATE_DIR...):
 # its tests make their own sites, so no test reads or writes an installation's state or log.
 TEST_CONTROLS := MSGMODULE_SAMPLES MSGMODULE_REQUIRE_MYSQL MSGMODULE_TEST_MYSQL_URL
+# The tests run on TEST_WORKERS processes (pytest-xdist; 0: all in this one process).
+TEST_WORKERS ?= 2
 PYTEST := env $(foreach v,$(filter-out $(TEST_CONTROLS),$(filter MSGCIF_% MSGDB_% MSGMODULE_% WWPDB_SITE_ID,$(.VARIABLES))),-u $(v)) \
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 test: install  ## run the whole test suite (MySQL tests run when a server answers)
 	$(PYTEST) $(PYTEST_ARGS)

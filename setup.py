@@ -40,6 +40,7 @@ setup(
             *ONEDEP,
             "matplotlib>=3.7",
             "pytest>=8",
+            "pytest-xdist>=3.5",
             "hypothesis>=6",
             "mmcif>=0.90",
             "ruff>=0.5",
