@@ -112,3 +112,14 @@ def test_make_bench_ends_with_the_table():
     lines = (REPO_ROOT / "Makefile").read_text().split("\nbench:", 1)[1].split("\n\n", 1)[0].splitlines()
     commands = [line.strip() for line in lines[1:] if line.startswith("\t")]
     assert commands[-1] == "$(PY) benchmarks/issue_figures.py bench-results"
+
+
+def test_the_page_after_a_write_is_shown_beside_the_goals_not_counted(tmp_path, capsys):
+    (tmp_path / "bench-20261208-010000.json").write_text(json.dumps(bench_json()))
+    page_cost = {"database": "mariadb", "rounds": 31, "after a write": {"ratio": 2.7}, "again": {"ratio": 1.0}}
+    (tmp_path / "page-cost.json").write_text(json.dumps(page_cost))
+    issue_figures.main([str(tmp_path)])
+    out = capsys.readouterr().out.rstrip().splitlines()
+    (row,) = [line for line in out if line.startswith("db-only page of 10, first after a write")]
+    assert "2.70x (median of 31 rounds)" in row and "MISSES (extra: not counted)" in row
+    assert out[-1] == "3 of 5 goals met, 2 missed"
