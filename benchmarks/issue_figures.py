@@ -57,7 +57,7 @@ def _call_ratio(calls: dict[str, Any], name: str, goal: float, label: str) -> Fi
         where += ", NOT MariaDB"
     return Figure(
         label,
-        f"{ratios[name]:.2f}x (median of {calls.get('rounds', '?')} rounds, {where})",
+        f"{ratios[name]:.2f}x (median of {_rounds(calls.get('rounds', '?'))}, {where})",
         f"<= {goal}x",
         ratios[name] <= goal,
     )
@@ -70,12 +70,8 @@ def _every_round_ratio(calls: dict[str, Any], name: str, goal: float, label: str
     if not by_round or "worst" not in by_round:
         figure = _call_ratio(calls, name, goal, label)
         if not figure.now.startswith("NOT"):
-            figure = Figure(
-                label,
-                figure.now + "; no per-round ratios in the JSON: the median, not the worst round",
-                figure.goal,
-                figure.met,
-            )
+            note = "; no per-round ratios in the JSON: the median, not the worst round"
+            figure = Figure(label, figure.now + note, f"<= {goal}x in every round", figure.met)
         return figure
     worst = float(by_round["worst"])
     rounds = by_round.get("rounds", [])
@@ -83,10 +79,14 @@ def _every_round_ratio(calls: dict[str, Any], name: str, goal: float, label: str
     where = "" if calls.get("database") == "mariadb" else f", on {calls.get('database', '?')}, NOT MariaDB"
     return Figure(
         label,
-        f"{worst:.2f}x worst of {len(rounds) or '?'} rounds{spread}{where}",
+        f"{worst:.2f}x worst of {_rounds(len(rounds) or '?')}{spread}{where}",
         f"<= {goal}x in every round",
         worst <= goal,
     )
+
+
+def _rounds(count: Any) -> str:
+    return "1 round" if count == 1 else f"{count} rounds"
 
 
 def _range(found: dict[str, Any] | None, median: float, digits: int) -> str:
@@ -153,7 +153,7 @@ def page_after_write(page_cost: dict[str, Any]) -> Figure:
     where = "" if page_cost.get("database") == "mariadb" else f", on {page_cost.get('database', '?')}, NOT MariaDB"
     return Figure(
         label,
-        f"{found['ratio']:.2f}x (median of {page_cost.get('rounds', '?')} rounds{where})",
+        f"{found['ratio']:.2f}x (median of {_rounds(page_cost.get('rounds', '?'))}{where})",
         "<= 1.5x",
         found["ratio"] <= 1.5,
         extra=True,

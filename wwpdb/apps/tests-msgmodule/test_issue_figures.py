@@ -70,6 +70,7 @@ def test_without_per_round_ratios_the_median_is_used_and_said(tmp_path):
     figures["call_cost"]["ratios"][DUAL] = 1.45
     dual = issue_figures.figures_of(figures)[1]
     assert dual.met and "1.45x" in dual.now and "the median, not the worst round" in dual.now
+    assert dual.goal == "<= 1.5x in every round"
 
 
 def test_onedep_storing_every_row_fast_enough_meets_and_a_reconstruction_never_does():
