@@ -71,6 +71,8 @@ bench: install  ## speed and memory vs baselines (MariaDB at BENCH_MYSQL_URL, sk
 	$(PY) benchmarks/web_load.py --mysql-url "$(BENCH_MYSQL_URL)" --json bench-results/web-load.json
 	$(PY) benchmarks/onedep_view.py --json bench-results/onedep-view.json
 	$(PY) benchmarks/rollback_export.py --mysql-url "$(BENCH_MYSQL_URL)" --json bench-results/rollback-export.json
+	$(PY) benchmarks/page_cost.py --mysql-url "$(BENCH_MYSQL_URL)" --json bench-results/page-cost.json
+	$(PY) benchmarks/issue_figures.py bench-results
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check wwpdb scripts benchmarks

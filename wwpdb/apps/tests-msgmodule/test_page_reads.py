@@ -6,6 +6,8 @@ import pytest
 from test_messaging_io_support import DEP, filled, message, site, write_scenario  # noqa: F401 - fixtures
 
 from wwpdb.apps.msgmodule.model import Document
+from wwpdb.apps.msgmodule.stores.answers import KEPT
+from wwpdb.apps.msgmodule.stores.db import _PageOrder
 
 
 def messy(store) -> None:
@@ -58,3 +60,32 @@ def test_view_counts_are_the_counts_of_the_rows(site, view):  # noqa: F811 - the
     counts = {k: v for k, v in whole.items() if k.startswith("CURRENT_NUM")}
     assert counts and io.view_counts(DEP) == counts
     assert site.io("no-such-view").view_counts(DEP) == {}
+
+
+def test_pages_read_again_and_after_a_write_are_slices_of_the_whole_list_and_keep_only_their_keys(site):  # noqa: F811
+    """A database keeps each page's keys, not the whole order: after a write the next page reads only its own keys
+    (their cost does not grow with the history), and a page kept from before the write is not shown."""
+    messy(site.store)
+    KEPT.clear()
+    io = site.io("commhstry")
+
+    def pages_equal_slices() -> list[list[str]]:
+        rows = io.getMsgRowList(DEP, p_sSendStatus="Y")["RECORD_LIST"]
+        for _ in range(2):  # read, then (in a database) kept
+            for start in (0, 2, 3):
+                page = io.getMsgRowList(
+                    DEP, p_sSendStatus="Y", p_bServerSide=True, p_iDisplayStart=start, p_iDisplayLength=2
+                )
+                assert page["RECORD_LIST"] == rows[start : start + 2], start
+                assert page["TOTAL_RECORDS"] == len(rows)
+        return rows
+
+    before = pages_equal_slices()
+    notes = site.store.load(DEP, "notes-from-annotator")
+    notes.messages.append(message("n6", "2024-03-01 09:30:00", "early", "v", kind="archive_auto", ordinal=6))
+    site.store.save(notes)  # between the first rows: every page after it moves
+    after = pages_equal_slices()
+    assert len(after) == len(before) + 1 and after != before
+    orders = [answer for _, answer in KEPT._answers.values() if isinstance(answer, _PageOrder)]
+    if site.db is not None and site.stage == "db-only":
+        assert orders and all(len(order.ids) <= 2 for order in orders)

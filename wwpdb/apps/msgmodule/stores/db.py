@@ -311,9 +311,9 @@ class DbMessageStore(MessageStore):
         """`MessageStore.page_messages` in SQL: filter, order, count and limit in the database.
 
         Only the page's rows are read whole; the ordering reads the keys of the
-        deposition's rows (timestamp, content type, position) from the index.
-        The whole order and the counts are kept (see stores.answers) until one
-        of the documents changes.
+        deposition's rows (timestamp, content type, position) from the index,
+        and only the page's keys come back. The page's keys and the counts are
+        kept (see stores.answers) until one of the documents changes.
         """
         validate_deposition_id(deposition_id)
         wanted = [validate_content_type(content_type) for content_type in content_types]
@@ -322,20 +322,17 @@ class DbMessageStore(MessageStore):
         def work() -> MessagePage:
             with snapshot_transaction(self.engine) as connection:  # a count and its page agree
                 version = _version(connection, deposition_id, wanted)
-                key = (self.url, "page order", deposition_id, tuple(wanted), send_status, archived)
+                # Per page, not the whole order: after a write, the next page would otherwise fetch the key of
+                # every row of the history (the cost of the first page after a write grew with it).
+                key = (self.url, "page order", deposition_id, tuple(wanted), send_status, archived, offset, limit)
                 order: _PageOrder | None = KEPT.get(key, version)
                 if order is not None:
-                    page = _page(connection, deposition_id, wanted, order, offset, limit, with_origcomm)
+                    page = _page(connection, deposition_id, wanted, order, 0, limit, with_origcomm)
                     if page is not None:
                         return page
-                if version is None:  # nothing is kept: only the page's keys
-                    order = _page_order(connection, deposition_id, wanted, send_status, archived, offset, limit)
-                    offset_in_order = 0
-                else:
-                    order = _page_order(connection, deposition_id, wanted, send_status, archived, 0, None)
-                    KEPT.put(key, version, order)
-                    offset_in_order = offset
-                page = _page(connection, deposition_id, wanted, order, offset_in_order, limit, with_origcomm)
+                order = _page_order(connection, deposition_id, wanted, send_status, archived, offset, limit)
+                KEPT.put(key, version, order)
+                page = _page(connection, deposition_id, wanted, order, 0, limit, with_origcomm)
                 if page is None:
                     raise AssertionError("a page's rows vanished inside its snapshot")
                 return page
