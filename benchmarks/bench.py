@@ -640,7 +640,8 @@ def cost_table(figures: dict[str, Any]) -> list[str]:
     ratios = figures.get("call_cost", {}).get("ratios", {})
     for name, goal in call_cost.GOALS.items():
         if name in ratios:
-            rows.append((name, AT_FILING.get(name, "-"), f"{ratios[name]:.2f}x", f"<= {goal}x", ratios[name] <= goal))
+            now = call_cost.describe_ratio(figures["call_cost"], name)
+            rows.append((name, AT_FILING.get(name, "-"), now, f"<= {goal}x", ratios[name] <= goal))
     maria = figures.get("mariadb")
     if maria:
         size, workers = f"{figures['depositions']:,}", figures["machine"]["workers"]
@@ -692,10 +693,11 @@ def cost_table(figures: dict[str, Any]) -> list[str]:
             )
         )
     width = max(len(row[0]) for row in rows)
-    lines = [f"{'figure':<{width}}  {'at filing':>9}  {'now':<44}  goal"]
+    shown = max(44, *(len(row[2]) for row in rows))
+    lines = [f"{'figure':<{width}}  {'at filing':>9}  {'now':<{shown}}  goal"]
     for name, before, now, goal, met in rows:
         verdict = "" if met is None else ("meets" if met else "MISSES")
-        lines.append(f"{name:<{width}}  {before:>9}  {now:<44}  {goal} {verdict}")
+        lines.append(f"{name:<{width}}  {before:>9}  {now:<{shown}}  {goal} {verdict}")
     return lines
 
 

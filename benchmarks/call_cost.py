@@ -11,7 +11,12 @@ the median over the rounds; the ratios and their goals:
 
     db-only set / mark_read / tag:   1000 messages vs 30      <= 1.3x
     db-only getMsgRowList page:      1000 messages vs 30      <= 1.5x
-    dual-write set vs cif-only set:  at 30 and at 1000        <= 1.5x
+    dual-write set vs cif-only set:  at 30 and at 1000        <= 1.5x, in every round
+
+The dual-write/cif-only figures are also taken round by round (a round's
+dual-write median over the same round's cif-only median: the two ran a moment
+apart, so a slow minute of the disk falls on both); they are judged on their
+worst round, and the range over the rounds is shown beside it.
 """
 
 from __future__ import annotations
@@ -132,9 +137,11 @@ def operations_of(config: dict[str, str], stage: str) -> dict[str, Callable[[str
     return operations
 
 
-def measure(configs: dict[str, dict[str, str]], rounds: int, calls: int) -> dict[str, dict[str, dict[str, float]]]:
-    """Median ms of each call in each stage, the stages, calls and documents interleaved in every round
-    (so a slower minute of the machine falls on all of them alike)."""
+def measure(
+    configs: dict[str, dict[str, str]], rounds: int, calls: int
+) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """Each round's median ms of each call in each stage, the stages, calls and documents interleaved in
+    every round (so a slower minute of the machine falls on all of them alike)."""
     operations = {stage: operations_of(config, stage) for stage, config in configs.items()}
     figures = {stage: {name: {kind: [] for kind in SIZES} for name in ops} for stage, ops in operations.items()}  # type: dict[str, dict[str, dict[str, list[float]]]]
     for round_number in range(rounds):
@@ -147,12 +154,17 @@ def measure(configs: dict[str, dict[str, str]], rounds: int, calls: int) -> dict
                 for kind in kinds:
                     work = operations[stage][name]
                     figures[stage][name][kind].append(median_ms(lambda: work(kind), calls))  # noqa: B023
+    return figures
+
+
+def medians(per_round: dict[str, dict[str, dict[str, list[float]]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """The median over the rounds of each call's figure."""
     return {
         stage: {
             name: {kind: statistics.median(values) for kind, values in by_kind.items()}
             for name, by_kind in by_name.items()
         }
-        for stage, by_name in figures.items()
+        for stage, by_name in per_round.items()
     }
 
 
@@ -164,6 +176,41 @@ GOALS = {
     "dual-write set / cif-only set, 30 messages": 1.5,
     "dual-write set / cif-only set, 1000 messages": 1.5,
 }
+# Judged round by round, on the worst round: (stage, call, kind) over (stage, call, kind).
+PER_ROUND = {
+    "dual-write set / cif-only set, 30 messages": (("dual-write", "set", "short"), ("cif-only", "set", "short")),
+    "dual-write set / cif-only set, 1000 messages": (("dual-write", "set", "long"), ("cif-only", "set", "long")),
+}
+
+
+def round_ratios(per_round: dict[str, dict[str, dict[str, list[float]]]]) -> dict[str, dict[str, Any]]:
+    """For each figure of PER_ROUND: each round's ratio, the worst round (its number from 1) and the range."""
+    found = {}
+    for figure, ((stage, name, kind), (base_stage, base_name, base_kind)) in PER_ROUND.items():
+        tops, bottoms = per_round[stage][name][kind], per_round[base_stage][base_name][base_kind]
+        each = [top / bottom for top, bottom in zip(tops, bottoms, strict=True)]
+        worst = max(range(len(each)), key=each.__getitem__)
+        found[figure] = {
+            "rounds": each,
+            "worst": each[worst],
+            "worst_round": worst + 1,
+            "min": min(each),
+            "median": statistics.median(each),
+            "max": each[worst],
+        }
+    return found
+
+
+def describe_ratio(results: dict[str, Any], figure: str) -> str:
+    """A ratio as shown: a per-round one as its worst round, with the median and range over the rounds."""
+    ratio = results["ratios"][figure]
+    by_round = results.get("round_ratios", {}).get(figure)
+    if by_round is None:
+        return f"{ratio:.2f}x"
+    return (
+        f"{ratio:.2f}x worst round of {len(by_round['rounds'])} (median {by_round['median']:.2f}x, "
+        f"range {by_round['min']:.2f}-{by_round['max']:.2f}x)"
+    )
 
 
 def run(mysql_url: str, rounds: int, calls: int) -> dict[str, Any]:
@@ -193,7 +240,9 @@ def run(mysql_url: str, rounds: int, calls: int) -> dict[str, Any]:
                 else:
                     db_url = f"sqlite:///{folder}/{stage}.db"
                 configs[stage] = make_site(stage, db_url, Path(folder) / stage)
-            results.update(measure(configs, rounds, calls))
+            per_round = measure(configs, rounds, calls)
+            results.update(medians(per_round))
+            results["per_round_ms"] = per_round
     finally:
         if admin is not None:
             dispose_engines()
@@ -210,6 +259,11 @@ def run(mysql_url: str, rounds: int, calls: int) -> dict[str, Any]:
         dual["set"]["long"] / cif["set"]["long"],
     ]
     results["ratios"] = dict(zip(GOALS, figures, strict=True))
+    # The median figures' ratio hides a round that missed: these goals hold in every round or not at all.
+    results["ratio_of_medians"] = {figure: results["ratios"][figure] for figure in PER_ROUND}
+    results["round_ratios"] = round_ratios(per_round)
+    for figure, by_round in results["round_ratios"].items():
+        results["ratios"][figure] = by_round["worst"]
     return results
 
 
@@ -226,7 +280,11 @@ def render(results: dict[str, Any]) -> str:
             )
     for figure, ratio in results["ratios"].items():
         goal = GOALS[figure]
-        lines.append(f"  {figure:<48} {ratio:5.2f}x  (goal <= {goal}x: {'meets' if ratio <= goal else 'MISSES'})")
+        verdict = "meets" if ratio <= goal else "MISSES"
+        lines.append(f"  {figure:<48} {describe_ratio(results, figure)}  (goal <= {goal}x: {verdict})")
+    for figure, by_round in results.get("round_ratios", {}).items():
+        each = " ".join(f"{ratio:.2f}" for ratio in by_round["rounds"])
+        lines.append(f"  {figure}, round by round: {each}")
     return "\n".join(lines)
 
 
