@@ -167,6 +167,60 @@ def test_a_write_interrupted_after_its_file_is_in_place_still_reaches_the_databa
 
 
 @pytest.mark.parametrize("how", ["update", "save"])
+def test_the_intent_is_on_disk_before_anything_of_the_archive_write_is_in_place(tmp_path, db_url, monkeypatch, how):
+    # A machine that crashes keeps only what was synced: were the archive's new file (or a moved
+    # snapshot) to outlive the crash without the intent, reconcile would never copy the message to
+    # the database. The intent is synced in another thread while the file is made; a slow disk (the
+    # one fault injected: each sync of the journal takes a while) must still hold the rename back.
+    import wwpdb.apps.msgmodule.journal as journal_module
+    import wwpdb.apps.msgmodule.stores.cif as cif_module
+    from wwpdb.apps.msgmodule.model import Message as ModelMessage
+    from wwpdb.apps.msgmodule.stage.routing import open_site_store
+
+    config = stage_config(tmp_path, "dual-write", db_url)
+    svc = service(config)
+    svc.set(DEP, {"message_text": "first"})  # a file in place: the next write rotates snapshots too
+    journal_file = os.path.realpath(load_settings(config).journal_path)
+    folder = os.path.realpath(Path(config["MSGCIF_ROOT"]) / DEP)
+    events: list[str] = []
+    real_sync, real_replace, real_link = journal_module._sync_data, os.replace, os.link
+
+    def slow_sync(fd):
+        synced_file = os.path.realpath(f"/proc/self/fd/{fd}")
+        time.sleep(0.3)
+        real_sync(fd)
+        if synced_file == journal_file:
+            events.append("intent synced")
+
+    def in_archive(target) -> bool:
+        return os.path.dirname(os.path.realpath(target)) == folder
+
+    def replace(source, target, **kwargs):
+        if in_archive(target):
+            events.append(f"moved {os.path.basename(target)}")
+        return real_replace(source, target, **kwargs)
+
+    def link(source, target, **kwargs):
+        if in_archive(target):
+            events.append(f"linked {os.path.basename(target)}")
+        return real_link(source, target, **kwargs)
+
+    monkeypatch.setattr(journal_module, "_sync_data", slow_sync)
+    monkeypatch.setattr(cif_module.os, "replace", replace)
+    monkeypatch.setattr(cif_module.os, "link", link)
+    if how == "update":
+        svc.set(DEP, {"message_text": "second"})
+    else:
+        document = cif_of(config).load(DEP, "messages-to-depositor")
+        document.messages.append(ModelMessage(str(len(document.messages) + 1), "saved-whole"))
+        open_site_store(load_settings(config)).save(document)
+    assert events[0] == "intent synced", events
+    assert any(event.endswith(".V1") for event in events[1:]), events
+    monkeypatch.undo()
+    assert_stores_equal(config, db_url)
+
+
+@pytest.mark.parametrize("how", ["update", "save"])
 def test_a_write_interrupted_right_after_its_rename_is_journaled_for_reconcile(tmp_path, db_url, monkeypatch, how):
     # Interrupted after the archive file is renamed into place but before the database hears of
     # it (the one fault injected): the archive has the change, so the journal must say so.

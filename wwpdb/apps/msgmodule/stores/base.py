@@ -189,6 +189,8 @@ class MessageStore(ABC):
 
     #: Whether `apply_change_when` does its work before it asks, overlapping the caller's other write.
     overlaps_changes = False
+    #: Whether every write of `update` calls stores.cif.BEFORE_REPLACE before anything of it is in place.
+    calls_before_replace = False
 
     def apply_change_when(
         self, deposition_id: str, content_type: str, before: Document | None, after: Document, go: Callable[[], bool]

@@ -433,6 +433,10 @@ class BreakerStore(MessageStore):
     def overlaps_changes(self) -> bool:  # type: ignore[override]
         return self.inner.overlaps_changes
 
+    @property
+    def calls_before_replace(self) -> bool:  # type: ignore[override]
+        return self.inner.calls_before_replace
+
     def apply_change_when(
         self, deposition_id: str, content_type: str, before: Document | None, after: Document, go: Callable[[], bool]
     ) -> bool:

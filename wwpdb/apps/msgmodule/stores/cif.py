@@ -221,6 +221,11 @@ def _flag_lists_of(document: Document) -> FlagLists:
 # One per process: a web worker's requests share it (each checks the file's identity before using it).
 PARSED_FILES = ParsedFiles()
 
+# Called by a write once its new file is written and synced, before anything of it is in place (the
+# snapshots rotated, the file renamed): a dual write waits there for its journal entry to reach the
+# disk, which it synced meanwhile (see stores.dual). An error it raises fails the write, the archive
+# as it was. Set only around one store call.
+BEFORE_REPLACE: ContextVar[Callable[[], None] | None] = ContextVar("msgmodule_before_replace", default=None)
 # Called by a write once its new file is in place, before the folder is synced: a dual write's
 # database transaction commits meanwhile (see stores.dual). Set only around one store call.
 AFTER_REPLACE: ContextVar[Callable[[], None] | None] = ContextVar("msgmodule_after_replace", default=None)
@@ -236,6 +241,7 @@ class CifMessageStore(MessageStore):
     """
 
     name = "cif"
+    calls_before_replace = True
 
     def __init__(
         self, root: str | os.PathLike[str], lock_timeout: float = 120.0, *, site_writer: object = None
@@ -561,6 +567,9 @@ class CifMessageStore(MessageStore):
                 handle.flush()
                 if sync:
                     os.fsync(handle.fileno())
+            landing = BEFORE_REPLACE.get()
+            if landing is not None:
+                landing()
             if current is not None:
                 _rotate_snapshots(current, source)
             PARSED_FILES.forget(str(target))  # its own write: never read back from before it

@@ -33,7 +33,7 @@ from ..journal import Journal, JsonLines
 from ..metrics import METRICS, Metrics
 from ..model import Document, Message, MessageStatus
 from .base import FlagLists, MessagePage, MessageStore
-from .cif import AFTER_REPLACE
+from .cif import AFTER_REPLACE, BEFORE_REPLACE
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -97,6 +97,10 @@ class MeteredStore(MessageStore):
     @property
     def overlaps_changes(self) -> bool:  # type: ignore[override]
         return self.inner.overlaps_changes
+
+    @property
+    def calls_before_replace(self) -> bool:  # type: ignore[override]
+        return self.inner.calls_before_replace
 
     def apply_change_when(
         self, deposition_id: str, content_type: str, before: Document | None, after: Document, go: Callable[[], bool]
@@ -218,6 +222,11 @@ class DualStore(MessageStore):
     def update(self, deposition_id: str, content_type: str, change: Callable[[Document], T]) -> T:
         written: list[Document | None] = []
         second = _SecondWrite(self.secondary, deposition_id, content_type, self.second_write_timeout)
+        # The intent must be on disk before anything of the first write is in place. The archive
+        # store waits for it at the last moment (BEFORE_REPLACE: its new file written and synced,
+        # nothing renamed yet), so the intent's sync runs beside the file's; any other store waits
+        # before it starts writing.
+        waits_late = self.primary.calls_before_replace
 
         def write_primary(intent: _Intent) -> T:
             def change_and_keep(document: Document) -> T:
@@ -225,16 +234,19 @@ class DualStore(MessageStore):
                 result = change(document)
                 written[:] = [before, document]  # a retried attempt replaces what an earlier one kept
                 second.start(before, document)
-                intent.wait_durable()  # the first store writes once this returns
+                if not waits_late:
+                    intent.wait_durable()  # the first store writes once this returns
                 return result
 
             # Once the archive file is in place the database commits while the folder is synced: a
             # crash before both are done leaves the intent, and reconcile copies the archive's copy.
+            landing = BEFORE_REPLACE.set(intent.wait_durable if waits_late else None)
             in_place = AFTER_REPLACE.set(second.release)
             try:
                 return self.primary.update(deposition_id, content_type, change_and_keep)
             finally:
                 AFTER_REPLACE.reset(in_place)
+                BEFORE_REPLACE.reset(landing)
 
         return self._write_both(deposition_id, content_type, write_primary, written, second)
 
@@ -372,27 +384,65 @@ def _forget_writers() -> None:
 os.register_at_fork(after_in_child=_forget_writers)
 
 
+# The journal's syncs run in threads of their own: a job there only ever waits for the disk, never for
+# a dual write (a second write's thread waits for its first write, which may wait for its intent's sync).
+JOURNAL_SYNC_THREADS = 4
+_syncers: dict[int, ThreadPoolExecutor] = {}
+
+
+def _journal_syncers() -> ThreadPoolExecutor:
+    """This process's threads for syncing journal entries."""
+    with _writers_lock:
+        executor = _syncers.get(os.getpid())
+        if executor is None:
+            executor = ThreadPoolExecutor(JOURNAL_SYNC_THREADS, thread_name_prefix="msgmodule-journal-sync")
+            _syncers[os.getpid()] = executor
+        return executor
+
+
+def _forget_syncers() -> None:
+    _syncers.clear()  # after _forget_writers, which gave the child a fresh lock
+
+
+os.register_at_fork(after_in_child=_forget_syncers)
+
+
 class _Intent:
     """The journal entry of one dual write, recorded before the first write.
 
-    Written at once; `wait_durable` (called before the first write lands, once
-    the second write's statements are on their way) waits for it to reach the
-    disk, so the database's work overlaps the sync.
+    Written at once, and its sync started in another thread; `wait_durable`
+    (called before anything of the first write is in place) waits for the sync
+    to end, so the sync runs while the first store makes its new file and the
+    second store sends its statements.
     """
 
     def __init__(self, journal: Journal, deposition_id: str, content_type: str, target: str) -> None:
         self.id, self._make_durable = journal.begin_pending(deposition_id, content_type, target)
         self._synced = False
         self._failed: BaseException | None = None
+        self._sync: Future[None] | None
+        try:
+            self._sync = _journal_syncers().submit(self._make_durable)
+        except RuntimeError:
+            self._sync = None  # the interpreter is shutting down: the caller's thread syncs it
 
     def wait_durable(self) -> None:
         if self._failed is not None:
             raise self._failed
         if not self._synced:
             try:
-                self._make_durable()
-            except BaseException as exc:
+                if self._sync is not None:
+                    self._sync.result()
+                else:
+                    self._make_durable()
+            except Exception as exc:
                 self._failed = exc
+                raise
+            except BaseException as exc:
+                # An interrupt of the wait leaves the sync running: a later call waits for it again. One
+                # of a sync in this thread may have cut it short: it counts as failed.
+                if self._sync is None:
+                    self._failed = exc
                 raise
             self._synced = True
 
