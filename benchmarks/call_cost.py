@@ -104,15 +104,6 @@ def make_site(stage: str, db_url: str, folder: Path) -> dict[str, str]:
     return config
 
 
-def median_ms(work: Callable[[], Any], calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
 def operations_of(config: dict[str, str], stage: str) -> dict[str, Callable[[str], Any]]:
     """The calls measured in one stage's site, each taking the kind of document ("long" or "short")."""
     svc = MessagingFactory.create_messaging_service(config=config)
@@ -141,19 +132,24 @@ def measure(
     configs: dict[str, dict[str, str]], rounds: int, calls: int
 ) -> dict[str, dict[str, dict[str, list[float]]]]:
     """Each round's median ms of each call in each stage, the stages, calls and documents interleaved in
-    every round (so a slower minute of the machine falls on all of them alike)."""
+    every round (so a slower minute of the machine falls on all of them alike): within a round, one call
+    in each stage in turn, so the figures a ratio compares were taken at the same moments."""
     operations = {stage: operations_of(config, stage) for stage, config in configs.items()}
     figures = {stage: {name: {kind: [] for kind in SIZES} for name in ops} for stage, ops in operations.items()}  # type: dict[str, dict[str, dict[str, list[float]]]]
     for round_number in range(rounds):
         kinds = list(SIZES) if round_number % 2 == 0 else list(reversed(SIZES))
         stages = list(operations) if round_number % 2 == 0 else list(reversed(operations))
         for name in ("set", "mark_read", "tag", "page"):
-            for stage in stages:
-                if name not in operations[stage]:
-                    continue
-                for kind in kinds:
-                    work = operations[stage][name]
-                    figures[stage][name][kind].append(median_ms(lambda: work(kind), calls))  # noqa: B023
+            present = [stage for stage in stages if name in operations[stage]]
+            for kind in kinds:
+                times: dict[str, list[float]] = {stage: [] for stage in present}
+                for call in range(calls):
+                    for stage in present if call % 2 == 0 else reversed(present):
+                        start = time.perf_counter()
+                        operations[stage][name](kind)
+                        times[stage].append(time.perf_counter() - start)
+                for stage in present:
+                    figures[stage][name][kind].append(statistics.median(times[stage]) * 1000)
     return figures
 
 
