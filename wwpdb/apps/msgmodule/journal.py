@@ -39,6 +39,7 @@ HOST = socket.gethostname()
 LOCK_TIMEOUT = 60.0  # seconds a writer waits for a journal's lock
 # An appended line is on disk once its data and the file's new size are: what fdatasync writes.
 _sync_data = getattr(os, "fdatasync", os.fsync)
+_FOLDER_FLAGS = getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 def process_start(pid: int) -> str | None:
@@ -124,11 +125,11 @@ class JsonLines:
                 if self.within is not None:
                     self._check_folders(create=False)  # an lstat: the folder may have become a link since
                 with self._locked():
-                    fd, size = self._write_line(line)
+                    fd, new, size = self._write_line(line)
             except FileNotFoundError:  # the first record: the folder is made then
                 self._check_folders(create=True)
                 with self._locked():
-                    fd, size = self._write_line(line)
+                    fd, new, size = self._write_line(line)
         except OSError as exc:
             raise StorageError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
 
@@ -145,6 +146,8 @@ class JsonLines:
                 try:
                     if durable:
                         _sync_data(descriptor)
+                        if new:  # the file was made for this line (or emptied): its name must last too
+                            self._sync_folder()
                 except OSError as exc:
                     raise StorageError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
                 finally:
@@ -173,8 +176,20 @@ class JsonLines:
         finally:
             os.close(fd)
 
-    def _write_line(self, line: bytes) -> tuple[int, int]:
-        """Append `line`; returns the open descriptor (the caller closes it) and the file's new size."""
+    def _sync_folder(self) -> None:
+        """Make the file's name durable (its creation, or the rename of a rewrite)."""
+        try:
+            fd = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC | _FOLDER_FLAGS)
+        except OSError:
+            return  # some file systems do not open folders; the rename is still atomic
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _write_line(self, line: bytes) -> tuple[int, bool, int]:
+        """Append `line`; returns the open descriptor (the caller closes it), whether the file was empty
+        before (made now: its folder must be synced too), and the file's new size."""
         fd = open_file(self._file, os.O_RDWR | os.O_APPEND)
         try:
             info = os.fstat(fd)
@@ -191,7 +206,7 @@ class JsonLines:
         except BaseException:
             os.close(fd)
             raise
-        return fd, size + written
+        return fd, size == 0, size + written
 
     def read(self) -> list[dict[str, Any]]:
         if self.within is not None and not self._check_folders(create=False):
@@ -238,6 +253,9 @@ class JsonLines:
                     with contextlib.suppress(OSError):
                         os.unlink(tmp)  # made afresh above: ours, never a link
                     raise
+                # Entries appended from now on go to the new file: its name must survive a crash of the
+                # machine before they are synced, or they would go with it.
+                self._sync_folder()
                 return len(records) - len(keep)
         except ArchiveEntryError as exc:
             raise ArchiveEntryError(exc.path, f"{exc.reason}; cannot rewrite {self.path}") from None

@@ -580,6 +580,54 @@ def test_a_process_killed_between_the_two_writes_leaves_a_journal_entry(tmp_path
     assert_stores_equal(config, db_url)
 
 
+def _record_syncs(monkeypatch, events):
+    """Note each fsync and fdatasync (of which file or folder) and each rename, around the real calls."""
+    import wwpdb.apps.msgmodule.journal as journal_module
+
+    real_fsync, real_sync, real_replace = os.fsync, journal_module._sync_data, os.replace
+
+    def fsync(fd):
+        real_fsync(fd)
+        events.append(("synced", os.path.realpath(f"/proc/self/fd/{fd}")))
+
+    def sync_data(fd):
+        real_sync(fd)
+        events.append(("synced", os.path.realpath(f"/proc/self/fd/{fd}")))
+
+    def replace(source, target, **kwargs):
+        real_replace(source, target, **kwargs)
+        events.append(("renamed", os.path.realpath(target)))
+
+    monkeypatch.setattr(journal_module.os, "fsync", fsync)
+    monkeypatch.setattr(journal_module, "_sync_data", sync_data)
+    monkeypatch.setattr(journal_module.os, "replace", replace)
+
+
+def test_a_new_journal_file_has_its_name_synced_with_its_first_entry_and_only_then(tmp_path, monkeypatch):
+    # A machine crash keeps what was synced: a synced entry in a file whose name was not would go.
+    folder = tmp_path / "state"
+    folder.mkdir()
+    journal = Journal(folder / "journal.jsonl")
+    events: list[tuple[str, str]] = []
+    _record_syncs(monkeypatch, events)
+    journal.begin("D_1", "messages-to-depositor", "db")
+    assert events == [("synced", str(journal.path.resolve())), ("synced", str(folder.resolve()))]
+    events.clear()
+    journal.begin("D_2", "messages-to-depositor", "db")
+    assert events == [("synced", str(journal.path.resolve()))]  # the name is on disk already
+
+
+def test_a_compacted_journal_has_its_rename_synced_before_new_entries_can_follow(tmp_path, monkeypatch):
+    folder = tmp_path / "state"
+    folder.mkdir()
+    journal = Journal(folder / "journal.jsonl")
+    journal.finish(journal.begin("D_1", "messages-to-depositor", "db"))
+    events: list[tuple[str, str]] = []
+    _record_syncs(monkeypatch, events)
+    assert journal.lines.rewrite(lambda records: []) == 2
+    assert events[-2:] == [("renamed", str(journal.path.resolve())), ("synced", str(folder.resolve()))]
+
+
 def test_journal_marks_of_finished_writes_are_compacted_away(tmp_path, monkeypatch):
     monkeypatch.setattr(Journal, "COMPACT_ABOVE", 2000)
     journal = Journal(tmp_path / "journal.jsonl")
