@@ -309,6 +309,8 @@ class Journal:
     # lock-wait timeout (50 s), with room to spare.
     WRITER_BOUND = 120.0 + 5 * 50.0 + 30.0
     COMPACT_ABOVE = 256 * 1024  # bytes before done marks are compacted away
+    #: Whether `begin_pending` leaves a wait for the disk to its returned call (not so in a database).
+    SYNCS_LATER = True
 
     def __init__(self, path: str | os.PathLike[str], within: str | os.PathLike[str] | None = None) -> None:
         self.lines = JsonLines(path, within)

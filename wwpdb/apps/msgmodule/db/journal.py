@@ -22,6 +22,8 @@ from .schema import journal_entries
 class DatabaseJournal(Journal):
     """`Journal`, in the table msgmodule_journal."""
 
+    SYNCS_LATER = False  # a row is durable once its transaction commits
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = get_engine(url)

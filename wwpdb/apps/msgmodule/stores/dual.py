@@ -420,11 +420,11 @@ class _Intent:
         self.id, self._make_durable = journal.begin_pending(deposition_id, content_type, target)
         self._synced = False
         self._failed: BaseException | None = None
-        self._sync: Future[None] | None
-        try:
-            self._sync = _journal_syncers().submit(self._make_durable)
-        except RuntimeError:
-            self._sync = None  # the interpreter is shutting down: the caller's thread syncs it
+        self._sync: Future[None] | None = None
+        if journal.SYNCS_LATER:
+            # RuntimeError: the interpreter is shutting down; the caller's thread syncs it.
+            with contextlib.suppress(RuntimeError):
+                self._sync = _journal_syncers().submit(self._make_durable)
 
     def wait_durable(self) -> None:
         if self._failed is not None:
