@@ -176,8 +176,9 @@ class _CallBoundedPool(QueuePool):
     A call that finds every connection checked out (by other threads of the process, perhaps all
     waiting for a hung server) waits for one to come back at most what the call has left: its
     MSGDB_CALL_TIMEOUT, or the MSGDB_SECOND_WRITE_TIMEOUT of a dual write's second half; outside
-    any limit, MSGDB_CALL_TIMEOUT. The pool reads its timeout at each wait, so it is given here as
-    that bound rather than fixed when the pool is made. The wait then ends with _PoolWaitTimedOut.
+    any limit, MSGDB_CALL_TIMEOUT. QueuePool reads its (private) `_timeout` at each wait, so it is
+    given here as that bound rather than fixed when the pool is made (test_timeouts pins this
+    against SQLAlchemy upgrades). The wait then ends with _PoolWaitTimedOut.
 
     Waiting (rather than opening connections beyond the pool without limit) keeps each process's
     connections to the server bounded: a hung or overloaded server is not sent a new connection
