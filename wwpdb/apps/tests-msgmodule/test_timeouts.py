@@ -8,6 +8,7 @@ runs under a hang guard: without the bounds these calls never return.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -18,11 +19,13 @@ import private_mariadb as server
 import pytest
 from conftest import stage_config
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from wwpdb.apps.msgmodule import timeouts
 from wwpdb.apps.msgmodule.cli import run
 from wwpdb.apps.msgmodule.config import load_settings
-from wwpdb.apps.msgmodule.db.engine import dispose_engines
+from wwpdb.apps.msgmodule.db import schema_versions
+from wwpdb.apps.msgmodule.db.engine import PoolExhaustedError, dispose_engines, pool_setting, snapshot_transaction
 from wwpdb.apps.msgmodule.errors import BackendTimeoutError, InvalidInputError
 from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
 from wwpdb.apps.msgmodule.journal import Journal
@@ -236,6 +239,90 @@ def test_the_call_bound_holds_for_the_whole_call(private_mariadb, private_mysql_
         store = DbMessageStore(private_mysql_url)
     with private_mariadb.frozen(), pytest.raises(BackendTimeoutError, match="MSGDB_CALL_TIMEOUT"):
         finishes(lambda: store.load(DEP, TO))
+
+
+# -- a pool with every connection in use: the wait for one ends with the call's time -----------------------
+
+POOL_SIZE, MAX_OVERFLOW = 2, 1
+
+
+@pytest.fixture
+def small_pool(monkeypatch, only_bound):
+    """Engines made from here on hold at most POOL_SIZE + MAX_OVERFLOW connections."""
+    monkeypatch.setenv("MSGDB_POOL_SIZE", str(POOL_SIZE))
+    monkeypatch.setenv("MSGDB_MAX_OVERFLOW", str(MAX_OVERFLOW))
+    dispose_engines()  # an engine a fixture made before has the default pool
+    return only_bound
+
+
+@contextlib.contextmanager
+def every_connection_held(engine: Engine) -> Iterator[None]:
+    """Every connection the engine's pool may hold, checked out by other threads, each inside a transaction."""
+    count = POOL_SIZE + MAX_OVERFLOW
+    held = threading.Barrier(count + 1)
+    done = threading.Event()
+
+    def hold() -> None:
+        with snapshot_transaction(engine) as connection:
+            connection.exec_driver_sql("SELECT COUNT(*) FROM pdbx_deposition_message_info")
+            held.wait(HANG_GUARD)
+            done.wait(HANG_GUARD)
+
+    holders = [threading.Thread(target=hold, daemon=True) for _ in range(count)]
+    for holder in holders:
+        holder.start()
+    try:
+        held.wait(HANG_GUARD)
+        assert (engine.pool.size(), engine.pool.overflow()) == (POOL_SIZE, MAX_OVERFLOW)  # none left for others
+        yield
+    finally:
+        done.set()
+        for holder in holders:
+            holder.join(HANG_GUARD)
+
+
+def test_a_call_that_finds_every_pooled_connection_in_use_gives_up_within_its_time_naming_the_pool(db_url, small_pool):
+    small_pool("MSGDB_CALL_TIMEOUT")
+    store = DbMessageStore(db_url)
+    assert store.load(DEP, TO).messages == []  # the pool now holds an established connection
+    with every_connection_held(store.engine), pytest.raises(PoolExhaustedError) as raised:
+        finishes(lambda: store.load(DEP, TO))
+    message = str(raised.value)
+    assert "MSGDB_CALL_TIMEOUT (1 s)" in message  # the bound that ended the wait
+    assert f"MSGDB_POOL_SIZE={POOL_SIZE}" in message and f"MSGDB_MAX_OVERFLOW={MAX_OVERFLOW}" in message
+    assert "nothing was written" in message and not raised.value.outcome_unknown
+    assert store.load(DEP, TO).messages == []  # the connections are back: calls pass again
+
+
+def test_a_dual_write_that_finds_every_pooled_connection_in_use_is_acknowledged_and_journaled(
+    tmp_path, mysql_url, small_pool
+):
+    small_pool("MSGDB_SECOND_WRITE_TIMEOUT")
+    schema_versions.upgrade(mysql_url)
+    config = stage_config(tmp_path, "dual-write", mysql_url)
+    svc = MessagingFactory.create_messaging_service(config=config)
+    svc.set(DEP, {"message_text": "before"})
+    db = DbMessageStore(mysql_url)  # the process's engine for the URL: the service's
+    with every_connection_held(db.engine):
+        mid = finishes(lambda: svc.set(DEP, {"message_text": "while the pool is in use"}))
+    assert texts(CifMessageStore(config["MSGCIF_ROOT"])) == ["before", "while the pool is in use"]  # acknowledged
+    journal = Journal(load_settings(config).journal_path)
+    assert list(journal.pending()) == [(DEP, TO, "db")]
+    error = journal.entries()[-1].error
+    assert "MSGDB_SECOND_WRITE_TIMEOUT (1 s)" in error and f"MSGDB_POOL_SIZE={POOL_SIZE}" in error
+    assert run(["reconcile", "--config", write_config(config)]) == 0
+    assert db.load(DEP, TO).find_message(mid) is not None
+
+
+def test_a_pool_size_that_is_not_a_number_of_connections_is_refused_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("MSGDB_POOL_SIZE", "0")  # SQLAlchemy would take 0 for no limit at all
+    with pytest.raises(InvalidInputError, match="MSGDB_POOL_SIZE"):
+        pool_setting("MSGDB_POOL_SIZE")
+    monkeypatch.setenv("MSGDB_MAX_OVERFLOW", "-1")
+    with pytest.raises(InvalidInputError, match="MSGDB_MAX_OVERFLOW"):
+        pool_setting("MSGDB_MAX_OVERFLOW")
+    monkeypatch.setenv("MSGDB_MAX_OVERFLOW", "0")
+    assert pool_setting("MSGDB_MAX_OVERFLOW") == 0
 
 
 # -- health: one bound for the whole command --------------------------------------------------------------

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from .. import timeouts
 from ..errors import BackendTimeoutError, BackendUnavailableError, InvalidInputError, StorageError
@@ -23,6 +25,11 @@ from ..timeouts import TimeLimit, bounded, current_limit, time_limit
 T = TypeVar("T")
 
 POOL_RECYCLE = 1800  # below MySQL's default wait_timeout of 8 hours, and typical proxies' idle limits
+# Connections one process keeps open to a server (MSGDB_POOL_SIZE), and opens beyond them while
+# busy (MSGDB_MAX_OVERFLOW): SQLAlchemy's defaults. A call that finds them all in use waits for one
+# to come free, within its time limit (see _CallBoundedPool).
+DEFAULT_POOL_SIZE = 5
+DEFAULT_MAX_OVERFLOW = 10
 
 
 class DatabaseLoginError(BackendUnavailableError):
@@ -39,6 +46,13 @@ class ValueTooLargeError(StorageError, InvalidInputError):
 
 class ConnectionLostError(BackendUnavailableError):
     """An established connection broke during a transaction (retried; this is what remains)."""
+
+
+class PoolExhaustedError(BackendTimeoutError):
+    """Every connection the process may hold to the server was in use by other calls, until the call's time ran out.
+
+    Nothing of the call was written. The message names the pool's size and the settings that change it.
+    """
 
 
 _PASSWORD_QUERY = re.compile(r"([?&](?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
@@ -127,6 +141,68 @@ def takes_batches(engine: Engine) -> bool:
 _MULTI_STATEMENTS = 1 << 16  # the MySQL protocol's CLIENT_MULTI_STATEMENTS capability
 
 
+def pool_setting(name: str) -> int:
+    """MSGDB_POOL_SIZE (at least 1) or MSGDB_MAX_OVERFLOW (at least 0) from the environment, or its default.
+
+    Read when a process creates its engine for a URL. Neither can be unlimited: a bounded pool
+    is what keeps a fleet of processes under the server's max_connections (see _CallBoundedPool).
+    """
+    default, least = (DEFAULT_POOL_SIZE, 1) if name == "MSGDB_POOL_SIZE" else (DEFAULT_MAX_OVERFLOW, 0)
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise InvalidInputError(f"{name}={text!r} is not a number of connections: give a whole number >= {least}")
+    return value
+
+
+class _PoolWaitTimedOut(sa_exc.TimeoutError):
+    """No pooled connection came free within the bound of the wait (translated to PoolExhaustedError)."""
+
+    def __init__(self, size: int, max_overflow: int, bound: str) -> None:
+        super().__init__(f"all {size + max_overflow} connections of the pool in use; none came free within {bound}")
+        self.size = size
+        self.max_overflow = max_overflow
+        self.bound = bound
+
+
+class _CallBoundedPool(QueuePool):
+    """SQLAlchemy's QueuePool whose wait for a free connection ends with the time limit in force.
+
+    A call that finds every connection checked out (by other threads of the process, perhaps all
+    waiting for a hung server) waits for one to come back at most what the call has left: its
+    MSGDB_CALL_TIMEOUT, or the MSGDB_SECOND_WRITE_TIMEOUT of a dual write's second half; outside
+    any limit, MSGDB_CALL_TIMEOUT. QueuePool reads its (private) `_timeout` at each wait, so it is
+    given here as that bound rather than fixed when the pool is made (test_timeouts pins this
+    against SQLAlchemy upgrades). The wait then ends with _PoolWaitTimedOut.
+
+    Waiting (rather than opening connections beyond the pool without limit) keeps each process's
+    connections to the server bounded: a hung or overloaded server is not sent a new connection
+    by every waiting thread of every process, which would run into its max_connections and refuse
+    every client, other applications included, once it answers again.
+    """
+
+    @property  # type: ignore[override]
+    def _timeout(self) -> float | None:
+        return bounded(timeouts.setting("MSGDB_CALL_TIMEOUT"))
+
+    @_timeout.setter
+    def _timeout(self, _seconds: float) -> None:
+        pass  # QueuePool sets its fixed timeout here; the bound above is read at each wait instead
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        try:
+            return super()._do_get()
+        except _PoolWaitTimedOut:
+            raise
+        except sa_exc.TimeoutError:
+            raise _PoolWaitTimedOut(self.size(), self._max_overflow, _bound_named("MSGDB_CALL_TIMEOUT")) from None
+
+
 def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -136,6 +212,9 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
         engine = create_engine(
             url,
             isolation_level="READ COMMITTED",
+            poolclass=_CallBoundedPool,
+            pool_size=pool_setting("MSGDB_POOL_SIZE"),
+            max_overflow=pool_setting("MSGDB_MAX_OVERFLOW"),
             # No ping before each use (a round trip of every call): on a pooled connection the
             # server has dropped (a restart, wait_timeout, KILL), the first statement of the call
             # fails before anything is written, and the call is retried on a new connection (see
@@ -234,9 +313,16 @@ def bound_requests(dbapi_connection: Any) -> None:
 
 
 def _create_sqlite_engine(url: URL) -> Engine:
+    pool: dict[str, Any] = {}
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60})
+        # A file's connections are pooled as a server's are (an in-memory database keeps one per thread).
+        pool = {
+            "poolclass": _CallBoundedPool,
+            "pool_size": pool_setting("MSGDB_POOL_SIZE"),
+            "max_overflow": pool_setting("MSGDB_MAX_OVERFLOW"),
+        }
+    engine = create_engine(url, connect_args={"timeout": 60}, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -358,6 +444,8 @@ def is_transient(exc: BaseException) -> bool:
 def translate(exc: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
     """A typed, actionable error for a database failure."""
     where = mask_url(url)
+    if isinstance(exc, _PoolWaitTimedOut):
+        return _pool_exhausted(where, what, exc)
     code = mysql_code(exc)
     detail = str(getattr(exc, "orig", exc)).strip()
     if timed_out(exc) and not _while_connecting(exc):
@@ -423,6 +511,17 @@ def _no_answer(where: str, what: str, exc: BaseException) -> BackendTimeoutError
         f"the database server at {where} did not answer within {bound} while trying to {what}: gave up, and "
         "nothing was written (the server rolls the transaction back). Check the server (hung, overloaded, or cut "
         "off by the network)."
+    )
+
+
+def _pool_exhausted(where: str, what: str, exc: _PoolWaitTimedOut) -> PoolExhaustedError:
+    return PoolExhaustedError(
+        f"no connection to the database server at {where} came free within {exc.bound} while trying to {what}: "
+        f"all {exc.size + exc.max_overflow} connections this process may hold (MSGDB_POOL_SIZE={exc.size} plus "
+        f"MSGDB_MAX_OVERFLOW={exc.max_overflow}) were in use by other calls; gave up, and nothing was written. "
+        "If the server is hung or overloaded, those calls end within their own bounds: check the server. If the "
+        "process runs more database calls at once than that (web threads), raise MSGDB_POOL_SIZE or "
+        "MSGDB_MAX_OVERFLOW, keeping their sum times the number of processes below the server's max_connections."
     )
 
 
