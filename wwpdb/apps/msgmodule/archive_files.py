@@ -22,9 +22,13 @@ import errno
 import fcntl
 import os
 import stat
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from .cifformat import describe_entry
 from .errors import ArchiveEntryError, StorageError
@@ -167,6 +171,44 @@ def existing_status(path: str | os.PathLike[str]) -> os.stat_result | None:
     return status
 
 
+def replace_regular(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace the file at `path` with `data` in one step: readers see the old file or the new one.
+
+    The entry at `path`, if any, must be a regular file (it keeps its mode and group; a new one takes its
+    folder's); the temporary file beside it, named for this process and thread, is made afresh. A link
+    at either raises ArchiveEntryError naming that path, and nothing is written through it; other
+    failures raise OSError, and leave no temporary file behind.
+    """
+    path = Path(path)
+    like = existing_status(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = create_fresh(tmp, like=like)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)  # a link planted at `path` since the check is replaced, never followed
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # made afresh above: ours, never a link
+        raise
+
+
+@contextlib.contextmanager
+def lock_file(path: str | os.PathLike[str], timeout: float) -> Iterator[None]:
+    """Hold FileLock's lock on `path`; a link there is refused as ArchiveEntryError naming it, not followed."""
+    try:
+        handle = FileLock(str(path), timeout=timeout)
+        handle.acquire()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # FileLock opens with O_NOFOLLOW
+            raise refused(path, "a regular file (a lock file)") from None
+        raise
+    try:
+        yield
+    finally:
+        handle.release()
+
+
 def lock(fd: int, mode: int, timeout: float) -> bool:
     """flock `fd` (LOCK_EX or LOCK_SH), waiting up to `timeout` seconds; False when it stays held."""
     deadline = time.monotonic() + timeout
@@ -182,8 +224,8 @@ def lock(fd: int, mode: int, timeout: float) -> bool:
             delay = min(delay * 2, 0.05)
 
 
-def read_regular(path: str | os.PathLike[str]) -> bytes | None:
-    """The bytes of the regular file at `path`, never through a link; None when there is none.
+def open_regular(path: str | os.PathLike[str]) -> int | None:
+    """The regular file at `path` opened for reading, never through a link; None when there is none.
     A link or anything else raises ArchiveEntryError naming the path; other failures raise OSError."""
     try:
         fd = os.open(path, os.O_RDONLY | _OPEN_EXISTING)
@@ -193,9 +235,19 @@ def read_regular(path: str | os.PathLike[str]) -> bytes | None:
         if exc.errno == errno.ELOOP:
             raise ArchiveEntryError(str(path), f"is {describe_entry(path)}; {NOT_READ}") from None
         raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ArchiveEntryError(str(path), f"is {describe_entry(path)}, not a regular file; not read")
+    return fd
+
+
+def read_regular(path: str | os.PathLike[str]) -> bytes | None:
+    """The bytes of the regular file at `path`, never through a link; None when there is none.
+    A link or anything else raises ArchiveEntryError naming the path; other failures raise OSError."""
+    fd = open_regular(path)
+    if fd is None:
+        return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ArchiveEntryError(str(path), f"is {describe_entry(path)}, not a regular file; not read")
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)

@@ -12,60 +12,14 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import Settings, load_settings
+from .config import Settings
 from .errors import MessagingError
 from .model import CATEGORIES, CONTENT_TYPES, validate_deposition_id
 from .stage.policy import STAGES
+from .tools import commands as operator_commands
 from .tools.invocation import spelled
 from .tools.logfile import LoggingGroup, note_error, note_figures, start_command_log
-
-
-def common_options(function):  # type: ignore[no-untyped-def]
-    """--db-url, --cif-root, --site, --env and --config: explicit settings, above environment and file."""
-    function = click.option(
-        "--config",
-        "config_file",
-        default=None,
-        help="Config file, which must exist (else MSGMODULE_CONFIG, else ./msgmodule.cfg if present).",
-    )(function)
-    function = click.option(
-        "--env",
-        "env_name",
-        default=None,
-        metavar="NAME",
-        help="Use the config file's [env:NAME] section too (development, staging, production; else MSGMODULE_ENV).",
-    )(function)
-    function = click.option(
-        "--site", "site_id", default=None, help="Site id for [site:ID] config sections (else WWPDB_SITE_ID)."
-    )(function)
-    function = click.option(
-        "--cif-root",
-        default=None,
-        help="Archive root holding D_* folders (else MSGCIF_ROOT or the config file; one is needed).",
-    )(function)
-    function = click.option(
-        "--db-url",
-        default=None,
-        help="SQLAlchemy URL of the message database (else MSGDB_URL or MSGDB_HOST..., config, else SQLite in "
-        "<archive root>/.msgmodule/messaging.db).",
-    )(function)
-    return function
-
-
-def settings_from(
-    db_url: str | None, cif_root: str | None, site_id: str | None, config_file: str | None, env_name: str | None = None
-) -> Settings:
-    explicit = {
-        "MSGDB_URL": db_url,
-        "MSGCIF_ROOT": cif_root,
-        "MSGMODULE_CONFIG": config_file,
-        "MSGMODULE_ENV": env_name,
-    }
-    settings = load_settings({k: v for k, v in explicit.items() if v}, site_id)
-    from .stage.earlier_state import warn_of_earlier_state
-
-    warn_of_earlier_state(settings)  # an earlier version's state in ./msgmodule-data is named, never ignored
-    return settings
+from .tools.options import common_options, settings_from
 
 
 @click.group(cls=LoggingGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,6 +40,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, log_format: str) -> None:
     Logs go to stderr and to msgmodule.log in the state directory (rotated; `msgmodule logs` shows them).
     """
     start_command_log(ctx, verbose, quiet, log_format)
+
+
+for _command in operator_commands.COMMANDS:
+    cli.add_command(_command)
 
 
 @cli.command()
@@ -1042,8 +1000,6 @@ def main() -> None:
     """Console entry point of `msgmodule`."""
     sys.exit(run())
 
-
-from .tools import commands as _operator_commands  # noqa: E402,F401 - registers the operator commands
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from .archive_files import lock_file, read_regular, replace_regular
+from .errors import ArchiveEntryError, StorageError
+
+log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 60.0  # seconds between merges into the stats file
 STAGE_WRITES = "stage-writes"  # counted like a backend: the operation is the stage a site's write ran in
@@ -82,14 +85,15 @@ class Metrics:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(path) + ".lock", timeout=10):
-                merged = read_stats(path)
+            with lock_file(str(path) + ".lock", timeout=10):
+                merged = _read_stats(path)
                 merge(merged, delta)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
-                os.replace(tmp, path)
-        except OSError:
-            pass  # figures are advisory: never fail or slow a caller over them
+                replace_regular(path, json.dumps(merged, indent=1, sort_keys=True).encode())
+        except (OSError, StorageError) as exc:
+            # Figures are advisory: never fail a caller over them. Kept for the next flush, and said.
+            with self._lock:
+                merge(self._unflushed, delta)
+            log.warning("counters not saved: %s", exc if isinstance(exc, ArchiveEntryError) else f"{path}: {exc}")
 
 
 def merge(into: dict[str, Any], delta: dict[str, Any]) -> None:
@@ -103,8 +107,18 @@ def merge(into: dict[str, Any], delta: dict[str, Any]) -> None:
 
 
 def read_stats(path: Path) -> dict[str, Any]:
+    """The figures saved in `path`; none when it is missing or unreadable (a link there is said, not followed)."""
     try:
-        data = json.loads(path.read_text())
+        return _read_stats(path)
+    except StorageError as exc:
+        log.warning("counters in %s not read: %s", path, exc)
+        return {}
+
+
+def _read_stats(path: Path) -> dict[str, Any]:
+    """As `read_stats`, but a link or other non-file at `path` raises ArchiveEntryError naming it."""
+    try:
+        data = json.loads(read_regular(path) or b"{}")
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -32,7 +32,7 @@ from typing import Any, ParamSpec, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 from ..cifformat import as_onedep_reads
-from ..config import DEFAULT_RELEASE_SUBJECTS, Settings
+from ..config import DEFAULT_RELEASE_SUBJECTS, Settings, load_settings
 from ..errors import InvalidDepositionIdError, InvalidInputError, MessagingError
 from ..model import (
     CONTENT_TYPES,
@@ -46,6 +46,7 @@ from ..model import (
     validate_deposition_id,
 )
 from ..service import MessagingService
+from ..stage.routing import open_site_store
 from ..stores.base import FlagLists, MessageStore
 from . import table
 from .attachments import AUXILIARY_CONTENT_TYPE, TOKEN_FILES, VALIDATION_BATCH, AttachmentError, Session
@@ -197,13 +198,9 @@ class MessagingIo(MessagingService):
         directory).
         """
         self.request = _Request(reqObj, request_values)
-        if store is None:
-            from .MessagingFactory import MessagingFactory
-
-            configured = MessagingFactory.create_messaging_service(
-                site_id=self.request.get("WWPDB_SITE_ID") or None, req_obj=reqObj
-            )
-            store, settings = configured.store, settings or configured.settings
+        if store is None:  # the configured stage's store(s), as create_messaging_service(reqObj) opens them
+            configured = load_settings(None, self.request.get("WWPDB_SITE_ID") or None)
+            store, settings = open_site_store(configured), settings or configured
         super().__init__(store, settings)
         self.verbose = verbose
         self.lfh = log

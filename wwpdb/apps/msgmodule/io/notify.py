@@ -18,14 +18,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
+from ..archive_files import lock_file, read_regular, replace_regular
 from ..errors import InvalidInputError, MessagingError, StorageError
 from ..model import validate_deposition_id
 
@@ -77,14 +75,15 @@ class StateFileNotifyFlags(NotifyFlags):
         self.path = Path(state_dir) / NOTIFY_FILE
 
     def read(self) -> dict[str, dict[str, Any]]:
+        """Raises StorageError when the file cannot be read; ArchiveEntryError, naming it, when it is a link."""
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
+            data = read_regular(self.path)
         except OSError as exc:
             raise StorageError(f"cannot read the notify flags {self.path}: {exc}") from exc
+        if data is None:
+            return {}
         try:
-            found = json.loads(text)
+            found = json.loads(data)
         except ValueError as exc:
             raise StorageError(
                 f"{self.path} is not JSON ({exc}): remove it; the next page view writes it again"
@@ -96,18 +95,11 @@ class StateFileNotifyFlags(NotifyFlags):
         names = [validate_deposition_id(deposition_id)] + ([validate_deposition_id(group_id)] if group_id else [])
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(self.path) + ".lock", timeout=30):
+            with lock_file(str(self.path) + ".lock", timeout=30):
                 current = self.read()
                 for name in names:
                     current[name] = {"flags": flags, "time": now}
-                fd, temporary = tempfile.mkstemp(prefix=f".{NOTIFY_FILE}.", dir=self.path.parent)
-                try:
-                    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                        json.dump(current, handle, indent=1, sort_keys=True)
-                    os.replace(temporary, self.path)
-                except BaseException:
-                    Path(temporary).unlink(missing_ok=True)
-                    raise
+                replace_regular(self.path, json.dumps(current, indent=1, sort_keys=True).encode())
         except (OSError, TimeoutError) as exc:
             raise StorageError(f"cannot record the notify flags of {deposition_id} in {self.path}: {exc}") from exc
 
@@ -130,20 +122,19 @@ class NotesFlagging:
         """Whether the flag is on; on when never set (OneDep writes "true" then; so does this)."""
         path = self.path(deposition_id, subtype)
         try:
-            return path.read_text(encoding="utf-8").strip() != "false"
-        except FileNotFoundError:
-            self.set(deposition_id, True, subtype)
-            return True
+            data = read_regular(path)
         except OSError as exc:
             raise StorageError(f"cannot read the notes flag {path}: {exc}") from exc
+        if data is None:
+            self.set(deposition_id, True, subtype)
+            return True
+        return data.decode("utf-8", errors="replace").strip() != "false"
 
     def set(self, deposition_id: str, on: bool, subtype: str = "") -> None:
         path = self.path(deposition_id, subtype)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.tmp")
-            temporary.write_text("true\n" if on else "false\n", encoding="utf-8")
-            os.replace(temporary, path)
+            replace_regular(path, b"true\n" if on else b"false\n")
         except OSError as exc:
             raise StorageError(f"cannot write the notes flag {path}: {exc}") from exc
 

@@ -21,10 +21,9 @@ process writes its closed breaker over a file that says otherwise.
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import os
-import tempfile
 import threading
 import time
 import weakref
@@ -34,12 +33,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import BackendUnavailableError, InvalidInputError, StorageError
+from ..archive_files import read_regular, replace_regular
+from ..errors import ArchiveEntryError, BackendUnavailableError, InvalidInputError, StorageError
 from ..journal import HOST, process_start
 from ..model import Document, MessageStatus
 from .base import FlagLists, MessageStore
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DEFAULT_FAILURE_THRESHOLD = 5
 DEFAULT_COOLDOWN = 30.0  # seconds
@@ -227,7 +228,10 @@ class CircuitBreaker:
         """The backend answered this process: a state file that says the breaker is open (another
         process's, or this one's from before) no longer describes it, so record this closed one over it."""
         assert self.state_file is not None
-        recorded = _read_record(self.state_file)
+        try:
+            recorded = _read_record(self.state_file)
+        except StorageError:
+            recorded = None  # a link or other non-file there: said when this breaker next records its state
         if recorded is not None and recorded.get("state") != BreakerState.CLOSED.value:
             self._record()
 
@@ -257,22 +261,14 @@ class CircuitBreaker:
                     "open_until": time.time() + record["retry_in_s"] if record["state"] == "open" else None,
                 }
             )
-            with contextlib.suppress(OSError):  # the state file is advisory: a caller's write must not fail over it
-                _write_atomically(self.state_file, json.dumps(record, indent=1, sort_keys=True))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+            try:
+                self.state_file.parent.mkdir(parents=True, exist_ok=True)
+                replace_regular(self.state_file, json.dumps(record, indent=1, sort_keys=True).encode())
+            except (OSError, StorageError) as exc:
+                # The state file is advisory: the breaker goes on in memory, and a caller's write never fails
+                # over it (a link planted there is refused, never followed).
+                where = exc if isinstance(exc, ArchiveEntryError) else f"{self.state_file}: {exc}"
+                log.warning("circuit breaker %s: state not recorded, kept in memory only: %s", self.name, where)
 
 
 def boot_id() -> str | None:
@@ -303,8 +299,9 @@ def writer_alive(record: dict[str, Any]) -> bool | None:
 
 
 def _read_record(path: Path) -> dict[str, Any] | None:
+    """The record in `path`, None when missing or unreadable; a link there raises ArchiveEntryError naming it."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(read_regular(path) or b"")
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) and "state" in record else None
@@ -328,7 +325,11 @@ def read_breaker_states(state_dir: str | os.PathLike[str]) -> dict[str, dict[str
     if not folder.is_dir():
         return states
     for path in sorted(folder.glob(f"{STATE_FILE_PREFIX}*.json")):
-        record = _read_record(path)
+        try:
+            record = _read_record(path)
+        except StorageError as exc:
+            log.warning("circuit breaker state in %s not read: %s", path, exc)
+            continue
         if record is None:
             continue
         until = record.get("open_until")

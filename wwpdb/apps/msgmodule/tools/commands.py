@@ -1,8 +1,8 @@
 """Operator commands of `msgmodule`: metrics, monitor, logs, breaker, backup, restore, validate-config,
 validate-integration.
 
-Imported at the end of `cli.py`, which registers them on the `cli` group. Each
-is a few lines over the library code in this package.
+`cli.py` adds `COMMANDS` to the `msgmodule` group. Each is a few lines over
+the library code in this package.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from ..cli import cli, common_options, settings_from
 from ..config import config_file_path
 from .invocation import msgmodule_command
 from .logfile import note_figures
+from .options import common_options, settings_from
 
 
 def _explicit(options: dict[str, str | None]) -> dict[str, str]:
@@ -27,7 +27,7 @@ def _explicit(options: dict[str, str | None]) -> dict[str, str]:
     return {key: value for key, value in named.items() if value}
 
 
-@cli.command()
+@click.command()
 @common_options
 def metrics(**options: str | None) -> None:
     """Print the counters, circuit breakers and journal in Prometheus text format."""
@@ -36,7 +36,7 @@ def metrics(**options: str | None) -> None:
     click.echo(metrics_text(settings_from(**options)), nl=False)
 
 
-@cli.command()
+@click.command()
 @common_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -53,7 +53,7 @@ def monitor(host: str, port: int, **options: str | None) -> None:
     serve_until_stopped(settings_from(**options), host, port, announce=lambda line: click.echo(line))
 
 
-@cli.command()
+@click.command()
 @common_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
@@ -69,7 +69,7 @@ def serve(host: str, port: int, workers: int, **options: str | None) -> None:
     run(host, port, workers, _explicit(options) or None, options.get("site_id"), announce=click.echo)
 
 
-@cli.command()
+@click.command()
 @common_options
 @click.option(
     "-n", "--lines", type=click.IntRange(1, 1_000_000), default=50, show_default=True, help="How many lines to show."
@@ -86,7 +86,7 @@ def logs(lines: int, **options: str | None) -> None:
         click.echo(line)
 
 
-@cli.group()
+@click.group()
 def breaker() -> None:
     """The circuit breakers' states recorded in the state directory: show them, or clear them."""
 
@@ -133,7 +133,7 @@ def breaker_reset(name: str, **options: str | None) -> None:
             )
 
 
-@cli.command()
+@click.command()
 @common_options
 @click.option(
     "--output-dir",
@@ -157,7 +157,7 @@ def backup(output_dir: Path, name: str | None, **options: str | None) -> None:
     click.echo(f"restore with: {msgmodule_command()} restore {result.path}")
 
 
-@cli.command()
+@click.command()
 @common_options
 @click.argument("backup_dir", metavar="BACKUP", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -177,7 +177,7 @@ def restore(backup_dir: Path, yes: bool, **options: str | None) -> None:
     click.echo(f"restored {backup_dir} (made {manifest['created']}, schema revision {manifest['schema_revision']})")
 
 
-@cli.command("validate-config")
+@click.command("validate-config")
 @click.argument("config_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def validate_config(config_file: Path | None) -> None:
     """Check a config file (default: MSGMODULE_CONFIG, else ./msgmodule.cfg); exit 1 naming each bad key."""
@@ -192,7 +192,7 @@ def validate_config(config_file: Path | None) -> None:
     click.echo(f"{path}: OK")
 
 
-@cli.command("validate-integration")
+@click.command("validate-integration")
 @common_options
 def validate_integration(**options: str | None) -> None:
     """Check the configured installation end to end; exit 0 only when every check passed."""
@@ -213,3 +213,6 @@ def validate_integration(**options: str | None) -> None:
         click.echo(f"failed: {', '.join(failed)}", err=True)
         raise SystemExit(1)
     click.echo(f"all {len(checks)} checks passed (scratch deposition {SCRATCH_DEPOSITION} removed)")
+
+
+COMMANDS = (metrics, monitor, serve, logs, breaker, backup, restore, validate_config, validate_integration)

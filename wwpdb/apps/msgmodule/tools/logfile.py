@@ -29,6 +29,9 @@ from typing import Any
 
 import click
 
+from ..archive_files import existing_status, open_file, open_regular
+from ..errors import StorageError
+
 LOG_FILE_NAME = "msgmodule.log"
 MAX_BYTES = 5 * 1024 * 1024
 BACKUP_COUNT = 5
@@ -95,9 +98,13 @@ def configure_logging(
         path = log_path(state_dir)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            rotating = logging.handlers.RotatingFileHandler(
+            existing_status(path)  # a link planted at the log file is refused here, naming it
+            rotating = NoFollowRotatingFileHandler(
                 path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
             )
+        except StorageError as exc:
+            logger.warning("no log file: %s", exc)
+            path = None
         except OSError as exc:
             logger.warning("no log file: cannot create %s: %s", path.parent, exc)
             path = None
@@ -108,6 +115,15 @@ def configure_logging(
     logger.setLevel(min(console_level, file_level if path else console_level))
     logger.propagate = False
     return path
+
+
+class NoFollowRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The rotating log file, opened (and reopened after each rotation) never through a link: a link
+    planted at it raises ArchiveEntryError naming it, and nothing is written through it."""
+
+    def _open(self) -> Any:
+        fd = open_file(self.baseFilename, os.O_WRONLY | os.O_APPEND)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def _add(logger: logging.Logger, handler: logging.Handler) -> None:
@@ -407,17 +423,20 @@ def tail(path: Path, lines: int) -> list[str]:
 
 def _log_files(path: Path) -> Iterator[Path]:
     """The current file, then .1, .2, ... (newest first), those that exist."""
-    if path.exists():
+    if os.path.lexists(path):
         yield path
     for number in range(1, BACKUP_COUNT + 1):
         rotated = path.with_name(f"{path.name}.{number}")
-        if rotated.exists():
+        if os.path.lexists(rotated):
             yield rotated
 
 
 def _last_lines(path: Path, lines: int, block: int = 64 * 1024) -> list[str]:
     # Read backwards in blocks: a log of any size costs only what is shown.
-    with open(path, "rb") as handle:
+    fd = open_regular(path)  # a link planted there is refused, naming it: never read through
+    if fd is None:
+        return []
+    with os.fdopen(fd, "rb") as handle:
         handle.seek(0, os.SEEK_END)
         end = handle.tell()
         data = b""
