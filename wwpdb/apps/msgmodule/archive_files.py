@@ -81,12 +81,14 @@ def take_attributes(
     fd: int, path: str | os.PathLike[str], source: os.stat_result, folder: bool = False, keep_exec: bool = False
 ) -> None:
     """Give the new file open as `fd` the mode and group of `source`: the file it replaces or follows,
-    or (`folder`) the folder it is made in, less execute and special bits unless `keep_exec` (a new folder)."""
+    or (`folder`) the folder it is made in, less execute and special bits unless `keep_exec` (a new folder).
+    What takes a folder's mode is never writable by others: a world-writable folder (sticky, as /tmp) is
+    no reason to let every account rewrite a message file, a breaker or the counters."""
     mode = stat.S_IMODE(source.st_mode)
     if folder and not keep_exec:
-        mode &= 0o666
+        mode &= 0o664
     elif keep_exec:
-        mode &= 0o2777  # a new folder keeps set-group-id (new files then get the group) but not sticky/setuid
+        mode &= 0o2775  # a new folder keeps set-group-id (new files then get the group) but not sticky/setuid
     uid = source.st_uid if os.geteuid() == 0 else -1
     try:
         mine = os.fstat(fd)

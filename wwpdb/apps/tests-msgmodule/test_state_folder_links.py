@@ -252,3 +252,21 @@ def test_shadow_differences_are_not_written_through_a_link(tmp_path, sqlite_url,
         JsonLines(settings.mismatch_log_path, private=True).append({"deposition_id": DEPOSITION})
     assert raised.value.path == str(link)
     assert victim.unchanged()
+
+
+# -- modes --------------------------------------------------------------------------------------------------------
+
+
+def test_files_made_in_a_world_writable_state_folder_are_not_writable_by_others(state):
+    """A sticky world-writable folder (as /tmp) gives its files no write for other accounts: counters,
+    breakers and notify flags are the site's, not anyone's."""
+    os.chmod(state, 0o1777)
+    counters = Metrics()
+    counters.persist_to(state / "backend-stats.json")
+    counters.add("db", "put", 2.0)
+    counters.flush()
+    StateFileNotifyFlags(state).record(DEPOSITION, "annotator")
+    made = [path for path in state.iterdir() if path.is_file()]
+    assert {path.name for path in made} >= {"backend-stats.json", "notify-flags.json"}
+    for path in made:
+        assert not path.stat().st_mode & 0o002, f"{path.name} is writable by others"
