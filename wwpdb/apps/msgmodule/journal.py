@@ -125,11 +125,11 @@ class JsonLines:
                 if self.within is not None:
                     self._check_folders(create=False)  # an lstat: the folder may have become a link since
                 with self._locked():
-                    fd, new, size = self._write_line(line)
+                    fd, size = self._write_line(line)
             except FileNotFoundError:  # the first record: the folder is made then
                 self._check_folders(create=True)
                 with self._locked():
-                    fd, new, size = self._write_line(line)
+                    fd, size = self._write_line(line)
         except OSError as exc:
             raise StorageError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
 
@@ -146,8 +146,6 @@ class JsonLines:
                 try:
                     if durable:
                         _sync_data(descriptor)
-                        if new:  # the file was made for this line (or emptied): its name must last too
-                            self._sync_folder()
                 except OSError as exc:
                     raise StorageError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
                 finally:
@@ -187,9 +185,14 @@ class JsonLines:
         finally:
             os.close(fd)
 
-    def _write_line(self, line: bytes) -> tuple[int, bool, int]:
-        """Append `line`; returns the open descriptor (the caller closes it), whether the file was empty
-        before (made now: its folder must be synced too), and the file's new size."""
+    def _write_line(self, line: bytes) -> tuple[int, int]:
+        """Append `line` (the caller holds the lock); returns the open descriptor (the caller closes it) and
+        the file's new size.
+
+        A file empty before (made for this line, or emptied) has its folder synced here, under the lock:
+        its name must be durable before any line in it is said to be, the lines other writers append
+        next included (their sync of the file's data does not cover its name).
+        """
         fd = open_file(self._file, os.O_RDWR | os.O_APPEND)
         try:
             info = os.fstat(fd)
@@ -203,10 +206,12 @@ class JsonLines:
             written = os.write(fd, line)
             if written != len(line):
                 raise OSError(f"wrote {written} of {len(line)} bytes (is the disk full?)")
+            if size == 0:
+                self._sync_folder()
         except BaseException:
             os.close(fd)
             raise
-        return fd, size == 0, size + written
+        return fd, size + written
 
     def read(self) -> list[dict[str, Any]]:
         if self.within is not None and not self._check_folders(create=False):

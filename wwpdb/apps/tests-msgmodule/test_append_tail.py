@@ -188,3 +188,30 @@ def test_a_database_at_revision_0003_is_upgraded_and_appends_continue_its_number
     assert schema_versions.upgrade(url) == ("0003", "0004")
     append(store, "a3")
     assert ordinals(store)[-2:] == ["7", "8"]
+
+
+@pytest.mark.parametrize(
+    "dirty",
+    [
+        "9223372036854775808",  # one past SQLite's largest integer: its CAST gave that number again, a repeat
+        "99999999999999999999999999",
+        "5\n",  # not all digits to the model; MariaDB's `$` matches before the final newline
+        "7 ",
+        "\u0663",
+    ],
+)
+def test_an_append_that_counts_afresh_numbers_as_the_model_does_whatever_the_stored_ordinals(db_url, dirty):
+    # The first append after a save counts the stored ordinals (nothing kept yet): the database must
+    # find the same highest all-digit ordinal as the model (and the archive) would, exactly.
+    store = DbMessageStore(db_url)
+    document = Document(DEP, TO)
+    document.messages.append(Message("2", "m1", DEP, message_text="one"))
+    document.messages.append(Message(dirty, "m2", DEP, message_text="two"))
+    document.file_references.append(FileReference(dirty, "m2", DEP, "model"))
+    store.save(document)
+    expected = document.copy()
+    expected.put_message(Message(message_id="a1", message_text="new"), [FileReference(message_id="a1")])
+    store.put_message(DEP, TO, Message(message_id="a1", message_text="new"), [FileReference(message_id="a1")])
+    stored = store.load(DEP, TO)
+    assert [m.ordinal_id for m in stored.messages] == [m.ordinal_id for m in expected.messages]
+    assert [r.ordinal_id for r in stored.file_references] == [r.ordinal_id for r in expected.file_references]

@@ -611,10 +611,29 @@ def test_a_new_journal_file_has_its_name_synced_with_its_first_entry_and_only_th
     events: list[tuple[str, str]] = []
     _record_syncs(monkeypatch, events)
     journal.begin("D_1", "messages-to-depositor", "db")
-    assert events == [("synced", str(journal.path.resolve())), ("synced", str(folder.resolve()))]
+    assert events == [("synced", str(folder.resolve())), ("synced", str(journal.path.resolve()))]
     events.clear()
     journal.begin("D_2", "messages-to-depositor", "db")
     assert events == [("synced", str(journal.path.resolve()))]  # the name is on disk already
+
+
+def test_an_entry_said_durable_in_a_new_journal_file_has_the_files_name_on_disk_whoever_made_the_file(
+    tmp_path, monkeypatch
+):
+    # Two writers (processes: each its own Journal) begin at once on a journal that does not exist yet.
+    # The first makes the file; the second appends to it and its sync may end before the first's does:
+    # its entry is durable only if the file's name is, whoever syncs it.
+    folder = tmp_path / "state"
+    folder.mkdir()
+    first, second = Journal(folder / "journal.jsonl"), Journal(folder / "journal.jsonl")
+    events: list[tuple[str, str]] = []
+    _record_syncs(monkeypatch, events)
+    _, first_durable = first.begin_pending("D_1", "messages-to-depositor", "db")
+    _, second_durable = second.begin_pending("D_2", "messages-to-depositor", "db")
+    second_durable()  # said durable: the second writer renames its archive file into place now
+    assert ("synced", str(folder.resolve())) in events
+    first_durable()
+    assert [entry.deposition_id for entry in first.entries(all_intents=True)] == ["D_1", "D_2"]
 
 
 def test_a_compacted_journal_has_its_rename_synced_before_new_entries_can_follow(tmp_path, monkeypatch):

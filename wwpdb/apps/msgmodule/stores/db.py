@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import func
-from sqlalchemy.types import Integer, LargeBinary, Numeric
+from sqlalchemy.types import LargeBinary, Numeric
 
 from ..db.engine import (
     ValueTooLargeError,
@@ -1036,15 +1036,25 @@ def _next_row_order(connection: Connection, table: Any, deposition_id: str, cont
 
 
 def _next_ordinal(connection: Connection, table: Any, deposition_id: str, content_type: str) -> str:
-    """One more than the highest all-digit ordinal_id of the document's rows: what the model computes."""
+    """One more than the highest all-digit ordinal_id of the document's rows: what the model computes.
+
+    "All-digit" as the model means it: ASCII digits only, nothing else (MariaDB's `$` would also
+    match before a final newline, so a value is refused for any other character instead). The
+    highest is taken exactly: SQLite's CAST to INTEGER stops at 2**63 - 1 (a longer ordinal would
+    give a wrong, or a repeated, next one), so there the digits are compared as text, longest first.
+    """
     column = table.c.ordinal_id
+    where = _document_filter(table, deposition_id, content_type)
     if connection.dialect.name == "sqlite":
         digits = and_(column != "", column.op("NOT GLOB")("*[^0-9]*"))
-        number: Any = cast(column, Integer)
+        significant = func.ltrim(column, "0")
+        query = (
+            select(column).where(where, digits).order_by(func.length(significant).desc(), significant.desc()).limit(1)
+        )
     else:
-        digits = column.op("REGEXP")("^[0-9]+$")
-        number = cast(column, Numeric(65, 0))
-    query = select(func.max(number)).where(_document_filter(table, deposition_id, content_type), digits)
+        # The column holds at most 32 characters: DECIMAL(65, 0) holds any of them exactly.
+        digits = and_(column != "", column.op("NOT REGEXP")("[^0-9]"))
+        query = select(func.max(cast(column, Numeric(65, 0)))).where(where, digits)
     highest = connection.execute(query).scalar()
     return str((int(highest) if highest is not None else 0) + 1)
 
