@@ -84,6 +84,7 @@ def bench_size(databases: Databases, kind: str, size: int, workers: int, workdir
         "MSGMODULE_STATE_DIR": str(root / "state"),
         "MSGMODULE_CONFIG": str(root / "none.cfg"),
     }
+    (root / "none.cfg").write_text("")  # a config file of its own, empty: none in the working directory is read
     settings = load_settings(config)
     start = time.perf_counter()
     migrated = run_batches(migrate_batch, MigrationOptions(str(archive), url), ids, workers, progress=False)

@@ -345,3 +345,23 @@ def test_bench_reports_sqlite_and_says_mariadb_was_skipped_without_a_server(tmp_
     assert latency.returncode == 0, latency.stdout + latency.stderr
     breaker = json.loads((tmp_path / "breaker.json").read_text())
     assert breaker["same, breaker open: later calls"]["calls"] == 4
+
+
+@pytest.mark.slow
+def test_the_rollback_benchmark_runs_and_writes_its_figures(tmp_path):
+    closed = f"mysql+pymysql://root@127.0.0.1:{free_port()}"
+    figures_file = tmp_path / "rollback-export.json"
+    result = subprocess.run(
+        [sys.executable, "benchmarks/rollback_export.py", "--sizes", "200", "--workers", "1"]
+        + ["--mysql-url", closed, "--json", str(figures_file)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    import json
+
+    figures = json.loads(figures_file.read_text())
+    (sqlite,) = figures["results"]
+    assert sqlite["database"] == "sqlite" and sqlite["depositions"] == 200 and sqlite["changed_depositions"] == 2
+    assert sqlite["rollback"]["exported"] == sqlite["baseline_compare_all"]["exported"] == 2
