@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +26,13 @@ from wwpdb.apps.msgmodule import timeouts
 from wwpdb.apps.msgmodule.cli import run
 from wwpdb.apps.msgmodule.config import load_settings
 from wwpdb.apps.msgmodule.db import schema_versions
-from wwpdb.apps.msgmodule.db.engine import PoolExhaustedError, dispose_engines, pool_setting, snapshot_transaction
+from wwpdb.apps.msgmodule.db.engine import (
+    PoolExhaustedError,
+    dispose_engines,
+    get_engine,
+    pool_setting,
+    snapshot_transaction,
+)
 from wwpdb.apps.msgmodule.errors import BackendTimeoutError, InvalidInputError
 from wwpdb.apps.msgmodule.io.MessagingFactory import MessagingFactory
 from wwpdb.apps.msgmodule.journal import Journal
@@ -377,3 +384,25 @@ def test_a_bound_that_is_not_a_time_is_refused_naming_the_variable(monkeypatch):
     monkeypatch.setenv("MSGDB_CONNECT_TIMEOUT", "0")
     with pytest.raises(InvalidInputError, match="MSGDB_CONNECT_TIMEOUT"):
         setting("MSGDB_CONNECT_TIMEOUT")
+
+
+def test_round_trips_under_one_time_limit_leave_the_socket_timeout_as_it_is_until_the_limit_moves_it(mysql_url):
+    # Under a limit the bound shrinks at each round trip; resetting the socket's timeout for each hands the
+    # interpreter to other threads (a dual write's main thread) and waits to get it back. A bound within
+    # TIMEOUT_SLACK of the socket's is kept; one further off (a tighter limit) is applied.
+    engine = get_engine(mysql_url)
+    with engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        with timeouts.time_limit(5.0, "MSGDB_SECOND_WRITE_TIMEOUT"):
+            connection.exec_driver_sql("SELECT 1").all()
+            first = raw._current_timeout
+            assert 4.0 < first <= 5.0
+            time.sleep(0.002)  # the limit has less left now
+            for _ in range(3):
+                connection.exec_driver_sql("SELECT 1").all()
+                assert raw._current_timeout == first
+            with timeouts.time_limit(1.0, "MSGDB_SECOND_WRITE_TIMEOUT"):
+                connection.exec_driver_sql("SELECT 1").all()
+                assert raw._current_timeout <= 1.0
+        connection.exec_driver_sql("SELECT 1").all()  # no limit: the engine's own bound again
+        assert raw._current_timeout == setting("MSGDB_READ_TIMEOUT")

@@ -300,16 +300,33 @@ def _create_engine(url: URL, bulk_load: bool = False) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_recycle=POOL_RECYCLE)
 
 
+# A bound within this fraction of the one the socket has is left as it is (see bound_requests).
+TIMEOUT_SLACK = 0.01
+
+
 def bound_requests(dbapi_connection: Any) -> None:
     """Let the connection's next round trips wait at most the engine's bounds, within the time limit in force.
 
     PyMySQL has no public setter; it applies these attributes at its next read
-    or write (and calls settimeout only when they change).
+    or write (and calls settimeout only when they change). Under a time limit the
+    bound is what the limit leaves, a little less at each round trip; but settimeout
+    lets go of the interpreter, and the thread then waits for it behind any other
+    that is busy. So a bound within TIMEOUT_SLACK of the socket's own is taken as
+    that one: a round trip may end that fraction sooner or later than the limit
+    (50 ms of a 5 s second write, well within the moment its caller allows).
     """
     if not getattr(dbapi_connection, "msgmodule_connected", False):
         return  # still connecting: the connect timeout holds (see _do_connect)
-    dbapi_connection._read_timeout = bounded(timeouts.setting("MSGDB_READ_TIMEOUT"))
-    dbapi_connection._write_timeout = bounded(timeouts.setting("MSGDB_WRITE_TIMEOUT"))
+    current = getattr(dbapi_connection, "_current_timeout", None)
+    dbapi_connection._read_timeout = _near(current, bounded(timeouts.setting("MSGDB_READ_TIMEOUT")))
+    dbapi_connection._write_timeout = _near(current, bounded(timeouts.setting("MSGDB_WRITE_TIMEOUT")))
+
+
+def _near(current: float | None, wanted: float | None) -> float | None:
+    """`current` when it is within TIMEOUT_SLACK of `wanted`, else `wanted` (None: no bound)."""
+    if current is not None and wanted is not None and abs(current - wanted) <= TIMEOUT_SLACK * wanted:
+        return current
+    return wanted
 
 
 def _create_sqlite_engine(url: URL) -> Engine:
