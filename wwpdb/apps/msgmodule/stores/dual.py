@@ -360,6 +360,9 @@ SECOND_WRITE_SETTING = "MSGDB_SECOND_WRITE_TIMEOUT"
 # How long past its bound the caller waits for a second write to report (its own round trips end at
 # the bound; this covers the thread's scheduling), before journaling it without the report.
 SECOND_WRITE_GRACE = 0.5
+# How long the caller waits, once it has handed the second write its change, for the change's
+# statements to be sent (see _SecondWrite.start).
+SECOND_WRITE_HEADSTART = 0.005
 _writers: dict[int, ThreadPoolExecutor] = {}
 _writers_lock = threading.Lock()
 
@@ -453,6 +456,7 @@ class _Decision:
     def __init__(self) -> None:
         self._told = threading.Event()
         self._go = False
+        self.asked = threading.Event()  # the second write waits for the word (or is over)
 
     def tell(self, go: bool) -> None:
         if not self._told.is_set():  # the first word stands: once the file is in, it commits
@@ -460,6 +464,7 @@ class _Decision:
             self._told.set()
 
     def wait(self) -> bool:
+        self.asked.set()
         self._told.wait()
         return self._go
 
@@ -517,6 +522,12 @@ class _SecondWrite:
             decision.tell(False)
             return
         self._decision, self._job = decision, job
+        # Its statements go out before this thread formats and writes the file (pure Python, which
+        # would hold the interpreter from it for that long): the server runs them meanwhile, and the
+        # thread then waits for the word without the interpreter. Bounded: a database slow to answer
+        # costs this thread no more than SECOND_WRITE_HEADSTART.
+        job.add_done_callback(lambda _job: decision.asked.set())
+        decision.asked.wait(SECOND_WRITE_HEADSTART)
 
     def release(self) -> None:
         """Let the change commit (the first write is in), without waiting for it."""
