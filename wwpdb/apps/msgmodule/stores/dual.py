@@ -363,51 +363,33 @@ SECOND_WRITE_GRACE = 0.5
 # How long the caller waits, once it has handed the second write its change, for the change's
 # statements to be sent (see _SecondWrite.start).
 SECOND_WRITE_HEADSTART = 0.005
-_writers: dict[int, ThreadPoolExecutor] = {}
-_writers_lock = threading.Lock()
-
-
-def _second_writers() -> ThreadPoolExecutor:
-    """This process's threads for second writes."""
-    with _writers_lock:
-        executor = _writers.get(os.getpid())
-        if executor is None:
-            executor = ThreadPoolExecutor(SECOND_WRITE_THREADS, thread_name_prefix="msgmodule-second-write")
-            _writers[os.getpid()] = executor
-        return executor
-
-
-def _forget_writers() -> None:
-    # A forked child has none of its parent's threads, and may have copied the lock held.
-    global _writers_lock
-    _writers.clear()
-    _writers_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_writers)
-
-
 # The journal's syncs run in threads of their own: a job there only ever waits for the disk, never for
 # a dual write (a second write's thread waits for its first write, which may wait for its intent's sync).
 JOURNAL_SYNC_THREADS = 4
-_syncers: dict[int, ThreadPoolExecutor] = {}
 
 
-def _journal_syncers() -> ThreadPoolExecutor:
-    """This process's threads for syncing journal entries."""
-    with _writers_lock:
-        executor = _syncers.get(os.getpid())
-        if executor is None:
-            executor = ThreadPoolExecutor(JOURNAL_SYNC_THREADS, thread_name_prefix="msgmodule-journal-sync")
-            _syncers[os.getpid()] = executor
-        return executor
+class _ProcessThreads:
+    """A pool of threads made when this process first needs it; a forked child makes its own (it has
+    none of its parent's threads, and may have copied the lock held)."""
+
+    def __init__(self, threads: int, prefix: str) -> None:
+        self.threads, self.prefix = threads, prefix
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def __call__(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix=self.prefix)
+            return self._executor
+
+    def _forget(self) -> None:
+        self._executor, self._lock = None, threading.Lock()
 
 
-def _forget_syncers() -> None:
-    _syncers.clear()  # after _forget_writers, which gave the child a fresh lock
-
-
-os.register_at_fork(after_in_child=_forget_syncers)
+_second_writers = _ProcessThreads(SECOND_WRITE_THREADS, "msgmodule-second-write")
+_journal_syncers = _ProcessThreads(JOURNAL_SYNC_THREADS, "msgmodule-journal-sync")
 
 
 class _Intent:
