@@ -153,6 +153,16 @@ def measure(
     return figures
 
 
+def median_ms(work: Callable[[], Any], calls: int) -> float:
+    """The median ms of `calls` calls of `work` in a row (page_cost.py's page read again)."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
 def medians(per_round: dict[str, dict[str, dict[str, list[float]]]]) -> dict[str, dict[str, dict[str, float]]]:
     """The median over the rounds of each call's figure."""
     return {
