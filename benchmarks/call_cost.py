@@ -141,26 +141,57 @@ def median_ms(work: Callable[[], Any], calls: int) -> float:
 def measure(
     configs: dict[str, dict[str, str]], rounds: int, calls: int
 ) -> dict[str, dict[str, dict[str, list[float]]]]:
-    """Each round's median ms of each call in each stage, the stages, calls and documents interleaved in
-    every round (so a slower minute of the machine falls on all of them alike): within a round, one call
-    in each stage in turn, so the figures a ratio compares were taken at the same moments."""
+    """Each round's median ms of each call in each stage, interleaved in every round (so a slower minute of
+    the machine falls on all of them alike), each figure beside the one its ratio compares it with.
+
+    Stages compared with each other (PER_ROUND: dual-write against cif-only, on the same document) take
+    turns call by call, so those figures were taken at the same moments. A stage compared only with itself
+    on the long and the short document (db-only) takes turns between the two documents call by call, in a
+    block of its own: beside the other stages, its long calls would each follow their long calls (tens of
+    ms of CIF work on a 1000-message file) and its short calls their short ones, and what the process ran
+    just before (not the document) shows in a call of a millisecond.
+    """
     operations = {stage: operations_of(config, stage) for stage, config in configs.items()}
     figures = {stage: {name: {kind: [] for kind in SIZES} for name in ops} for stage, ops in operations.items()}  # type: dict[str, dict[str, dict[str, list[float]]]]
+    compared = {stage for pair in PER_ROUND.values() for stage, _, _ in pair}
     for round_number in range(rounds):
         kinds = list(SIZES) if round_number % 2 == 0 else list(reversed(SIZES))
         stages = list(operations) if round_number % 2 == 0 else list(reversed(operations))
         for name in ("set", "mark_read", "tag", "page"):
-            present = [stage for stage in stages if name in operations[stage]]
+            present = [stage for stage in stages if name in operations[stage] and stage in compared]
             for kind in kinds:
                 times: dict[str, list[float]] = {stage: [] for stage in present}
                 for call in range(calls):
                     for stage in present if call % 2 == 0 else reversed(present):
-                        start = time.perf_counter()
-                        operations[stage][name](kind)
-                        times[stage].append(time.perf_counter() - start)
+                        times[stage].append(_timed(operations[stage][name], kind))
                 for stage in present:
                     figures[stage][name][kind].append(statistics.median(times[stage]) * 1000)
+            for stage in stages:
+                if name not in operations[stage] or stage in compared:
+                    continue
+                by_kind: dict[str, list[float]] = {kind: [] for kind in kinds}
+                for call in range(calls):
+                    for kind in kinds if call % 2 == 0 else reversed(kinds):
+                        by_kind[kind].append(_timed(operations[stage][name], kind))
+                for kind in kinds:
+                    figures[stage][name][kind].append(statistics.median(by_kind[kind]) * 1000)
     return figures
+
+
+def median_ms(work: Callable[[], Any], calls: int) -> float:
+    """The median ms of `calls` calls of `work` in a row (page_cost.py's page read again)."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def _timed(work: Callable[[str], Any], kind: str) -> float:
+    start = time.perf_counter()
+    work(kind)
+    return time.perf_counter() - start
 
 
 def medians(per_round: dict[str, dict[str, dict[str, list[float]]]]) -> dict[str, dict[str, dict[str, float]]]:
