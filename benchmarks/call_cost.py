@@ -128,16 +128,6 @@ def operations_of(config: dict[str, str], stage: str) -> dict[str, Callable[[str
     return operations
 
 
-def median_ms(work: Callable[[], Any], calls: int) -> float:
-    """The median milliseconds of `calls` runs of `work` in a row (page_cost.py's page read again)."""
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
 def measure(
     configs: dict[str, dict[str, str]], rounds: int, calls: int
 ) -> dict[str, dict[str, dict[str, list[float]]]]:

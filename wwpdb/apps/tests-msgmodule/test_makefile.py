@@ -365,21 +365,3 @@ def test_the_rollback_benchmark_runs_and_writes_its_figures(tmp_path):
     (sqlite,) = figures["results"]
     assert sqlite["database"] == "sqlite" and sqlite["depositions"] == 200 and sqlite["changed_depositions"] == 2
     assert sqlite["rollback"]["exported"] == sqlite["baseline_compare_all"]["exported"] == 2
-
-
-@pytest.mark.slow
-def test_the_page_cost_benchmark_runs_and_writes_its_figures(tmp_path):
-    closed = f"mysql+pymysql://root@127.0.0.1:{free_port()}"
-    figures_file = tmp_path / "page-cost.json"
-    result = subprocess.run(
-        [sys.executable, "benchmarks/page_cost.py", "--rounds", "1", "--mysql-url", closed]
-        + ["--json", str(figures_file)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    import json
-
-    figures = json.loads(figures_file.read_text())
-    assert figures["database"] == "sqlite" and figures["after a write"]["ratio"] > 0
