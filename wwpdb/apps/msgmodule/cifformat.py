@@ -93,10 +93,20 @@ def _column(values: list[str | bool | None], decode: bool, lifted: dict[str, str
     return column  # type: ignore[return-value]
 
 
+# A parsed file as the columns of each category's rows, in file order: what a Document is made of
+# (`document_of`). Its lists are never changed, so they can be kept and made into documents again.
+Columns = tuple[tuple[Category, tuple[list[str | None], ...]], ...]
+
+
 def parse_text(text: str, deposition_id: str, content_type: str, source: str = "<string>") -> Document:
     """Parse message-file text into a Document."""
+    return document_of(deposition_id, content_type, parse_text_columns(text, source))
+
+
+def parse_text_columns(text: str, source: str = "<string>") -> Columns:
+    """Parse message-file text into its categories' columns (see `document_of`)."""
     if not text or text.isspace():
-        return Document(deposition_id, content_type)
+        return ()
     lifted = _lift_text_fields(text)
     fields: list[str] = []
     try:
@@ -116,9 +126,18 @@ def parse_text(text: str, deposition_id: str, content_type: str, source: str = "
     # One scan of the file decides whether any value needs decoding at all (most need none).
     decode = _needs_decoding(text)
     try:
-        return _to_document(parsed, deposition_id, content_type, decode, fields)
+        return _to_columns(parsed, decode, fields)
     except (RuntimeError, ValueError) as exc:  # valid CIF that is no message file (e.g. mixed loops)
         raise CifParseError(source, None, f"not a message file: {exc}") from None
+
+
+def document_of(deposition_id: str, content_type: str, columns: Columns) -> Document:
+    """A new Document of new rows from parsed columns (which it never changes)."""
+    document = Document(deposition_id, content_type)
+    for category, values in columns:
+        # Every column of a loop has its length: the rows are the columns read across.
+        document.rows(category).extend(map(category.row_type, *values))
+    return document
 
 
 def parse_file(path: str | os.PathLike[str], deposition_id: str, content_type: str) -> Document:
@@ -212,26 +231,23 @@ def _parse_error(source: str, exc: Exception) -> CifParseError:
     return CifParseError(source, None, message)
 
 
-def _to_document(
-    parsed: cif.Document, deposition_id: str, content_type: str, decode: bool, fields: list[str]
-) -> Document:
-    document = Document(deposition_id, content_type)
+def _to_columns(parsed: cif.Document, decode: bool, fields: list[str]) -> Columns:
+    columns: list[tuple[Category, tuple[list[str | None], ...]]] = []
     lifted = {f"{_LIFTED}{number}": field for number, field in enumerate(fields)}
     for block in parsed:
         for category in CATEGORIES:
             # One call per category: gemmi unquotes and maps nulls in C++.
-            columns = block.get_mmcif_category("_" + category.name + ".", raw=False)
-            if not columns:
+            found = block.get_mmcif_category("_" + category.name + ".", raw=False)
+            if not found:
                 continue
-            lowered = {tag.lower(): values for tag, values in columns.items()}
+            lowered = {tag.lower(): values for tag, values in found.items()}
             length = len(next(iter(lowered.values())))
             if length == 0:
                 continue
             missing: list[str | None] = [None] * length
             values = [_column(lowered[item], decode, lifted) if item in lowered else missing for item in category.items]
-            # Every column of a loop has its length: the rows are the columns read across.
-            document.rows(category).extend(map(category.row_type, *values))
-    return document
+            columns.append((category, tuple(values)))
+    return tuple(columns)
 
 
 # -- writing ---------------------------------------------------------------
