@@ -81,11 +81,16 @@ def _next_line_starting_semicolon(text: str, start: int) -> int:
 
 
 def _column(values: list[str | bool | None], decode: bool, lifted: dict[str, str]) -> list[str | None]:
-    """One column from gemmi (quotes removed; None for `?`, False for `.`) to model values."""
+    """One column from gemmi (quotes removed; None for `?`, False for `.`) to model values; the text
+    fields put back are taken out of `lifted`."""
     column = [None if value is False else value for value in values] if False in values else values
-    if lifted and not lifted.keys().isdisjoint(column):  # most columns hold no text field
-        put_back = lifted.get  # a lifted text field's token is the key of its content
-        column = [put_back(value, value) for value in column]  # type: ignore[arg-type,assignment]
+    if lifted:  # text fields not yet put back (each token is in one column only)
+        found = lifted.keys() & column
+        if found:  # most columns hold no text field
+            put_back = lifted.get  # a lifted text field's token is the key of its content
+            column = [put_back(value, value) for value in column]  # type: ignore[arg-type,assignment]
+            for token in found:
+                del lifted[token]  # the columns after the last text field are not searched
     if decode:
         strings: list[str] = [value for value in column if value is not None]  # type: ignore[misc]
         if _needs_decoding("\x00".join(strings)):
@@ -231,13 +236,16 @@ def _parse_error(source: str, exc: Exception) -> CifParseError:
     return CifParseError(source, None, message)
 
 
+_PREFIXES = tuple((category, f"_{category.name}.") for category in CATEGORIES)
+
+
 def _to_columns(parsed: cif.Document, decode: bool, fields: list[str]) -> Columns:
     columns: list[tuple[Category, tuple[list[str | None], ...]]] = []
     lifted = {f"{_LIFTED}{number}": field for number, field in enumerate(fields)}
     for block in parsed:
-        for category in CATEGORIES:
+        for category, prefix in _PREFIXES:
             # One call per category: gemmi unquotes and maps nulls in C++.
-            found = block.get_mmcif_category("_" + category.name + ".", raw=False)
+            found = block.get_mmcif_category(prefix, raw=False)
             if not found:
                 continue
             lowered = {tag.lower(): values for tag, values in found.items()}
