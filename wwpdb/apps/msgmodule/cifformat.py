@@ -58,26 +58,18 @@ def _lift_text_fields(text: str) -> tuple[str, list[str]] | None:
     """
     if _LIFTED in text or "\r" in text:
         return None
-    fields: list[str] = []
-    pieces: list[str] = []
-    done = 0
-    opening = 0 if text.startswith(";") else _next_line_starting_semicolon(text, 0)
-    while opening >= 0:
-        closing = text.find("\n;", opening + 1)
-        if closing < 0:
-            return None
-        pieces.append(text[done:opening])
-        pieces.append(f";{_LIFTED}{len(fields)}")
-        fields.append(text[opening + 1 : closing])
-        done = closing  # the closing "\n;" stays in the skeleton
-        opening = _next_line_starting_semicolon(text, closing + 2)
-    pieces.append(text[done:])
-    return "".join(pieces), fields
-
-
-def _next_line_starting_semicolon(text: str, start: int) -> int:
-    found = text.find("\n;", start)
-    return -1 if found < 0 else found + 1
+    # Every "\n;" opens or closes a field, in turn: split there, the odd parts are the fields' contents.
+    lead = text.startswith(";")  # a field opening on the first line: as if a line end came before it
+    parts = ("\n" + text if lead else text).split("\n;")
+    if len(parts) % 2 == 0:
+        return None  # the last field is not closed
+    fields = parts[1::2]
+    pieces = [parts[0]]
+    for number, after in enumerate(parts[2::2]):
+        pieces.append(f"\n;{_LIFTED}{number}\n;")  # the closing "\n;" stays in the skeleton
+        pieces.append(after)
+    skeleton = "".join(pieces)
+    return (skeleton[1:] if lead else skeleton), fields
 
 
 def _column(values: list[str | bool | None], decode: bool, lifted: dict[str, str]) -> list[str | None]:
