@@ -106,22 +106,30 @@ def parse_text_columns(text: str, source: str = "<string>") -> Columns:
         return ()
     lifted = _lift_text_fields(text)
     fields: list[str] = []
+    parsed_text = text
     try:
         if lifted is None:
             parsed = cif.read_string(text)
         else:
             skeleton, fields = lifted
             parsed = cif.read_string(skeleton)
+            parsed_text = skeleton
     except (ValueError, RuntimeError) as exc:
         try:  # report the error as the original text has it (its lines, its wording)
             parsed = cif.read_string(text)
             fields = []
+            parsed_text = text
         except (ValueError, RuntimeError) as original:
             raise _parse_error(source, original) from None
         if lifted is None:
             raise _parse_error(source, exc) from None
     # One scan of the file decides whether any value needs decoding at all (most need none).
     decode = _needs_decoding(text)
+    if decode and fields and not _needs_decoding(parsed_text):
+        # Only the lifted text fields hold anything to decode: each is decoded here, once, and the
+        # columns are not searched for it (a file's references are mostly in its messages' text).
+        fields = [decode_text(field) for field in fields]
+        decode = False
     try:
         return _to_columns(parsed, decode, fields)
     except (RuntimeError, ValueError) as exc:  # valid CIF that is no message file (e.g. mixed loops)

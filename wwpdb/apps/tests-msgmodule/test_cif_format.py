@@ -266,6 +266,25 @@ def test_text_fields_in_every_category_and_block_are_put_back_where_they_were(mo
     assert [(s.message_id, s.read_status) for s in fast.statuses] == [("m2", "Y"), ("m\n3", "N")]
 
 
+@pytest.mark.parametrize(
+    ("subject", "read"), [("plain", "plain"), ("&#197;ngstr&#246;m", "\u00c5ngstr\u00f6m"), ("'\\u00c5'", "\u00c5")]
+)
+def test_references_in_text_fields_are_decoded_once_whether_or_not_a_plain_value_has_one(subject, read, monkeypatch):
+    """A file whose references are all in text fields decodes the fields alone; one with a reference in a
+    plain value too decodes every column. Either way each value is decoded once (`&#38;#65;` reads `&#65;`)."""
+    text = (
+        "data_messages\nloop_\n_pdbx_deposition_message_info.ordinal_id\n"
+        "_pdbx_deposition_message_info.message_id\n_pdbx_deposition_message_info.message_subject\n"
+        "_pdbx_deposition_message_info.message_text\n"
+        f"1 m1 {subject}\n;1.7 &#197;, written &#38;#65;\n ;not a field end\n;\n"
+        "2 m2 other\n;no reference\n;\n"
+    )
+    fast, plain = _both_ways(text, monkeypatch)
+    assert fast == plain
+    assert [m.message_text for m in fast.messages] == ["1.7 \u00c5, written &#65;\n;not a field end", "no reference"]
+    assert fast.messages[0].message_subject == read
+
+
 def test_an_error_after_a_lifted_text_field_reports_the_original_line():
     text = (
         "data_messages\nloop_\n_pdbx_deposition_message_info.ordinal_id\n"
