@@ -58,34 +58,31 @@ def _lift_text_fields(text: str) -> tuple[str, list[str]] | None:
     """
     if _LIFTED in text or "\r" in text:
         return None
-    fields: list[str] = []
-    pieces: list[str] = []
-    done = 0
-    opening = 0 if text.startswith(";") else _next_line_starting_semicolon(text, 0)
-    while opening >= 0:
-        closing = text.find("\n;", opening + 1)
-        if closing < 0:
-            return None
-        pieces.append(text[done:opening])
-        pieces.append(f";{_LIFTED}{len(fields)}")
-        fields.append(text[opening + 1 : closing])
-        done = closing  # the closing "\n;" stays in the skeleton
-        opening = _next_line_starting_semicolon(text, closing + 2)
-    pieces.append(text[done:])
-    return "".join(pieces), fields
-
-
-def _next_line_starting_semicolon(text: str, start: int) -> int:
-    found = text.find("\n;", start)
-    return -1 if found < 0 else found + 1
+    # Every "\n;" opens or closes a field, in turn: split there, the odd parts are the fields' contents.
+    lead = text.startswith(";")  # a field opening on the first line: as if a line end came before it
+    parts = ("\n" + text if lead else text).split("\n;")
+    if len(parts) % 2 == 0:
+        return None  # the last field is not closed
+    fields = parts[1::2]
+    pieces = [parts[0]]
+    for number, after in enumerate(parts[2::2]):
+        pieces.append(f"\n;{_LIFTED}{number}\n;")  # the closing "\n;" stays in the skeleton
+        pieces.append(after)
+    skeleton = "".join(pieces)
+    return (skeleton[1:] if lead else skeleton), fields
 
 
 def _column(values: list[str | bool | None], decode: bool, lifted: dict[str, str]) -> list[str | None]:
-    """One column from gemmi (quotes removed; None for `?`, False for `.`) to model values."""
+    """One column from gemmi (quotes removed; None for `?`, False for `.`) to model values; the text
+    fields put back are taken out of `lifted`."""
     column = [None if value is False else value for value in values] if False in values else values
-    if lifted and not lifted.keys().isdisjoint(column):  # most columns hold no text field
-        put_back = lifted.get  # a lifted text field's token is the key of its content
-        column = [put_back(value, value) for value in column]  # type: ignore[arg-type,assignment]
+    if lifted:  # text fields not yet put back (each token is in one column only)
+        found = lifted.keys() & column
+        if found:  # most columns hold no text field
+            put_back = lifted.get  # a lifted text field's token is the key of its content
+            column = [put_back(value, value) for value in column]  # type: ignore[arg-type,assignment]
+            for token in found:
+                del lifted[token]  # the columns after the last text field are not searched
     if decode:
         strings: list[str] = [value for value in column if value is not None]  # type: ignore[misc]
         if _needs_decoding("\x00".join(strings)):
@@ -93,32 +90,59 @@ def _column(values: list[str | bool | None], decode: bool, lifted: dict[str, str
     return column  # type: ignore[return-value]
 
 
+# A parsed file as the columns of each category's rows, in file order: what a Document is made of
+# (`document_of`). Its lists are never changed, so they can be kept and made into documents again.
+Columns = tuple[tuple[Category, tuple[list[str | None], ...]], ...]
+
+
 def parse_text(text: str, deposition_id: str, content_type: str, source: str = "<string>") -> Document:
     """Parse message-file text into a Document."""
+    return document_of(deposition_id, content_type, parse_text_columns(text, source))
+
+
+def parse_text_columns(text: str, source: str = "<string>") -> Columns:
+    """Parse message-file text into its categories' columns (see `document_of`)."""
     if not text or text.isspace():
-        return Document(deposition_id, content_type)
+        return ()
     lifted = _lift_text_fields(text)
     fields: list[str] = []
+    parsed_text = text
     try:
         if lifted is None:
             parsed = cif.read_string(text)
         else:
             skeleton, fields = lifted
             parsed = cif.read_string(skeleton)
+            parsed_text = skeleton
     except (ValueError, RuntimeError) as exc:
         try:  # report the error as the original text has it (its lines, its wording)
             parsed = cif.read_string(text)
             fields = []
+            parsed_text = text
         except (ValueError, RuntimeError) as original:
             raise _parse_error(source, original) from None
         if lifted is None:
             raise _parse_error(source, exc) from None
     # One scan of the file decides whether any value needs decoding at all (most need none).
     decode = _needs_decoding(text)
+    if decode and fields and not _needs_decoding(parsed_text):
+        # Only the lifted text fields hold anything to decode: each is decoded here, once, and the
+        # columns are not searched for it (a file's references are mostly in its messages' text).
+        fields = [decode_text(field) for field in fields]
+        decode = False
     try:
-        return _to_document(parsed, deposition_id, content_type, decode, fields)
+        return _to_columns(parsed, decode, fields)
     except (RuntimeError, ValueError) as exc:  # valid CIF that is no message file (e.g. mixed loops)
         raise CifParseError(source, None, f"not a message file: {exc}") from None
+
+
+def document_of(deposition_id: str, content_type: str, columns: Columns) -> Document:
+    """A new Document of new rows from parsed columns (which it never changes)."""
+    document = Document(deposition_id, content_type)
+    for category, values in columns:
+        # Every column of a loop has its length: the rows are the columns read across.
+        document.rows(category).extend(map(category.row_type, *values))
+    return document
 
 
 def parse_file(path: str | os.PathLike[str], deposition_id: str, content_type: str) -> Document:
@@ -212,26 +236,26 @@ def _parse_error(source: str, exc: Exception) -> CifParseError:
     return CifParseError(source, None, message)
 
 
-def _to_document(
-    parsed: cif.Document, deposition_id: str, content_type: str, decode: bool, fields: list[str]
-) -> Document:
-    document = Document(deposition_id, content_type)
+_PREFIXES = tuple((category, f"_{category.name}.") for category in CATEGORIES)
+
+
+def _to_columns(parsed: cif.Document, decode: bool, fields: list[str]) -> Columns:
+    columns: list[tuple[Category, tuple[list[str | None], ...]]] = []
     lifted = {f"{_LIFTED}{number}": field for number, field in enumerate(fields)}
     for block in parsed:
-        for category in CATEGORIES:
+        for category, prefix in _PREFIXES:
             # One call per category: gemmi unquotes and maps nulls in C++.
-            columns = block.get_mmcif_category("_" + category.name + ".", raw=False)
-            if not columns:
+            found = block.get_mmcif_category(prefix, raw=False)
+            if not found:
                 continue
-            lowered = {tag.lower(): values for tag, values in columns.items()}
+            lowered = {tag.lower(): values for tag, values in found.items()}
             length = len(next(iter(lowered.values())))
             if length == 0:
                 continue
             missing: list[str | None] = [None] * length
             values = [_column(lowered[item], decode, lifted) if item in lowered else missing for item in category.items]
-            # Every column of a loop has its length: the rows are the columns read across.
-            document.rows(category).extend(map(category.row_type, *values))
-    return document
+            columns.append((category, tuple(values)))
+    return tuple(columns)
 
 
 # -- writing ---------------------------------------------------------------

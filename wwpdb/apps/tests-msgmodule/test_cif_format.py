@@ -240,6 +240,51 @@ def test_lifting_agrees_with_plain_parsing_on_any_text(values):
     assert fast == plain == doc
 
 
+def test_text_fields_in_every_category_and_block_are_put_back_where_they_were(monkeypatch):
+    """Each lifted text field is put back into its own column, however many columns and blocks follow it
+    (the columns after the last text field are not searched for one)."""
+    text = (
+        "data_first\nloop_\n_pdbx_deposition_message_info.ordinal_id\n_pdbx_deposition_message_info.message_id\n"
+        "_pdbx_deposition_message_info.message_subject\n_pdbx_deposition_message_info.message_text\n"
+        "1 m1\n;subject\none\n;\n;text\none\n;\n2 m2 plain\n;text\ntwo\n;\n"
+        "_pdbx_deposition_message_file_reference.ordinal_id 1\n"
+        "_pdbx_deposition_message_file_reference.message_id m1\n"
+        "_pdbx_deposition_message_file_reference.upload_file_name\n;a\nfile name\n;\n"
+        "_pdbx_deposition_message_status.message_id m2\n_pdbx_deposition_message_status.read_status Y\n"
+        "data_second\n_pdbx_deposition_message_info.ordinal_id 3\n_pdbx_deposition_message_info.message_id m3\n"
+        "_pdbx_deposition_message_info.message_text\n;text\nthree\n;\n"
+        "_pdbx_deposition_message_status.message_id\n;m\n3\n;\n_pdbx_deposition_message_status.read_status N\n"
+    )
+    fast, plain = _both_ways(text, monkeypatch)
+    assert fast == plain
+    assert [(m.message_subject, m.message_text) for m in fast.messages] == [
+        ("subject\none", "text\none"),
+        ("plain", "text\ntwo"),
+        (None, "text\nthree"),
+    ]
+    assert [r.upload_file_name for r in fast.file_references] == ["a\nfile name"]
+    assert [(s.message_id, s.read_status) for s in fast.statuses] == [("m2", "Y"), ("m\n3", "N")]
+
+
+@pytest.mark.parametrize(
+    ("subject", "read"), [("plain", "plain"), ("&#197;ngstr&#246;m", "\u00c5ngstr\u00f6m"), ("'\\u00c5'", "\u00c5")]
+)
+def test_references_in_text_fields_are_decoded_once_whether_or_not_a_plain_value_has_one(subject, read, monkeypatch):
+    """A file whose references are all in text fields decodes the fields alone; one with a reference in a
+    plain value too decodes every column. Either way each value is decoded once (`&#38;#65;` reads `&#65;`)."""
+    text = (
+        "data_messages\nloop_\n_pdbx_deposition_message_info.ordinal_id\n"
+        "_pdbx_deposition_message_info.message_id\n_pdbx_deposition_message_info.message_subject\n"
+        "_pdbx_deposition_message_info.message_text\n"
+        f"1 m1 {subject}\n;1.7 &#197;, written &#38;#65;\n ;not a field end\n;\n"
+        "2 m2 other\n;no reference\n;\n"
+    )
+    fast, plain = _both_ways(text, monkeypatch)
+    assert fast == plain
+    assert [m.message_text for m in fast.messages] == ["1.7 \u00c5, written &#65;\n;not a field end", "no reference"]
+    assert fast.messages[0].message_subject == read
+
+
 def test_an_error_after_a_lifted_text_field_reports_the_original_line():
     text = (
         "data_messages\nloop_\n_pdbx_deposition_message_info.ordinal_id\n"

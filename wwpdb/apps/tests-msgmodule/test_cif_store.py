@@ -196,3 +196,39 @@ def test_a_kept_parse_is_never_changed_by_what_a_caller_does_with_its_copy(tmp_p
     again = store.load("D_1000000001", "messages-to-depositor")
     assert [m.message_subject for m in again.messages] == ["as written"]
     assert str(store.current_file("D_1000000001", "messages-to-depositor")) in PARSED_FILES._files
+
+
+def test_keeping_a_file_costs_its_first_read_no_copy(tmp_path, monkeypatch):
+    """A cold read (the file's first in the process) is the parse alone: what is kept is the parse's columns,
+    shared with the caller's document, never a copy of the document (bench: store read vs bare gemmi parse)."""
+    from wwpdb.apps.msgmodule.stores.cif import PARSED_FILES, ParsedFiles
+
+    monkeypatch.setattr(ParsedFiles, "SETTLE_NS", 0)
+    PARSED_FILES.clear()
+    store = CifMessageStore(tmp_path)
+    (tmp_path / "D_1000000001").mkdir()
+    document = Document("D_1000000001", "messages-to-depositor")
+    for number in range(3):
+        document.put_message(Message.from_dict({"message_id": f"m{number}", "message_subject": f"subject {number}"}))
+    store.save(document)
+    path = str(store.current_file("D_1000000001", "messages-to-depositor"))
+
+    def no_copy(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("a read copied a whole document")
+
+    monkeypatch.setattr(Document, "copy", no_copy)
+    first = store.load("D_1000000001", "messages-to-depositor")  # parsed and kept
+    assert path in PARSED_FILES._files
+    second = store.load("D_1000000001", "messages-to-depositor")  # made from what was kept
+    assert first is not second and first.messages[0] is not second.messages[0]
+    assert [m.message_subject for m in second.messages] == ["subject 0", "subject 1", "subject 2"]
+    first.messages[0].message_subject = "changed by a caller"
+    third = store.load("D_1000000001", "messages-to-depositor")
+    assert third.messages[0].message_subject == "subject 0"
+    # The one document shared with the store's own readers is made once, from the same columns.
+    shared, identity = PARSED_FILES.shared(path, "D_1000000001", "messages-to-depositor")
+    assert identity is not None and PARSED_FILES.shared(path, "D_1000000001", "messages-to-depositor")[0] is shared
+    assert [m.message_subject for m in shared.messages] == ["subject 0", "subject 1", "subject 2"]
+    assert store.flag_lists("D_1000000001", "messages-to-depositor") == store.flag_lists(
+        "D_1000000001", "messages-to-depositor"
+    )

@@ -37,10 +37,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..archive_files import create_fresh, existing_status, lock, open_file, real_folder, refused, take_attributes
 from ..cifformat import (
+    Columns,
     decode_bytes,
     describe_entry,
+    document_of,
     format_document,
-    parse_text,
+    parse_text_columns,
     read_regular_file,
     read_regular_file_status,
 )
@@ -99,6 +101,17 @@ def file_name(deposition_id: str, content_type: str, version: int) -> str:
 _HELD = threading.local()
 
 
+class _Kept:
+    """One kept file: its identity, its parse's columns, and the document `shared` hands out, once made."""
+
+    __slots__ = ("identity", "columns", "document")
+
+    def __init__(self, identity: tuple[int, ...], columns: Columns) -> None:
+        self.identity = identity
+        self.columns = columns
+        self.document: Document | None = None
+
+
 class ParsedFiles:
     """Parsed message files kept across requests, each under the identity of the file it was parsed from.
 
@@ -107,7 +120,10 @@ class ParsedFiles:
     (a store write replaces the file, so a new inode; any other writer changes
     the times). A file changed less than `SETTLE_NS` before it was read is not
     kept: a second write within the file system's timestamp tick could leave
-    its times as they were. Callers get copies; what is kept is never handed out.
+    its times as they were. What is kept is the parse's columns (`Columns`, never
+    changed): a caller gets a document made from them, its own to change, so
+    keeping a file costs a read nothing (a cold read is the parse alone). The one
+    document `shared` hands out is made from them at its first use.
 
     What is made from kept files (the order a page is taken in, the flag
     lists) is kept too, under the identities of every file it was made from
@@ -120,7 +136,7 @@ class ParsedFiles:
         self.limit = limit
         self.derived_limit = derived_limit
         self._lock = threading.Lock()
-        self._files: OrderedDict[str, tuple[tuple[int, ...], Document]] = OrderedDict()
+        self._files: OrderedDict[str, _Kept] = OrderedDict()
         self._derived: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._derived_of: dict[str, set[tuple[Any, ...]]] = {}  # path -> keys of what was made from it
 
@@ -130,8 +146,7 @@ class ParsedFiles:
 
     def parse(self, path: str, deposition_id: str, content_type: str) -> Document:
         """The file's document, the caller's to change."""
-        document, kept = self._read(path, deposition_id, content_type)
-        return document.copy() if kept is not None else document
+        return self._read(path, deposition_id, content_type, own=True)[0]
 
     def status_rows(
         self, path: str, deposition_id: str, content_type: str
@@ -163,7 +178,9 @@ class ParsedFiles:
         made = make()
         with self._lock:
             kept = [path for path, identity in sources if identity is not None]
-            if all(path in self._files and self._files[path][0] == identity for path, identity in sources if identity):
+            if all(
+                path in self._files and self._files[path].identity == identity for path, identity in sources if identity
+            ):
                 self._derived[key] = made
                 for path in kept:
                     self._derived_of.setdefault(path, set()).add(key)
@@ -176,8 +193,11 @@ class ParsedFiles:
         for key in self._derived_of.pop(path, ()):
             self._derived.pop(key, None)
 
-    def _read(self, path: str, deposition_id: str, content_type: str) -> tuple[Document, tuple[int, ...] | None]:
-        """The document and the identity it is kept under here, when it is the one kept (never to be changed)."""
+    def _read(
+        self, path: str, deposition_id: str, content_type: str, own: bool = False
+    ) -> tuple[Document, tuple[int, ...] | None]:
+        """The document and the identity it is kept under here, when it is the one kept (never to be changed);
+        with `own`, always a document of the caller's own (and None)."""
         try:
             now = os.lstat(path)  # never followed: a link here is refused by the read below
         except OSError:
@@ -186,21 +206,31 @@ class ParsedFiles:
             identity = self.identity(now)
             with self._lock:
                 kept = self._files.get(path)
-                if kept is not None and kept[0] == identity:
+                if kept is not None and kept.identity == identity:
                     self._files.move_to_end(path)
-                    return kept[1], identity
+                else:
+                    kept = None
+            if kept is not None:
+                if own:
+                    return document_of(deposition_id, content_type, kept.columns), None
+                if kept.document is None:
+                    made = document_of(deposition_id, content_type, kept.columns)
+                    with self._lock:  # the first one made is the one shared
+                        if kept.document is None:
+                            kept.document = made
+                return kept.document, identity
         data, status = read_regular_file_status(path)
-        document = parse_text(decode_bytes(data), deposition_id, content_type, source=path)
+        columns = parse_text_columns(decode_bytes(data), source=path)
         settled = time.time_ns() - self.SETTLE_NS
         if status.st_mtime_ns < settled and status.st_ctime_ns < settled:
             with self._lock:
                 self._drop_derived(path)
-                self._files[path] = (self.identity(status), document.copy())
+                self._files[path] = _Kept(self.identity(status), columns)
                 self._files.move_to_end(path)
                 while len(self._files) > self.limit:
                     dropped, _ = self._files.popitem(last=False)
                     self._drop_derived(dropped)
-        return document, None
+        return document_of(deposition_id, content_type, columns), None
 
     def forget(self, path: str) -> None:
         with self._lock:
