@@ -48,7 +48,6 @@ from .db.engine import (
     get_engine,
     max_allowed_packet,
     run_with_retries,
-    snapshot_transaction,
     write_transaction,
 )
 from .db.schema import CATEGORY_TABLES, documents
@@ -62,7 +61,7 @@ from .stores.db import (
     bulk_insert_documents,
     check_document_packet,
     read_document,
-    read_many_documents,
+    read_stored_documents,
 )
 
 DEFAULT_BATCH = 50
@@ -611,22 +610,9 @@ class ExportOptions:
 def read_stored(db: DbMessageStore, deposition_ids: list[str]) -> dict[tuple[str, str], Document]:
     """Every document the database stores for these depositions (empty ones too), in one snapshot."""
     ids = [validate_deposition_id(d) for d in deposition_ids]
-
-    def work() -> dict[tuple[str, str], Document]:
-        with snapshot_transaction(db.engine) as connection:
-            keys = [
-                (d, c)
-                for start in range(0, len(ids), 500)
-                for d, c in connection.execute(
-                    select(documents.c.source_deposition_id, documents.c.source_content_type).where(
-                        documents.c.source_deposition_id.in_(ids[start : start + 500])
-                    )
-                )
-            ]
-            found = read_many_documents(connection, ids)
-        return {key: found.get(key) or Document(*key) for key in sorted(keys)}
-
-    return run_with_retries(db.engine, f"read the documents of {len(ids)} deposition(s)", work)
+    return run_with_retries(
+        db.engine, f"read the documents of {len(ids)} deposition(s)", lambda: read_stored_documents(db.engine, ids)
+    )
 
 
 def _each_in_threads(work: Callable[[T], Any], items: list[T]) -> list[Any]:
