@@ -1,4 +1,4 @@
-"""Export reads a batch's documents from MariaDB in one query, and reads them as the statement-by-statement read does.
+"""Export reads a batch's documents from MariaDB in one query per part, as the statement-by-statement read does.
 
 Real databases: a generated archive migrated into MariaDB, and rows written by
 hand the way dirty data holds them (positions out of order, repeated or with
@@ -11,15 +11,19 @@ import pymysql.connections
 import pytest
 from sqlalchemy import insert
 
-from wwpdb.apps.msgmodule.archive_tools import ExportOptions, MigrationOptions, export_batch, migrate_batch
+from wwpdb.apps.msgmodule.archive_tools import (
+    EXPORT_PARTS,
+    ExportOptions,
+    MigrationOptions,
+    export_batch,
+    migrate_batch,
+)
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.db.engine import get_engine
 from wwpdb.apps.msgmodule.db.schema import CATEGORY_TABLES, documents
 from wwpdb.apps.msgmodule.model import CATEGORIES
 from wwpdb.apps.msgmodule.stores.db import _read_stored_statement_by_statement, read_stored_documents
 from wwpdb.apps.msgmodule.synthetic import generate_archive
-
-pytestmark = pytest.mark.mysql
 
 
 def _queries_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -35,6 +39,7 @@ def _queries_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return sent
 
 
+@pytest.mark.mysql
 def test_an_export_batch_reads_in_one_query_for_many_depositions_as_for_few(tmp_path, mysql_url, monkeypatch):
     root = tmp_path / "archive"
     ids = generate_archive(root, 20)
@@ -51,11 +56,13 @@ def test_an_export_batch_reads_in_one_query_for_many_depositions_as_for_few(tmp_
         outcomes = export_batch(ExportOptions(mysql_url, str(out)), ids[:size])
         assert [o.status for o in outcomes] == ["exported"] * size
         queries[size] = [q for q in sent if q.lstrip().upper().startswith(("SET TRANSACTION", "SELECT"))]
-    assert len(queries[2]) == len(queries[18]) == 1, queries
-    # That one query holds the snapshot's statement and every select: the keys, then one per table.
-    assert queries[18][0].count("SELECT") == 1 + len(CATEGORIES)
+    # One query per part of the batch (see EXPORT_PARTS), whatever its size; each holds the snapshot's
+    # statement and every select: the keys, then one per table.
+    assert len(queries[2]) == len(queries[18]) == EXPORT_PARTS, queries
+    assert all(query.count("SELECT") == 1 + len(CATEGORIES) for query in queries[18])
 
 
+@pytest.mark.mysql
 def test_the_one_query_read_gives_every_document_as_the_statement_by_statement_read(mysql_url):
     schema_versions.upgrade(mysql_url)
     engine = get_engine(mysql_url)
@@ -98,3 +105,30 @@ def test_the_one_query_read_gives_every_document_as_the_statement_by_statement_r
         "last",
     ]
     assert read[(ids[1], "notes-from-annotator")].is_empty()
+
+
+def test_a_part_of_an_export_batch_that_cannot_be_read_fails_its_depositions_only(tmp_path, sqlite_url, monkeypatch):
+    """The parts are read one after the other (the next while the one before is written): a read that
+    fails (injected: a database that fails for one part only) costs that part, the others are written."""
+    import wwpdb.apps.msgmodule.archive_tools as archive_tools
+    from wwpdb.apps.msgmodule.errors import MessagingError
+
+    root = tmp_path / "archive"
+    ids = generate_archive(root, 6)
+    schema_versions.upgrade(sqlite_url)
+    assert all(o.status == "migrated" for o in migrate_batch(MigrationOptions(str(root), sqlite_url), ids))
+    real_read = archive_tools.read_stored
+
+    def failing_for_the_first_part(db, part):  # type: ignore[no-untyped-def]
+        if ids[0] in part:
+            raise MessagingError("the database went away")
+        return real_read(db, part)
+
+    monkeypatch.setattr(archive_tools, "read_stored", failing_for_the_first_part)
+    out = tmp_path / "out"
+    out.mkdir()
+    outcomes = {o.deposition_id: o for o in export_batch(ExportOptions(sqlite_url, str(out)), ids)}
+    first = ids[: -(-len(ids) // EXPORT_PARTS)]
+    assert all(outcomes[d].status == "failed" and "went away" in outcomes[d].errors[0] for d in first)
+    assert all(outcomes[d].status == "exported" and outcomes[d].files for d in ids if d not in first)
+    assert sorted(p.name for p in out.iterdir()) == sorted(d for d in ids if d not in first)
