@@ -48,7 +48,6 @@ from .db.engine import (
     get_engine,
     max_allowed_packet,
     run_with_retries,
-    snapshot_transaction,
     write_transaction,
 )
 from .db.schema import CATEGORY_TABLES, documents
@@ -62,7 +61,7 @@ from .stores.db import (
     bulk_insert_documents,
     check_document_packet,
     read_document,
-    read_many_documents,
+    read_stored_documents,
 )
 
 DEFAULT_BATCH = 50
@@ -599,6 +598,8 @@ def _clip(record: dict[str, Any], limit: int = 200, keys: Iterable[str] = ("left
 # Files written at once by one batch: each write waits on its fsync, and the file system commits
 # the syncs of many writes together (formatting, the part that holds the interpreter, stays one at a time).
 WRITE_THREADS = 8
+# An export batch is read in this many parts, each read while the one before it is written.
+EXPORT_PARTS = 2
 
 
 @dataclass(frozen=True)
@@ -611,22 +612,9 @@ class ExportOptions:
 def read_stored(db: DbMessageStore, deposition_ids: list[str]) -> dict[tuple[str, str], Document]:
     """Every document the database stores for these depositions (empty ones too), in one snapshot."""
     ids = [validate_deposition_id(d) for d in deposition_ids]
-
-    def work() -> dict[tuple[str, str], Document]:
-        with snapshot_transaction(db.engine) as connection:
-            keys = [
-                (d, c)
-                for start in range(0, len(ids), 500)
-                for d, c in connection.execute(
-                    select(documents.c.source_deposition_id, documents.c.source_content_type).where(
-                        documents.c.source_deposition_id.in_(ids[start : start + 500])
-                    )
-                )
-            ]
-            found = read_many_documents(connection, ids)
-        return {key: found.get(key) or Document(*key) for key in sorted(keys)}
-
-    return run_with_retries(db.engine, f"read the documents of {len(ids)} deposition(s)", work)
+    return run_with_retries(
+        db.engine, f"read the documents of {len(ids)} deposition(s)", lambda: read_stored_documents(db.engine, ids)
+    )
 
 
 def _each_in_threads(work: Callable[[T], Any], items: list[T]) -> list[Any]:
@@ -645,15 +633,16 @@ def _each_in_threads(work: Callable[[T], Any], items: list[T]) -> list[Any]:
 
 
 def export_batch(options: ExportOptions, deposition_ids: list[str]) -> list[DepositionOutcome]:
-    """Write database documents as archive files (V1 in a new tree, or a new version in place)."""
+    """Write database documents as archive files (V1 in a new tree, or a new version in place).
+
+    The batch goes in parts: while one part's files are written, the next part is
+    read (a thread waiting on the server lets the writers run). A part that
+    cannot be read fails its depositions only.
+    """
     db = DbMessageStore(options.db_url)
     # Export is the site's own copy from the database: in place, it writes the archive whatever the stage.
     target = CifMessageStore(options.output_dir, site_writer=SITE_WRITER)
     outcomes = {d: DepositionOutcome(d) for d in deposition_ids}
-    try:
-        stored = read_stored(db, deposition_ids)
-    except MessagingError as exc:
-        return [_exported(outcome) for outcome in _fail_all(outcomes, str(exc))]
 
     def write(document: Document) -> Path:
         # Not synced file by file: the batch's files are synced together below, before it reports.
@@ -661,17 +650,36 @@ def export_batch(options: ExportOptions, deposition_ids: list[str]) -> list[Depo
             return target.save_new_version(document, sync=False)
         return _write_v1(target, document)
 
-    documents_ = list(stored.values())
+    def read(part: list[str]) -> dict[tuple[str, str], Document] | str:
+        try:
+            return read_stored(db, part)
+        except MessagingError as exc:
+            return str(exc)
+
+    size = max(1, -(-len(deposition_ids) // EXPORT_PARTS))
+    parts = [deposition_ids[start : start + size] for start in range(0, len(deposition_ids), size)]
     written: list[str] = []
-    for document, result in zip(documents_, _each_in_threads(write, documents_), strict=True):
-        outcome = outcomes[document.deposition_id]
-        if isinstance(result, MessagingError):
-            outcome.errors.append(str(result))
-            continue
-        written.append(str(result))
-        outcome.files.append({"content_type": document.content_type, "file": str(result), "action": "migrated"})
-        for name, count in document.row_counts().items():
-            outcome.rows[name] = outcome.rows.get(name, 0) + count
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgmodule-read") as reader:
+        pending = reader.submit(read, parts[0]) if parts else None
+        for index, part in enumerate(parts):
+            assert pending is not None
+            stored = pending.result()
+            if index + 1 < len(parts):
+                pending = reader.submit(read, parts[index + 1])
+            if isinstance(stored, str):
+                for deposition_id in part:
+                    outcomes[deposition_id].errors.append(stored)
+                continue
+            documents_ = list(stored.values())
+            for document, result in zip(documents_, _each_in_threads(write, documents_), strict=True):
+                outcome = outcomes[document.deposition_id]
+                if isinstance(result, MessagingError):
+                    outcome.errors.append(str(result))
+                    continue
+                written.append(str(result))
+                outcome.files.append({"content_type": document.content_type, "file": str(result), "action": "migrated"})
+                for name, count in document.row_counts().items():
+                    outcome.rows[name] = outcome.rows.get(name, 0) + count
     _sync_written(options.output_dir, written, outcomes)
     for outcome in outcomes.values():
         outcome.settle()

@@ -17,7 +17,7 @@ from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, case, cast, delete, insert, literal, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, cast, delete, insert, literal, or_, select, text, true, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -491,6 +491,87 @@ def read_many_documents(connection: Connection, deposition_ids: Sequence[str]) -
                     document = found[(deposition_id, content_type)] = Document(deposition_id, content_type)
                 document.rows(category).append(row_type(*values))
     return found
+
+
+def read_stored_documents(engine: Engine, deposition_ids: Sequence[str]) -> dict[tuple[str, str], Document]:
+    """Every document stored for these depositions, empty ones too, sorted by key, in one snapshot.
+
+    A document's rows are in stored order, as `read_many_documents` reads them.
+    On MySQL the selects (the documents' keys, then one per table) go to the
+    server as one query, behind the statement that makes the read one REPEATABLE
+    READ snapshot: one round trip for the batch (then the pool's rollback ends it).
+    Not retried here: the caller runs it in `run_with_retries`.
+    """
+    ids = sorted(set(deposition_ids))
+    if not takes_batches(engine):
+        return _read_stored_statement_by_statement(engine, ids)
+    with engine.connect() as connection:
+        batch = StatementBatch(connection, _batch_cap(connection))
+        # The first statement: the selects after it start the transaction, as in snapshot_transaction.
+        batch.run(connection, ("repeatable read",), _repeatable_read_statement, {})
+        asked: list[tuple[Category | None, int]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            values = {f"d{n}": deposition_id for n, deposition_id in enumerate(chunk)}
+            for category in (None, *CATEGORIES):
+                key = ("stored rows", category and category.name, len(chunk))
+                build = partial(_stored_rows_statement, category, len(chunk))
+                asked.append((category, batch.run(connection, key, build, values)))
+        answers = batch.send()
+    stored: list[tuple[str, str]] = []
+    found: dict[tuple[str, str], Document] = {}
+    for category, place in asked:
+        rows = answers[place].rows or ()
+        if category is None:
+            stored.extend((row[0], row[1]) for row in rows)
+            continue
+        row_type = category.row_type
+        current: tuple[str, str] | None = None
+        kept: list[Any] = []
+        for row in rows:  # ordered by document: each document's rows come together
+            if (row[0], row[1]) != current:
+                current = (row[0], row[1])
+                document = found.get(current)
+                if document is None:
+                    document = found[current] = Document(*current)
+                kept = document.rows(category)
+            kept.append(row_type(*row[2:]))
+    return {key: found.get(key) or Document(*key) for key in sorted(stored)}
+
+
+def _read_stored_statement_by_statement(engine: Engine, ids: list[str]) -> dict[tuple[str, str], Document]:
+    with snapshot_transaction(engine) as connection:
+        keys = [
+            (d, c)
+            for start in range(0, len(ids), 500)
+            for d, c in connection.execute(
+                select(documents.c.source_deposition_id, documents.c.source_content_type).where(
+                    documents.c.source_deposition_id.in_(ids[start : start + 500])
+                )
+            )
+        ]
+        found = read_many_documents(connection, ids)
+    return {key: found.get(key) or Document(*key) for key in sorted(keys)}
+
+
+def _repeatable_read_statement(dialect: str) -> Any:
+    return text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+def _stored_rows_statement(category: Category | None, count: int, dialect: str) -> Any:
+    """The keys of the stored documents (category None), or a table's rows in stored order, of `count`
+    depositions (parameters d0, d1, ...)."""
+    ids: list[Any] = [bindparam(f"d{n}") for n in range(count)]
+    if category is None:
+        return select(documents.c.source_deposition_id, documents.c.source_content_type).where(
+            documents.c.source_deposition_id.in_(ids)
+        )
+    table = CATEGORY_TABLES[category.name]
+    return (
+        select(table.c.source_deposition_id, table.c.source_content_type, *[table.c[i] for i in category.items])
+        .where(table.c.source_deposition_id.in_(ids))
+        .order_by(table.c.source_deposition_id, table.c.source_content_type, table.c.row_order, table.c.id)
+    )
 
 
 def _status_rows(
