@@ -166,30 +166,6 @@ def test_a_write_interrupted_after_its_file_is_in_place_still_reaches_the_databa
     assert Journal(load_settings(config).journal_path).pending() == {}
 
 
-def test_the_database_half_has_sent_its_statements_before_the_archive_file_is_made(tmp_path, mysql_url, monkeypatch):
-    # The database thread sends its statements before the archive store formats and writes its file
-    # (pure Python: it would hold the interpreter from that thread meanwhile), and the server runs them
-    # while the file is made. The head start is made generous here: its bound only caps a slow server's cost.
-    import wwpdb.apps.msgmodule.stores.dual as dual_module
-
-    schema_versions.upgrade(mysql_url)
-    config = stage_config(tmp_path, "dual-write", mysql_url)
-    svc = service(config)
-    svc.set(DEP, {"message_text": "first"})
-    monkeypatch.setattr(dual_module, "SECOND_WRITE_HEADSTART", 60.0)
-    sent: list[bool] = []
-    real_start = dual_module._SecondWrite.start
-
-    def start(self, before, after):
-        real_start(self, before, after)
-        sent.append(self._decision is not None and self._decision.asked.is_set())
-
-    monkeypatch.setattr(dual_module._SecondWrite, "start", start)
-    svc.set(DEP, {"message_text": "second"})
-    assert sent == [True]
-    assert_stores_equal(config, mysql_url)
-
-
 @pytest.mark.parametrize("how", ["update", "save"])
 def test_the_intent_is_on_disk_before_anything_of_the_archive_write_is_in_place(tmp_path, db_url, monkeypatch, how):
     # A machine that crashes keeps only what was synced: were the archive's new file (or a moved

@@ -360,9 +360,6 @@ SECOND_WRITE_SETTING = "MSGDB_SECOND_WRITE_TIMEOUT"
 # How long past its bound the caller waits for a second write to report (its own round trips end at
 # the bound; this covers the thread's scheduling), before journaling it without the report.
 SECOND_WRITE_GRACE = 0.5
-# How long the caller waits, once it has handed the second write its change, for the change's
-# statements to be sent (see _SecondWrite.start).
-SECOND_WRITE_HEADSTART = 0.005
 # The journal's syncs run in threads of their own: a job there only ever waits for the disk, never for
 # a dual write (a second write's thread waits for its first write, which may wait for its intent's sync).
 JOURNAL_SYNC_THREADS = 4
@@ -438,7 +435,6 @@ class _Decision:
     def __init__(self) -> None:
         self._told = threading.Event()
         self._go = False
-        self.asked = threading.Event()  # the second write waits for the word (or is over)
 
     def tell(self, go: bool) -> None:
         if not self._told.is_set():  # the first word stands: once the file is in, it commits
@@ -446,7 +442,6 @@ class _Decision:
             self._told.set()
 
     def wait(self) -> bool:
-        self.asked.set()
         self._told.wait()
         return self._go
 
@@ -504,12 +499,6 @@ class _SecondWrite:
             decision.tell(False)
             return
         self._decision, self._job = decision, job
-        # Its statements go out before this thread formats and writes the file (pure Python, which
-        # would hold the interpreter from it for that long): the server runs them meanwhile, and the
-        # thread then waits for the word without the interpreter. Bounded: a database slow to answer
-        # costs this thread no more than SECOND_WRITE_HEADSTART.
-        job.add_done_callback(lambda _job: decision.asked.set())
-        decision.asked.wait(SECOND_WRITE_HEADSTART)
 
     def release(self) -> None:
         """Let the change commit (the first write is in), without waiting for it."""
