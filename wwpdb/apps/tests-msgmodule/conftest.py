@@ -6,7 +6,9 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,22 @@ EXAMPLE_ARCHIVE = TEST_DATA / "archive"
 REPO_ROOT = HERE.parents[2]
 SAMPLES = Path(os.environ.get("MSGMODULE_SAMPLES", REPO_ROOT.parent / "shared" / "data" / "samples"))
 SAMPLE_NAME = re.compile(r"(?P<dep>[DG]_\d+)_(?P<ct>[a-z-]+)_P1\.cif\.V(?P<version>\d+)")
+
+
+def run_benchmark(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run benchmarks/`script` with `args` from the checkout, with no MariaDB (a closed port): its SQLite
+    figures only. Fails the test, showing its output, unless it exits 0."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"mysql+pymysql://root@127.0.0.1:{probe.getsockname()[1]}"
+    result = subprocess.run(
+        [sys.executable, f"benchmarks/{script}", *args, "--mysql-url", closed],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 def sample_files() -> list[Path]:

@@ -174,8 +174,6 @@ def test_the_intent_is_on_disk_before_anything_of_the_archive_write_is_in_place(
     # one fault injected: each sync of the journal takes a while) must still hold the rename back.
     import wwpdb.apps.msgmodule.journal as journal_module
     import wwpdb.apps.msgmodule.stores.cif as cif_module
-    from wwpdb.apps.msgmodule.model import Message as ModelMessage
-    from wwpdb.apps.msgmodule.stage.routing import open_site_store
 
     config = stage_config(tmp_path, "dual-write", db_url)
     svc = service(config)
@@ -208,16 +206,24 @@ def test_the_intent_is_on_disk_before_anything_of_the_archive_write_is_in_place(
     monkeypatch.setattr(journal_module, "_sync_data", slow_sync)
     monkeypatch.setattr(cif_module.os, "replace", replace)
     monkeypatch.setattr(cif_module.os, "link", link)
-    if how == "update":
-        svc.set(DEP, {"message_text": "second"})
-    else:
-        document = cif_of(config).load(DEP, "messages-to-depositor")
-        document.messages.append(ModelMessage(str(len(document.messages) + 1), "saved-whole"))
-        open_site_store(load_settings(config)).save(document)
+    write_as(how, config, svc, "second")
     assert events[0] == "intent synced", events
     assert any(event.endswith(".V1") for event in events[1:]), events
     monkeypatch.undo()
     assert_stores_equal(config, db_url)
+
+
+def write_as(how: str, config: dict[str, str], svc, text: str) -> None:
+    """One dual write to DEP's messages: `set` (an update of the document), or a whole `save` of it."""
+    if how == "update":
+        svc.set(DEP, {"message_text": text})
+        return
+    from wwpdb.apps.msgmodule.model import Message as ModelMessage
+    from wwpdb.apps.msgmodule.stage.routing import open_site_store
+
+    document = cif_of(config).load(DEP, "messages-to-depositor")
+    document.messages.append(ModelMessage(str(len(document.messages) + 1), "saved-whole"))
+    open_site_store(load_settings(config)).save(document)
 
 
 @pytest.mark.parametrize("how", ["update", "save"])
@@ -225,7 +231,6 @@ def test_a_write_interrupted_right_after_its_rename_is_journaled_for_reconcile(t
     # Interrupted after the archive file is renamed into place but before the database hears of
     # it (the one fault injected): the archive has the change, so the journal must say so.
     import wwpdb.apps.msgmodule.stores.cif as cif_module
-    from wwpdb.apps.msgmodule.model import Message as ModelMessage
 
     schema_versions.upgrade(db_url)
     config = stage_config(tmp_path, "dual-write", db_url)
@@ -241,14 +246,7 @@ def test_a_write_interrupted_right_after_its_rename_is_journaled_for_reconcile(t
 
     monkeypatch.setattr(cif_module.os, "replace", replace_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        if how == "update":
-            svc.set(DEP, {"message_text": "interrupted right after the rename"})
-        else:
-            document = cif_of(config).load(DEP, "messages-to-depositor")
-            document.messages.append(ModelMessage(str(len(document.messages) + 1), "saved-whole"))
-            from wwpdb.apps.msgmodule.stage.routing import open_site_store
-
-            open_site_store(load_settings(config)).save(document)
+        write_as(how, config, svc, "interrupted right after the rename")
     journal = Journal(load_settings(config).journal_path)
     assert list(journal.pending()) != []
     assert run(["reconcile", "--config", write_config(config)]) == 0

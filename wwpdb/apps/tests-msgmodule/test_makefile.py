@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_benchmark
 
 from wwpdb.apps.msgmodule.db import schema_versions
 from wwpdb.apps.msgmodule.errors import BackendUnavailableError
@@ -291,30 +291,11 @@ def test_breaker_reset_through_make(tmp_path):
 
 @pytest.mark.slow
 def test_bench_reports_sqlite_and_says_mariadb_was_skipped_without_a_server(tmp_path):
-    closed = f"mysql+pymysql://root@127.0.0.1:{free_port()}"
     out = tmp_path / "bench"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/bench.py",
-            "--depositions",
-            "20",
-            "--memory-sizes",
-            "20,40",
-            "--scale",
-            "30",
-            "--call-rounds",
-            "1",
-            "--mysql-url",
-            closed,
-            "--out",
-            str(out),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_benchmark(
+        "bench.py", "--depositions", "20", "--memory-sizes", "20,40", "--scale", "30", "--call-rounds", "1",
+        "--out", str(out),
+    )  # fmt: skip
     assert "mariadb: SKIPPED" in result.stdout and "sqlite: migration" in result.stdout
     (figures_file,) = out.glob("bench-*.json")
     import json
@@ -349,16 +330,8 @@ def test_bench_reports_sqlite_and_says_mariadb_was_skipped_without_a_server(tmp_
 
 @pytest.mark.slow
 def test_the_rollback_benchmark_runs_and_writes_its_figures(tmp_path):
-    closed = f"mysql+pymysql://root@127.0.0.1:{free_port()}"
     figures_file = tmp_path / "rollback-export.json"
-    result = subprocess.run(
-        [sys.executable, "benchmarks/rollback_export.py", "--sizes", "200", "--workers", "1"]
-        + ["--mysql-url", closed, "--json", str(figures_file)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_benchmark("rollback_export.py", "--sizes", "200", "--workers", "1", "--json", str(figures_file))
     import json
 
     figures = json.loads(figures_file.read_text())
