@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -784,6 +785,13 @@ class RunSummary:
         return self.statuses["failed"]
 
 
+def _worker_leaves_interrupts_to_its_parent() -> None:
+    """A pool worker ignores Ctrl-C: the parent, interrupted, ends the pool. A worker interrupted itself
+    could die while handing back a result, holding the pool's queue, and the parent would then wait
+    for ever (a Ctrl-C during a rollback's export, which goes to every process of the job, hung so)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _call(job: tuple[Callable[[Any, list[str]], list[DepositionOutcome]], Any, list[str]]) -> list[DepositionOutcome]:
     function, options, ids = job
     return function(options, ids)
@@ -831,7 +839,9 @@ def run_batches(
         method = (
             "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
         )
-        pool = multiprocessing.get_context(method).Pool(processes=workers)
+        pool = multiprocessing.get_context(method).Pool(
+            processes=workers, initializer=_worker_leaves_interrupts_to_its_parent
+        )
     bar = _progress_bar()(total=len(ids), unit="dep", disable=not show, file=sys.stderr, smoothing=0.1)
 
     def consume(outcomes: list[DepositionOutcome]) -> None:

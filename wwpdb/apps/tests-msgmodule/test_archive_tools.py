@@ -626,3 +626,24 @@ def test_a_run_with_its_progress_bar_leaves_no_thread_so_the_next_run_forks_its_
     summary = run_batches(migrate_batch, MigrationOptions(str(root), sqlite_url), ids, 2, progress=True)
     assert not summary.failed and summary.total == 120
     assert threading.enumerate() == before
+
+
+def test_a_ctrl_c_reaching_the_workers_never_leaves_the_run_waiting_for_ever(tmp_path):
+    # Ctrl-C goes to every process of the job: a worker that died of it while handing back its batch
+    # left the parent waiting for that batch for ever. Workers leave Ctrl-C to the parent.
+    script = tmp_path / "interrupted_workers.py"
+    script.write_text(
+        "import os, signal\n"
+        "from wwpdb.apps.msgmodule.archive_tools import run_batches\n"
+        "def interrupted(options, ids):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)  # the worker's own Ctrl-C, in the middle of its batch\n"
+        "    return []\n"
+        "if __name__ == '__main__':\n"
+        "    summary = run_batches(interrupted, None, [f'D_{n:010d}' for n in range(8)], 2, batch_size=2)\n"
+        "    print('finished', summary.total)\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"the run waited for ever for an interrupted worker's batch: {exc.stderr!r}") from None
+    assert done.returncode == 0 and "finished 8" in done.stdout, done.stderr
