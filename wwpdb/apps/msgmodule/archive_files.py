@@ -258,6 +258,22 @@ def read_regular(path: str | os.PathLike[str]) -> bytes | None:
         os.close(fd)
 
 
+def fsync_entry(path: str | os.PathLike[str], flags: int = 0, unopenable_ok: bool = False) -> None:
+    """fsync the file or folder at `path`, opened read-only with `flags` added. OSError as raised, except
+    that with `unopenable_ok` an entry that cannot be opened is passed over (some file systems do not
+    open folders; a rename in them is still atomic)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | flags)
+    except OSError:
+        if unopenable_ok:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def sync_file_system(folder: str | os.PathLike[str], written: list[str] | None = None) -> None:
     """Make every write made so far in the file system holding `folder` durable, in one call.
 
@@ -275,11 +291,7 @@ def sync_file_system(folder: str | os.PathLike[str], written: list[str] | None =
         for path in written or ():
             for target in (path, os.path.dirname(path)):
                 with contextlib.suppress(FileNotFoundError):
-                    one = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
-                    try:
-                        os.fsync(one)
-                    finally:
-                        os.close(one)
+                    fsync_entry(target)
     except OSError as exc:
         raise StorageError(f"cannot sync the file system of {folder}: {exc.strerror or exc}") from exc
     finally:

@@ -25,7 +25,7 @@ from typing import Any
 
 from filelock import lock_descriptor, unlock_descriptor
 
-from .archive_files import create_fresh, existing_status, open_file, read_regular, real_folder
+from .archive_files import create_fresh, existing_status, fsync_entry, open_file, read_regular, real_folder
 from .errors import ArchiveEntryError, StorageError
 
 log = logging.getLogger(__name__)
@@ -176,14 +176,7 @@ class JsonLines:
 
     def _sync_folder(self) -> None:
         """Make the file's name durable (its creation, or the rename of a rewrite)."""
-        try:
-            fd = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC | _FOLDER_FLAGS)
-        except OSError:
-            return  # some file systems do not open folders; the rename is still atomic
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_entry(self.path.parent, _FOLDER_FLAGS, unopenable_ok=True)
 
     def _write_line(self, line: bytes) -> tuple[int, int]:
         """Append `line` (the caller holds the lock); returns the open descriptor (the caller closes it) and

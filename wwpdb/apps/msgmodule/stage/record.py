@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..archive_files import create_fresh, existing_status, open_file, read_regular, real_folder, refused
+from ..archive_files import create_fresh, existing_status, fsync_entry, open_file, read_regular, real_folder, refused
 from ..errors import BackendUnavailableError, MessagingError, StorageError
 from .policy import STAGES, ConfigurationError
 
@@ -189,11 +189,7 @@ def write_record(cif_root: str | os.PathLike[str], record: SiteRecord) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
         SiteRecordReader.expire(cif_root)
-        fd = os.open(folder, os.O_RDONLY | os.O_NOFOLLOW)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_entry(folder, os.O_NOFOLLOW)
     except OSError as exc:
         with contextlib.suppress(OSError, StorageError):
             if existing_status(tmp) is not None:  # ours: a link there was refused before anything was written

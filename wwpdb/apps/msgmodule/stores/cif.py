@@ -35,7 +35,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..archive_files import create_fresh, existing_status, lock, open_file, real_folder, refused, take_attributes
+from ..archive_files import (
+    create_fresh,
+    existing_status,
+    fsync_entry,
+    lock,
+    open_file,
+    real_folder,
+    refused,
+    take_attributes,
+)
 from ..cifformat import (
     Columns,
     decode_bytes,
@@ -659,13 +668,5 @@ def _remove_quietly(path: str) -> None:
 
 
 def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, _OPEN_FOLDER_FLAGS)
-    except OSError:
-        return  # some file systems do not open directories; the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with contextlib.suppress(OSError):
+        fsync_entry(folder, _OPEN_FOLDER_FLAGS, unopenable_ok=True)
